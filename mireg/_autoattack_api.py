@@ -1,0 +1,71 @@
+"""The fra31 ``autoattack`` API, served by the PyPI ``pyautoattack`` package.
+
+PyPI robustbench 1.1.1 does ``from autoattack import AutoAttack`` and calls
+``AutoAttack(model, norm=..., eps=..., version=..., device=..., log_path=...)`` and
+``run_standard_evaluation(x, y, bs=..., state_path=...)`` (the API of fra31/auto-attack), but it
+depends on ``pyautoattack``, which installs a module of another name with another signature.
+:mod:`mireg.compat` registers this module as ``autoattack`` when no real ``autoattack`` is
+installed. The attacks themselves (APGD-CE, APGD-T, FAB-T, Square; 100 iterations, 5000 queries
+in the standard version) are pyautoattack's, unchanged.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import torch
+from pyautoattack import AutoAttack as _PyAutoAttack
+from pyautoattack import state  # noqa: F401  (``autoattack.state`` is imported by robustbench)
+
+__all__ = ["AutoAttack", "state"]
+
+
+class AutoAttack(_PyAutoAttack):
+    """fra31-style constructor and ``run_standard_evaluation`` on top of pyautoattack."""
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        norm: str = "Linf",
+        eps: float = 0.3,
+        seed: int | None = None,
+        verbose: bool = True,
+        attacks_to_run: list[str] | None = None,
+        version: str = "standard",
+        is_tf_model: bool = False,
+        device: str | torch.device = "cuda",
+        log_path: str | None = None,
+    ) -> None:
+        if is_tf_model:
+            raise ValueError("is_tf_model=True is not supported: pyautoattack runs PyTorch models only")
+        if attacks_to_run and version != "custom":
+            raise ValueError(
+                f"attacks_to_run={attacks_to_run!r} needs version='custom' (got version={version!r})"
+            )
+        super().__init__(
+            model,
+            attacks=list(attacks_to_run) if attacks_to_run else None,
+            device=device,
+            eps=eps,
+            norm=norm,
+            seed=seed,
+            version=version,
+        )
+        self.verbose = verbose
+        if log_path is not None:
+            handler = logging.FileHandler(log_path)
+            self.logger.addHandler(handler)
+            self.logger.setLevel(logging.DEBUG)
+
+    def run_standard_evaluation(  # type: ignore[override]
+        self,
+        x_orig: torch.Tensor,
+        y_orig: torch.Tensor,
+        bs: int = 250,
+        return_labels: bool = False,
+        state_path: str | Path | None = None,
+    ):
+        path = Path(state_path) if state_path is not None else None
+        x_adv, y_adv = super().run_standard_evaluation(x_orig, y_orig, batch_size=bs, state_path=path)
+        return (x_adv, y_adv) if return_labels else x_adv
