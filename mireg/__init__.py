@@ -13,3 +13,14 @@ __version__ = "0.1.0"
 from mireg import compat as _compat
 
 _compat.apply()
+
+from mireg import functional
+from mireg.losses import (
+    ATLoss,
+    EntropyWeightedMSEReg,
+    InfoAT,
+    LossTerm,
+    MARTLoss,
+    MARTPlus,
+    TRADESLoss,
+)

@@ -3,3 +3,25 @@ MART objectives and the mutual-information scores. No state, no ``nn.Module``, n
 
 Each takes logits (or features) and a ``reduction`` in {"mean", "sum", "none"}.
 """
+
+from mireg.functional.at import at_loss
+from mireg.functional.divergence import divergence, entropy_weighted_mse, sample_weight, weighted_divergence
+from mireg.functional.entropy import entropy
+from mireg.functional.infoat import infoat_loss, infoat_term, infopgd_objective
+from mireg.functional.mart import mart_loss, mart_plus_loss
+from mireg.functional.trades import trades_loss
+
+__all__ = [
+    "at_loss",
+    "divergence",
+    "entropy",
+    "entropy_weighted_mse",
+    "infoat_loss",
+    "infoat_term",
+    "infopgd_objective",
+    "mart_loss",
+    "mart_plus_loss",
+    "sample_weight",
+    "trades_loss",
+    "weighted_divergence",
+]

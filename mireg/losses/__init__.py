@@ -4,6 +4,20 @@ All share the call ``term(logits_nat, logits_adv, y=None, *, x=None, x_adv=None)
 with ``+`` and ``*`` (see :mod:`mireg.losses.base`).
 """
 
+from mireg.losses.at import ATLoss
 from mireg.losses.base import LossTerm, ScaledLoss, SumLoss
+from mireg.losses.infoat import EntropyWeightedMSEReg, InfoAT
+from mireg.losses.mart import MARTLoss, MARTPlus
+from mireg.losses.trades import TRADESLoss
 
-__all__ = ["LossTerm", "ScaledLoss", "SumLoss"]
+__all__ = [
+    "ATLoss",
+    "EntropyWeightedMSEReg",
+    "InfoAT",
+    "LossTerm",
+    "MARTLoss",
+    "MARTPlus",
+    "ScaledLoss",
+    "SumLoss",
+    "TRADESLoss",
+]

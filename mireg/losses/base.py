@@ -91,7 +91,7 @@ class SumLoss(LossTerm):
     def forward(self, logits_nat, logits_adv, y=None, *, x=None, x_adv=None):
         values = [t(logits_nat, logits_adv, y, x=x, x_adv=x_adv) for t in self.terms]
         self.components = {}
-        for term, value in zip(self.terms, values):
+        for term, value in zip(self.terms, values, strict=True):
             name = _name(term)
             key, i = name, 2
             while key in self.components:

@@ -1,0 +1,22 @@
+"""Madry et al. adversarial training (ICLR 2018, arXiv:1706.06083): cross-entropy on x_adv."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from mireg.functional._common import check_single, reduce
+
+
+def at_loss(logits_adv: torch.Tensor, y: torch.Tensor, *, reduction: str = "mean") -> torch.Tensor:
+    r"""Madry AT: :math:`CE(p(x_{adv}), y)` (min-max objective, Madry et al. Eq. 2.1).
+
+    Args:
+        logits_adv: (B, K) logits on the adversarial batch.
+        y: (B,) labels.
+        reduction: "mean" | "sum" | "none".
+    """
+    if y is None:
+        raise ValueError("y (integer labels of shape (B,)) is required by this loss")
+    check_single("logits_adv", logits_adv, y, reduction=reduction)
+    return reduce(F.cross_entropy(logits_adv, y, reduction="none"), reduction)

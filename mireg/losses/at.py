@@ -1,0 +1,28 @@
+"""Madry et al. adversarial training loss (ICLR 2018) as a loss term."""
+
+from __future__ import annotations
+
+from mireg._validation import check_choice
+from mireg.functional import at_loss
+from mireg.functional._common import REDUCTIONS
+from mireg.losses.base import LossTerm
+
+
+class ATLoss(LossTerm):
+    """Madry AT: ``CE(logits_adv, y)``; ignores ``logits_nat`` (``uses_natural = False``).
+
+    Madry et al., "Towards Deep Learning Models Resistant to Adversarial Attacks", ICLR 2018,
+    https://arxiv.org/abs/1706.06083, Eq. 2.1.
+
+    Example:
+        >>> loss = ATLoss()(None, model(x_adv), y)
+    """
+
+    uses_natural = False
+
+    def __init__(self, reduction: str = "mean") -> None:
+        super().__init__()
+        self.reduction = check_choice("reduction", reduction, REDUCTIONS)
+
+    def forward(self, logits_nat, logits_adv, y=None, *, x=None, x_adv=None):
+        return at_loss(logits_adv, y, reduction=self.reduction)
