@@ -24,3 +24,4 @@ from mireg.losses import (
     MARTPlus,
     TRADESLoss,
 )
+from mireg.attacks import InfoPGD, TrainingAttack

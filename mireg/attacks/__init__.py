@@ -3,3 +3,9 @@
 Every attack takes images in [0, 1] and integer labels and returns detached adversarial images in
 [0, 1]; they compose with torchattacks (``MultiAttack``, ``save``, targeted modes, devices).
 """
+
+from mireg.attacks import zoo as _zoo  # noqa: F401  (registers torchattacks' attacks by name)
+from mireg.attacks.infopgd import InfoPGD
+from mireg.attacks.training import TrainingAttack
+
+__all__ = ["InfoPGD", "TrainingAttack"]
