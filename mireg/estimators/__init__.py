@@ -1,0 +1,28 @@
+"""NAMID's mutual-information estimators (Zhou et al., ICML 2022, arXiv:2207.12203) and MINE.
+
+- :class:`LocalDIMEstimator`: per-sample DV MI score from a local net on an image-like input and a
+  global net on logits (or any feature, see :class:`FeatureTap`);
+- :func:`train_estimators`: NAMID's Eq. 4-6 on a frozen classifier, with the held-out Fig. 4 check;
+- :func:`save_estimators` / :func:`load_estimators`;
+- :func:`mi_analysis` / :func:`plot_mi_analysis`: NAMID's Fig. 2/4 analysis for a list of attacks;
+- :class:`MINE`, :func:`fit_mine`, :func:`estimate_layer_mi`: InfoAT's layer-wise I(x; z) ablation.
+"""
+
+from mireg.estimators.analysis import (
+    EstimatorCheck,
+    MIAnalysis,
+    check_estimators,
+    mi_analysis,
+    plot_mi_analysis,
+)
+from mireg.estimators.io import load_estimators, save_estimators
+from mireg.estimators.local_dim import LocalDIMEstimator
+from mireg.estimators.mine import MINE, MINEResult, estimate_layer_mi, fit_mine
+from mireg.estimators.tap import FeatureTap
+from mireg.estimators.training import EstimatorTrainingResult, default_attack, train_estimators
+
+__all__ = [
+    "MINE", "EstimatorCheck", "EstimatorTrainingResult", "FeatureTap", "LocalDIMEstimator", "MIAnalysis",
+    "MINEResult", "check_estimators", "default_attack", "estimate_layer_mi", "fit_mine", "load_estimators",
+    "mi_analysis", "plot_mi_analysis", "save_estimators", "train_estimators",
+]

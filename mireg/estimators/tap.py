@@ -1,0 +1,84 @@
+"""A forward-hook feature tap: read an intermediate layer of any model without changing its forward.
+
+mireg models (and RobustBench / torchattacks models) return logits only. To feed an estimator's
+global net with, say, ResNet ``layer3`` features (the NAMID code's ``--is_internal`` option, or the
+InfoAT ablation on layers #1-#4), a :class:`FeatureTap` records that layer's output on every forward.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+import torch
+from torch import nn
+
+__all__ = ["FeatureTap"]
+
+
+class FeatureTap:
+    """Record the output of ``model.<layer>`` on each forward pass, through a forward hook.
+
+    Args:
+        model: any ``nn.Module``; its ``forward`` is left untouched.
+        layer: dotted submodule name as in ``model.named_modules()``, e.g. ``"layer3"`` or
+            ``"model.layer3"`` for a model wrapped in ``mireg.models.Normalized``.
+        detach: store the features detached (no graph) instead of as part of the autograd graph.
+
+    After ``logits = model(x)``, :attr:`features` holds that layer's output for ``x`` (the last
+    forward wins). ``tap(x)`` does both and returns ``(logits, features)``. Use it as a context
+    manager, or call :meth:`remove`, to take the hook off.
+
+    Example:
+        >>> with FeatureTap(model, "layer3") as tap:
+        ...     logits, feats = tap(x)       # feats: (B, 256, 8, 8) for a CIFAR ResNet-18
+        >>> estimator = LocalDIMEstimator(global_dim=feats.shape[1], in_channels=3)
+        >>> scores = estimator(x, feats)     # the map is average-pooled to (B, 256)
+    """
+
+    def __init__(self, model: nn.Module, layer: str, *, detach: bool = False) -> None:
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        if not isinstance(layer, str):
+            raise TypeError(f"layer must be a submodule name (str), got {type(layer).__name__}")
+        names = [name for name, _ in model.named_modules() if name]
+        if layer not in names:
+            close = difflib.get_close_matches(layer, names, n=3)
+            hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+            top = sorted({name.split(".")[0] for name in names})
+            raise ValueError(f"layer {layer!r} is not a submodule of {type(model).__name__}.{hint} "
+                             f"Top-level submodules: {', '.join(top)}")
+        self.model = model
+        self.layer = layer
+        self.detach = detach
+        self.features: torch.Tensor | None = None
+        self._handle = model.get_submodule(layer).register_forward_hook(self._hook)
+
+    def _hook(self, module: nn.Module, inputs: tuple, output: object) -> None:
+        if isinstance(output, (tuple, list)):
+            output = output[0]
+        if not isinstance(output, torch.Tensor):
+            raise TypeError(f"layer {self.layer!r} returned {type(output).__name__}, expected a tensor")
+        self.features = output.detach() if self.detach else output
+
+    def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Run the model on ``x``; return ``(logits, features of the tapped layer)``."""
+        self.features = None
+        logits = self.model(x)
+        if self.features is None:
+            raise RuntimeError(f"layer {self.layer!r} was not called during the forward pass")
+        features, self.features = self.features, None
+        return logits, features
+
+    def remove(self) -> None:
+        """Take the hook off the model and drop the stored features."""
+        self._handle.remove()
+        self.features = None
+
+    def __enter__(self) -> FeatureTap:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.remove()
+
+    def __repr__(self) -> str:
+        return f"FeatureTap({type(self.model).__name__}, {self.layer!r})"
