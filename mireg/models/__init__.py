@@ -1,0 +1,67 @@
+"""Architectures for adversarial training, created by name, with normalization inside the model.
+
+Every model maps [0, 1] images (N, C, H, W) to logits (N, num_classes); :func:`create_model`
+wraps the architecture in :class:`Normalized` so the dataset's mean/std travel with the weights.
+
+=====================  ======================================================================
+``small_cnn``          small 3-layer CNN for digits (0.16M parameters)
+``resnet18``           CIFAR ResNet-18 (11.17M)
+``resnet34``           CIFAR ResNet-34 (21.28M)
+=====================  ======================================================================
+
+Example::
+
+    from mireg.models import create_model
+    model = create_model("resnet18", num_classes=10, mean=(0.4914, 0.4822, 0.4465),
+                         std=(0.2471, 0.2435, 0.2616))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from mireg._validation import check_number
+from mireg.models import resnet, small_cnn  # noqa: F401  (register the architectures)
+from mireg.models.normalize import Normalized
+from mireg.models.resnet import ResNet
+from mireg.models.small_cnn import SmallCNN
+from mireg.registry import MODELS
+
+
+def create_model(name: str, num_classes: int = 10, in_channels: int = 3,
+                 mean: Sequence[float] | torch.Tensor | None = None,
+                 std: Sequence[float] | torch.Tensor | None = None, **kwargs: Any) -> Normalized:
+    """Build a registered architecture and wrap it in :class:`Normalized`.
+
+    Args:
+        name: a name in ``mireg.registry.MODELS`` (``mireg.models.list_models()``).
+        num_classes: output logits.
+        in_channels: image channels (1 or 3 for the bundled architectures).
+        mean, std: per-channel input statistics in [0, 1] units (e.g. ``dataset_info(...).mean``);
+            None means no normalisation (0 and 1).
+        **kwargs: architecture options (e.g. ``depth``/``widen_factor`` for ``wrn``).
+
+    Returns:
+        ``Normalized(arch, mean, std)``: inputs in [0, 1], logits (N, num_classes) out; the bare
+        architecture is ``model.model``.
+
+    Example::
+
+        model = create_model("small_cnn", num_classes=10, in_channels=3)
+        logits = model(torch.rand(8, 3, 32, 32))   # (8, 10)
+    """
+    check_number("num_classes", num_classes, low=2, integer=True)
+    check_number("in_channels", in_channels, low=1, integer=True)
+    arch = MODELS.get(name)(num_classes=num_classes, in_channels=in_channels, **kwargs)
+    return Normalized(arch, mean, std, in_channels=in_channels)
+
+
+def list_models() -> list[str]:
+    """Names accepted by :func:`create_model`."""
+    return MODELS.names()
+
+
+__all__ = ["Normalized", "ResNet", "SmallCNN", "create_model", "list_models"]
