@@ -9,10 +9,14 @@ from mireg.functional.divergence import divergence, entropy_weighted_mse, sample
 from mireg.functional.entropy import entropy
 from mireg.functional.infoat import infoat_loss, infoat_term, infopgd_objective
 from mireg.functional.mart import mart_loss, mart_plus_loss
+from mireg.functional.mi import cosine_loss, dv_bound, dv_local_scores, mine_surrogate, namid_selection
 from mireg.functional.trades import trades_loss
 
 __all__ = [
     "at_loss",
+    "cosine_loss",
+    "dv_bound",
+    "dv_local_scores",
     "divergence",
     "entropy",
     "entropy_weighted_mse",
@@ -21,6 +25,8 @@ __all__ = [
     "infopgd_objective",
     "mart_loss",
     "mart_plus_loss",
+    "mine_surrogate",
+    "namid_selection",
     "sample_weight",
     "trades_loss",
     "weighted_divergence",
