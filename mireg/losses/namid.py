@@ -1,0 +1,140 @@
+"""NAMID's natural/adversarial MI loss L_mi (Zhou et al., ICML 2022, arXiv:2207.12203, Eq. 8).
+
+With frozen estimators E_n (local input x) and E_a (local input n = x_adv - x) and the samples X' of
+Eq. 6 (correct on x, wrong on x_adv; m = |X'|):
+
+.. math::
+
+    L_{mi} = Lcos(E_n(h(\\tilde x')), E_n(h(x'))) + Lcos(E_a(h(\\tilde x')), E_a(h(x')))
+             + \\lambda \\frac{1}{m} \\sum_{i \\in X'} [E_a(h(\\tilde x_i)) - E_n(h(\\tilde x_i))]
+
+where ``E(h(.))`` is the vector of per-sample DV scores of the selected samples and
+``Lcos(a, b) = 1 - cos(a, b)`` is taken across that vector (as the released code does: it aligns the
+direction of the per-sample MI profile on adversarial inputs with the one on natural inputs).
+Minimising the lam term raises E_n and lowers E_a on adversarial inputs, as the corrected paper (the
+PDF in dwDavidxd/MIAT, arXiv v1) has it; the released code comments it out (lam = 0).
+
+The methods are compositions (Eq. 9 and its TRADES/MART variants, alpha = 5, lam = 0.1)::
+
+    namid   = ATLoss() + 5.0 * NaturalAdversarialMILoss(e_n, e_a, lam=0.1)        # NAMID
+    namid_t = TRADESLoss(beta=6.0) + 5.0 * NaturalAdversarialMILoss(e_n, e_a)     # NAMID_T
+    namid_m = MARTLoss(beta=6.0) + 5.0 * NaturalAdversarialMILoss(e_n, e_a)       # NAMID_M
+"""
+
+from __future__ import annotations
+
+import torch
+
+from mireg._validation import check_images, check_labels, check_logits, check_number, check_same_shape
+from mireg.estimators.local_dim import LocalDIMEstimator
+from mireg.functional.mi import cosine_loss, namid_selection
+from mireg.losses.base import LossTerm
+
+__all__ = ["NaturalAdversarialMILoss"]
+
+
+def _freeze(estimator: LocalDIMEstimator) -> LocalDIMEstimator:
+    estimator.eval()
+    estimator.requires_grad_(False)
+    return estimator
+
+
+class NaturalAdversarialMILoss(LossTerm):
+    """L_mi of NAMID's Eq. 8 on the samples of Eq. 6, with frozen estimators.
+
+    Args:
+        estimator_n: the natural MI estimator E_n (a :class:`mireg.estimators.LocalDIMEstimator`
+            whose local input is the clean image), e.g. from ``mireg.estimators.train_estimators``.
+        estimator_a: the adversarial MI estimator E_a (local input: the noise ``x_adv - x``).
+        lam: weight of ``mean(E_a(h(x_adv)) - E_n(h(x_adv)))`` (>= 0; 0 reproduces the released code).
+
+    Both estimators are frozen here: put in eval mode (also when this term or its parent is put in
+    train mode), ``requires_grad`` off, so they never get a ``.grad``; the loss reaches the classifier
+    through both ``logits_nat`` and ``logits_adv`` (the estimators' local inputs are not
+    differentiated). An empty selection gives an exact 0 that is still connected to both logits.
+    With one selected sample the cosines are +-1 (the cosine terms then carry no gradient).
+
+    Call: ``term(logits_nat (B, K), logits_adv (B, K), y (B,), *, x (B, C, H, W), x_adv) -> scalar``.
+    ``last_selected`` holds the (B,) Eq. 6 mask of the last call.
+
+    Example:
+        >>> e_n, e_a, _ = mireg.estimators.load_estimators("estimators.pt")
+        >>> mi_loss = NaturalAdversarialMILoss(e_n, e_a, lam=0.1)
+        >>> loss = F.cross_entropy(logits_adv, y) + 5.0 * mi_loss(logits_nat, logits_adv, y, x=x, x_adv=x_adv)
+        >>> namid = ATLoss() + 5.0 * mi_loss          # the same, as one mireg LossTerm (Eq. 9)
+    """
+
+    uses_natural = True
+    uses_images = True
+
+    def __init__(self, estimator_n: LocalDIMEstimator, estimator_a: LocalDIMEstimator, lam: float = 0.1) -> None:
+        super().__init__()
+        for name, est in (("estimator_n", estimator_n), ("estimator_a", estimator_a)):
+            if not isinstance(est, LocalDIMEstimator):
+                raise TypeError(f"{name} must be a mireg.estimators.LocalDIMEstimator, got {type(est).__name__}")
+        if estimator_n is estimator_a:
+            raise ValueError("estimator_n and estimator_a must be two different estimators (E_n and E_a)")
+        check_number("lam", lam, low=0.0)
+        self.estimator_n = _freeze(estimator_n)
+        self.estimator_a = _freeze(estimator_a)
+        self.lam = float(lam)
+        self.last_selected: torch.Tensor | None = None
+
+    def train(self, mode: bool = True) -> NaturalAdversarialMILoss:
+        super().train(mode)
+        self.estimator_n.eval()
+        self.estimator_a.eval()
+        return self
+
+    def _check(self, logits_nat, logits_adv, y, x, x_adv) -> None:
+        if logits_nat is None:
+            raise ValueError("NaturalAdversarialMILoss needs logits_nat (the model's logits on x)")
+        check_logits("logits_adv", logits_adv)
+        batch, classes = logits_adv.shape
+        check_logits("logits_nat", logits_nat, batch=batch)
+        check_same_shape("logits_nat", logits_nat, "logits_adv", logits_adv)
+        if y is None:
+            raise ValueError("NaturalAdversarialMILoss needs the labels y (for the selection of Eq. 6)")
+        check_labels("y", y, batch=batch, num_classes=classes)
+        if x is None or x_adv is None:
+            raise ValueError("NaturalAdversarialMILoss needs the images: call it with x=... and x_adv=...")
+        check_images("x", x)
+        check_images("x_adv", x_adv)
+        check_same_shape("x", x, "x_adv", x_adv)
+        if x.dim() != 4 or x.shape[0] != batch:
+            raise ValueError(f"x must be (B, C, H, W) with B = {batch} (the logits' batch), got {tuple(x.shape)}")
+        for name, est in (("estimator_n", self.estimator_n), ("estimator_a", self.estimator_a)):
+            if est.global_dim != classes:
+                raise ValueError(f"{name} was built for global_dim={est.global_dim} but the logits have "
+                                 f"{classes} classes")
+            if est.in_channels != x.shape[1]:
+                raise ValueError(f"{name} was built for in_channels={est.in_channels} but x has {x.shape[1]} channels")
+
+    def forward(self, logits_nat: torch.Tensor | None, logits_adv: torch.Tensor, y: torch.Tensor | None = None, *,
+                x: torch.Tensor | None = None, x_adv: torch.Tensor | None = None) -> torch.Tensor:
+        self._check(logits_nat, logits_adv, y, x, x_adv)
+        selected = namid_selection(logits_nat, logits_adv, y)
+        self.last_selected = selected
+        if not bool(selected.any()):
+            return (logits_nat.sum() + logits_adv.sum()) * 0.0
+        e_n, e_a = self.estimator_n, self.estimator_a
+        if next(e_n.parameters()).device != x.device:
+            e_n.to(x.device)
+        if next(e_a.parameters()).device != x.device:
+            e_a.to(x.device)
+        with torch.autocast(x.device.type, enabled=False):
+            with torch.no_grad():
+                local_n = e_n.local_features(x.detach().float())
+                local_a = e_a.local_features((x_adv.detach() - x.detach()).float())
+            logits = torch.cat([logits_nat, logits_adv]).float()
+            gn_nat, gn_adv = e_n.global_features(logits).chunk(2)
+            ga_nat, ga_adv = e_a.global_features(logits).chunk(2)
+            en_nat, en_adv = e_n.score(local_n, gn_nat)[selected], e_n.score(local_n, gn_adv)[selected]
+            ea_nat, ea_adv = e_a.score(local_a, ga_nat)[selected], e_a.score(local_a, ga_adv)[selected]
+            loss = cosine_loss(en_adv, en_nat) + cosine_loss(ea_adv, ea_nat)
+            if self.lam:
+                loss = loss + self.lam * (ea_adv - en_adv).mean()
+        return loss
+
+    def extra_repr(self) -> str:
+        return f"lam={self.lam}"
