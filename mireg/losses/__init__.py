@@ -8,7 +8,9 @@ from mireg.losses.at import ATLoss
 from mireg.losses.base import LossTerm, ScaledLoss, SumLoss
 from mireg.losses.infoat import EntropyWeightedMSEReg, InfoAT
 from mireg.losses.mart import MARTLoss, MARTPlus
+from mireg.losses.namid import NaturalAdversarialMILoss
 from mireg.losses.trades import TRADESLoss
+from mireg.losses.wmim import WMIMLoss
 
 __all__ = [
     "ATLoss",
@@ -17,7 +19,9 @@ __all__ = [
     "LossTerm",
     "MARTLoss",
     "MARTPlus",
+    "NaturalAdversarialMILoss",
     "ScaledLoss",
     "SumLoss",
     "TRADESLoss",
+    "WMIMLoss",
 ]
