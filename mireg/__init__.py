@@ -24,4 +24,6 @@ from mireg.losses import (
     MARTPlus,
     TRADESLoss,
 )
+from mireg.losses import NaturalAdversarialMILoss, WMIMLoss
+from mireg import estimators
 from mireg.attacks import InfoPGD, TrainingAttack
