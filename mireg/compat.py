@@ -5,7 +5,8 @@ Three breakages of the released packages are repaired here (details in ``docs/ec
 1. robustbench 1.1.1 imports ``autoattack`` (fra31's module) but depends on ``pyautoattack``
    (another module name, another API). When no real ``autoattack`` is importable, mireg registers
    :mod:`mireg._autoattack_api` under that name, so ``robustbench.eval.benchmark`` runs the official
-   AutoAttack algorithm through pyautoattack.
+   AutoAttack algorithm through pyautoattack. A (non-editable) install also ships a start-up hook
+   (``_mireg_robustbench_hook``) that does the same for a bare ``import robustbench``.
 2. robustbench imports ``pkg_resources``; mireg depends on ``setuptools<81`` (which still has it)
    and silences its deprecation warning.
 3. torchattacks 3.5.1 leaves an eval-mode model in train mode after an attack configured with
@@ -28,12 +29,14 @@ __all__ = ["apply", "install_autoattack_alias", "patch_torchattacks_mode_restore
 
 def install_autoattack_alias() -> bool:
     """Serve ``autoattack`` from pyautoattack when fra31's package is absent. Returns True if aliased."""
+    from mireg import _autoattack_api
+
     existing = sys.modules.get("autoattack")
     if existing is not None:
-        return existing.__name__ == "mireg._autoattack_api"
-    if importlib.util.find_spec("autoattack") is not None:
+        return getattr(existing, "AutoAttack", None) is _autoattack_api.AutoAttack
+    spec = importlib.util.find_spec("autoattack")
+    if spec is not None and type(spec.loader).__module__ != "_mireg_robustbench_hook":
         return False  # the real fra31 package is installed: leave it alone
-    from mireg import _autoattack_api
 
     sys.modules["autoattack"] = _autoattack_api
     sys.modules["autoattack.state"] = _autoattack_api.state

@@ -45,4 +45,18 @@ def test_compat_is_idempotent():
     mireg.compat.apply()
     import sys as _sys
 
-    assert _sys.modules["autoattack"].__name__ == "mireg._autoattack_api"
+    assert _sys.modules["autoattack"].AutoAttack is mireg._autoattack_api.AutoAttack
+
+
+def test_bare_import_robustbench_works_after_a_regular_install():
+    import importlib.util
+
+    spec = importlib.util.find_spec("_mireg_robustbench_hook")
+    if spec is None or "site-packages" not in (spec.origin or ""):
+        import pytest
+
+        pytest.skip("mireg is installed in editable mode: the start-up hook is only shipped by `pip install .`")
+    result = _run("import robustbench\nfrom robustbench.eval import benchmark\nimport sys\n"
+                  "print('mireg' in sys.modules, sys.modules['autoattack'].AutoAttack.__module__)")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "True mireg._autoattack_api"
