@@ -27,3 +27,4 @@ from mireg.losses import (
 from mireg.losses import NaturalAdversarialMILoss, WMIMLoss
 from mireg import estimators
 from mireg.attacks import InfoPGD, TrainingAttack
+from mireg.evaluation import EvaluationReport, evaluate
