@@ -9,10 +9,19 @@ from torch import nn
 from mireg.models import Normalized, create_model, list_models
 from mireg.registry import MODELS
 
-# (name, kwargs for a cheap instance, known parameter count for 10 classes and 3 channels)
+# (name, kwargs for a cheap instance, known parameter count for 10 classes and 3 channels at the defaults)
 ARCHS = [
     ("small_cnn", {}, 160_426),
-    ("resnet18", {}, 11_173_962),
+    ("resnet18", {}, 11_173_962),          # kuangliu/pytorch-cifar, MART: 11.17M
+    ("preact_resnet18", {}, 11_172_170),   # Rice et al. preactresnet.py (with the final BN)
+    ("vgg19", {}, 20_040_522),             # kuangliu VGG('VGG19'): 20.04M
+    ("wrn", {"depth": 10, "widen_factor": 2}, 46_160_474),  # default wrn is WRN-34-10
+]
+OTHER_COUNTS = [
+    ("wrn34_10", {}, 46_160_474),                       # TRADES/MART WRN-34-10: 46.16M
+    ("wrn", {"depth": 28, "widen_factor": 10}, 36_479_194),  # WRN-28-10: 36.48M
+    ("resnet34", {}, 21_282_122),
+    ("vgg16", {}, 14_728_266),
 ]
 
 
@@ -25,6 +34,48 @@ def _count(name: str, **kwargs) -> int:
 @pytest.mark.parametrize("name, kwargs, count", ARCHS)
 def test_parameter_counts(name, kwargs, count):
     assert _count(name) == count
+
+
+@pytest.mark.parametrize("name, kwargs, count", OTHER_COUNTS)
+def test_other_parameter_counts(name, kwargs, count):
+    assert _count(name, **kwargs) == count
+
+
+def test_resnet18_count_rederived():
+    """Independent arithmetic: convs (no bias), BN (2 per channel), shortcut 1x1 convs + BN, linear."""
+    def conv(cin, cout, k):
+        return cin * cout * k * k
+    total = conv(3, 64, 3) + 2 * 64
+    cin = 64
+    for planes in (64, 128, 256, 512):
+        for block in range(2):
+            total += conv(cin, planes, 3) + conv(planes, planes, 3) + 4 * planes
+            if block == 0 and cin != planes:
+                total += conv(cin, planes, 1) + 2 * planes
+            cin = planes
+    total += 512 * 10 + 10
+    assert _count("resnet18") == total
+
+
+def test_wrn34_10_count_rederived_and_counts_scale_with_classes():
+    n, k = 5, 10
+    widths = [16, 16 * k, 32 * k, 64 * k]
+    total = 3 * 16 * 9
+    for g in range(3):
+        for i in range(n):
+            cin = widths[g] if i == 0 else widths[g + 1]
+            cout = widths[g + 1]
+            total += 2 * cin + cin * cout * 9 + 2 * cout + cout * cout * 9 + (cin * cout if cin != cout else 0)
+    total += 2 * 640 + 640 * 10 + 10
+    assert _count("wrn34_10") == total
+    assert _count("wrn34_10", num_classes=100) - total == 90 * 641
+    assert _count("wrn34_10", in_channels=1) == total - 2 * 16 * 9
+
+
+def test_wrn34_10_forward_batch_one():
+    model = create_model("wrn34_10").eval()
+    with torch.no_grad():
+        assert model(torch.rand(1, 3, 32, 32)).shape == (1, 10)
 
 
 def test_registry_lists_models():
@@ -58,7 +109,7 @@ def test_model_contract(name, kwargs, count):
 @pytest.mark.parametrize("name, kwargs, count", ARCHS)
 def test_single_channel_and_other_sizes(name, kwargs, count):
     """1-channel inputs; sizes other than 32 (the digits' 8x8 for small_cnn, 16x16 for the rest)."""
-    size = 8 if name == "small_cnn" else 16
+    size = {"small_cnn": 8, "vgg19": 32}.get(name, 16)  # VGG pools five times
     model = create_model(name, num_classes=3, in_channels=1, mean=(0.3,), std=(0.3,), **kwargs).train()
     x = torch.rand(2, 1, size, size, requires_grad=True)
     logits = model(x)
@@ -103,9 +154,18 @@ def test_create_model_bad_arguments():
         create_model("small_cnn", in_channels=1, mean=(0.1, 0.2, 0.3))
     with pytest.raises(TypeError):
         create_model("small_cnn", no_such_option=1)
+    with pytest.raises(ValueError, match="depth must be 6n"):
+        create_model("wrn", depth=30)
+    with pytest.raises(ValueError, match="drop_rate"):
+        create_model("wrn34_10", drop_rate=1.5)
 
 
-def test_forward_features():
-    model = create_model("resnet18").eval()
-    feats = model.forward_features(torch.rand(2, 3, 32, 32))
-    assert feats.shape == (2, 512)
+@pytest.mark.parametrize("name, kwargs, dim", [("small_cnn", {}, 128), ("resnet18", {}, 512),
+                                               ("wrn", {"depth": 10, "widen_factor": 1}, 64)])
+def test_forward_features(name, kwargs, dim):
+    model = create_model(name, **kwargs).eval()
+    x = torch.rand(2, 3, 32, 32)
+    feats = model.forward_features(x)
+    assert feats.shape == (2, dim)
+    with pytest.raises(AttributeError, match="forward_features"):
+        Normalized(nn.Flatten(), in_channels=3).forward_features(x)

@@ -7,6 +7,9 @@ wraps the architecture in :class:`Normalized` so the dataset's mean/std travel w
 ``small_cnn``          small 3-layer CNN for digits (0.16M parameters)
 ``resnet18``           CIFAR ResNet-18 (11.17M)
 ``resnet34``           CIFAR ResNet-34 (21.28M)
+``preact_resnet18``    PreAct ResNet-18 of Wong et al. / Rice et al. (11.17M)
+``wrn34_10``           WideResNet-34-10 of TRADES / MART (46.16M); ``wrn`` takes depth / widen_factor
+``vgg19``              VGG-19 with BN, NAMID's black-box surrogate (20.04M); also ``vgg16``
 =====================  ======================================================================
 
 Example::
@@ -24,10 +27,13 @@ from typing import Any
 import torch
 
 from mireg._validation import check_number
-from mireg.models import resnet, small_cnn  # noqa: F401  (register the architectures)
+from mireg.models import preact_resnet, resnet, small_cnn, vgg, wide_resnet  # noqa: F401  (registration)
 from mireg.models.normalize import Normalized
+from mireg.models.preact_resnet import PreActResNet
 from mireg.models.resnet import ResNet
 from mireg.models.small_cnn import SmallCNN
+from mireg.models.vgg import VGG
+from mireg.models.wide_resnet import WideResNet
 from mireg.registry import MODELS
 
 
@@ -64,4 +70,4 @@ def list_models() -> list[str]:
     return MODELS.names()
 
 
-__all__ = ["Normalized", "ResNet", "SmallCNN", "create_model", "list_models"]
+__all__ = ["VGG", "Normalized", "PreActResNet", "ResNet", "SmallCNN", "WideResNet", "create_model", "list_models"]
