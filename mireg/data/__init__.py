@@ -2,9 +2,18 @@
 
 One file per dataset format; each registers itself in :data:`mireg.registry.DATASETS`:
 
-========================  =====================================================================
-``digits``                scikit-learn's bundled digits, upsampled (no files needed; the default)
-========================  =====================================================================
+=================  ==========================================================================
+``digits``         scikit-learn's bundled digits, upsampled (no files needed; the default)
+``cifar10``        CIFAR-10, official python-pickle layout (``cifar-10-batches-py/``)
+``cifar100``       CIFAR-100, official python-pickle layout (``cifar-100-python/``)
+``svhn``           SVHN cropped digits, official ``.mat`` files (``svhn/train_32x32.mat``, ...)
+``tiny-imagenet``  Tiny-ImageNet-200, official folder layout (``tiny-imagenet-200/``)
+``image-folder``   any ``root/<split>/<class>/*.png|jpg`` folder
+=================  ==========================================================================
+
+Files live under ``root`` (default ``$MIREG_DATA`` or ``./data``); ``download=True`` fetches the
+official files. A missing or unreadable file raises :class:`DatasetNotFoundError` or
+:class:`CorruptDatasetError` naming the file and how to get it.
 
 Example::
 
@@ -14,7 +23,7 @@ Example::
     loader = TensorLoader(train, batch_size=128, augment=True)
 """
 
-from mireg.data import digits  # noqa: F401  (registers the dataset)
+from mireg.data import cifar, digits, image_folder, svhn, tiny_imagenet  # noqa: F401  (registration)
 from mireg.data.augment import crop_flip, random_crop_flip, sample_crop_flip
 from mireg.data.base import (
     CorruptDatasetError,

@@ -135,18 +135,22 @@ class DatasetInfo:
     description: str = ""
 
 
-_INFO: dict[str, DatasetInfo] = {}
-
-
 Loader = Callable[..., ImageTensors]
+InfoAdapter = Callable[[DatasetInfo, dict[str, Any]], DatasetInfo]
+_INFO: dict[str, tuple[DatasetInfo, InfoAdapter | None]] = {}
 
 
-def register_dataset(name: str, info: DatasetInfo) -> Callable[[Loader], Loader]:
-    """Decorator: register ``fn(root=None, split="train", download=False, **kwargs) -> ImageTensors``."""
+def register_dataset(name: str, info: DatasetInfo, adapt: InfoAdapter | None = None
+                     ) -> Callable[[Loader], Loader]:
+    """Decorator: register ``fn(root=None, split="train", download=False, **kwargs) -> ImageTensors``.
+
+    ``adapt(info, kwargs)`` may return the metadata for loader options that change it (e.g.
+    CIFAR-100's ``label_type="coarse"`` has 20 classes).
+    """
 
     def decorator(fn: Loader) -> Loader:
         DATASETS.add(name, fn)
-        _INFO[name.lower()] = info
+        _INFO[name.lower()] = (info, adapt)
         return fn
 
     return decorator
@@ -156,7 +160,7 @@ def dataset_info(name: str, **kwargs: Any) -> DatasetInfo:
     """Metadata of a registered dataset (``num_classes``, ``channels``, ``image_size``, ``mean``, ``std``).
 
     ``kwargs`` are the loader options that change the metadata: ``channels`` and ``image_size`` for
-    ``digits`` and ``image-folder``.
+    ``digits`` and ``image-folder``, ``label_type`` for ``cifar100``.
 
     Example::
 
@@ -164,7 +168,9 @@ def dataset_info(name: str, **kwargs: Any) -> DatasetInfo:
         info.num_classes, info.channels, info.image_size   # (10, 3, 32)
     """
     DATASETS.get(name)  # unknown names: the registry's error with suggestions
-    info = _INFO[name.lower()]
+    info, adapt = _INFO[name.lower()]
+    if adapt is not None:
+        info = adapt(info, kwargs)
     channels = kwargs.get("channels", info.channels)
     image_size = kwargs.get("image_size", info.image_size)
     if channels not in (1, 3):
