@@ -83,6 +83,10 @@ def test_digits_info_matches_data():
     assert all(abs(s - info.std[0]) < 5e-4 for s in std)
     grey = dataset_info("digits", channels=1)
     assert grey.channels == 1 and len(grey.mean) == 1 and len(grey.std) == 1
+    assert dataset_info("digits", channels=None, image_size=None) == info  # None means the default
+    assert dataset_info("digits", image_size=8).image_size == 8
+    with pytest.raises(ValueError, match="channels must be 1 or 3"):
+        dataset_info("digits", channels=2)
 
 
 @pytest.mark.parametrize("kwargs, exc, text", [

@@ -9,16 +9,19 @@ from torch import nn
 from mireg.models import Normalized, create_model, list_models
 from mireg.registry import MODELS
 
-# (name, kwargs for a cheap instance, known parameter count for 10 classes and 3 channels at the defaults)
+# (name, kwargs for a cheap instance, parameter count of that instance for 10 classes and 3 channels)
 ARCHS = [
     ("small_cnn", {}, 160_426),
     ("resnet18", {}, 11_173_962),          # kuangliu/pytorch-cifar, MART: 11.17M
     ("preact_resnet18", {}, 11_172_170),   # Rice et al. preactresnet.py (with the final BN)
     ("vgg19", {}, 20_040_522),             # kuangliu VGG('VGG19'): 20.04M
-    ("wrn", {"depth": 10, "widen_factor": 2}, 46_160_474),  # default wrn is WRN-34-10
+    ("wrn", {"depth": 10, "widen_factor": 2}, 303_706),     # WRN-10-2
 ]
+CLASSES = {"small_cnn": "SmallCNN", "resnet18": "ResNet", "preact_resnet18": "PreActResNet", "vgg19": "VGG",
+           "wrn": "WideResNet"}
 OTHER_COUNTS = [
     ("wrn34_10", {}, 46_160_474),                       # TRADES/MART WRN-34-10: 46.16M
+    ("wrn", {}, 46_160_474),                            # the default wrn is WRN-34-10
     ("wrn", {"depth": 28, "widen_factor": 10}, 36_479_194),  # WRN-28-10: 36.48M
     ("resnet34", {}, 21_282_122),
     ("vgg16", {}, 14_728_266),
@@ -33,7 +36,7 @@ def _count(name: str, **kwargs) -> int:
 
 @pytest.mark.parametrize("name, kwargs, count", ARCHS)
 def test_parameter_counts(name, kwargs, count):
-    assert _count(name) == count
+    assert _count(name, **kwargs) == count
 
 
 @pytest.mark.parametrize("name, kwargs, count", OTHER_COUNTS)
@@ -96,11 +99,11 @@ def test_model_contract(name, kwargs, count):
     (grad,) = torch.autograd.grad(logits[0].sum(), x)
     assert torch.isfinite(grad).all() and grad[0].abs().sum() > 0
     assert grad[1].abs().sum() == 0  # eval mode: example 0's logits ignore example 1
+    # normalization inside: the wrapper holds the statistics (its arithmetic: test_normalized_wraps_any_module...)
+    assert torch.allclose(model.mean.flatten(), torch.tensor(mean)) and torch.allclose(model.std.flatten(),
+                                                                                      torch.tensor(std))
+    assert type(model.model).__name__ == CLASSES[name]
     with torch.no_grad():
-        m = torch.tensor(mean, dtype=torch.float64).view(1, 3, 1, 1)
-        s = torch.tensor(std, dtype=torch.float64).view(1, 3, 1, 1)
-        expected = model.model(((x.double() - m) / s).float())
-        assert torch.allclose(logits, expected, atol=1e-5)
         model = model.to(memory_format=torch.channels_last)
         out = model(x.detach().contiguous(memory_format=torch.channels_last))
         assert torch.allclose(out, logits, atol=1e-4)

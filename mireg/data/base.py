@@ -171,8 +171,8 @@ def dataset_info(name: str, **kwargs: Any) -> DatasetInfo:
     info, adapt = _INFO[name.lower()]
     if adapt is not None:
         info = adapt(info, kwargs)
-    channels = kwargs.get("channels", info.channels)
-    image_size = kwargs.get("image_size", info.image_size)
+    channels = kwargs.get("channels") or info.channels
+    image_size = kwargs.get("image_size") or info.image_size
     if channels not in (1, 3):
         raise ValueError(f"channels must be 1 or 3, got {channels!r}")
     mean, std = info.mean, info.std
