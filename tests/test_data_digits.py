@@ -102,6 +102,13 @@ def test_digits_bad_arguments(kwargs, exc, text):
         load_dataset("digits", **kwargs)
 
 
+def test_unknown_option_names_the_dataset_options():
+    with pytest.raises(TypeError, match=r"'digits' does not take option\(s\) 'verify'; its options: image_size, chan"):
+        load_dataset("digits", verify=False)
+    with pytest.raises(TypeError, match="'cifar10' does not take option.*'image_size'.*verify"):
+        load_dataset("cifar10", image_size=32)
+
+
 def test_unknown_dataset_suggests_names():
     with pytest.raises(ValueError, match="cifar10|digits"):
         load_dataset("digit")

@@ -86,6 +86,19 @@ def test_ddp_shards_equal_disjoint_complete(n, world_size):
         assert len(set(every.tolist())) == len(every)
 
 
+@pytest.mark.parametrize("n, world_size", [(10, 3), (12, 3), (2, 3)])
+def test_unpadded_shards_partition_exactly(n, world_size):
+    data = _data(n)
+    loaders = [TensorLoader(data, batch_size=2, shuffle=False, rank=r, world_size=world_size, pad=False)
+               for r in range(world_size)]
+    sizes = [ld.num_samples for ld in loaders]
+    assert sum(sizes) == n and max(sizes) - min(sizes) <= 1
+    ys = torch.cat([torch.cat([b[1] for b in ld]) if len(ld) else torch.empty(0, dtype=torch.long)
+                    for ld in loaders])
+    assert sorted(ys.tolist()) == sorted(data.y.tolist())
+    assert all(len(ld) == -(-s // 2) for ld, s in zip(loaders, sizes, strict=True))
+
+
 @pytest.mark.parametrize("augment", [False, True])
 def test_ddp_batches_equal_single_process_global_batch(augment):
     data = _data(21)

@@ -8,6 +8,7 @@ Every dataset loader returns an :class:`ImageTensors`: the whole split as one co
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -226,4 +227,11 @@ def load_dataset(name: str, root: str | os.PathLike[str] | None = None, split: s
     """
     if not isinstance(download, bool):
         raise TypeError(f"download must be a bool, got {type(download).__name__}")
-    return DATASETS.get(name)(root=root, split=split, download=download, **kwargs)
+    loader = DATASETS.get(name)
+    params = inspect.signature(loader).parameters
+    options = [p for p, v in params.items() if v.kind is inspect.Parameter.KEYWORD_ONLY]
+    unknown = [k for k in kwargs if k not in params or k in ("root", "split", "download")]
+    if unknown and not any(v.kind is inspect.Parameter.VAR_KEYWORD for v in params.values()):
+        raise TypeError(f"dataset {name!r} does not take option(s) {', '.join(map(repr, unknown))}; "
+                        f"its options: {', '.join(options) or 'none'}")
+    return loader(root=root, split=split, download=download, **kwargs)

@@ -11,7 +11,9 @@ padded to ``ceil(N / world_size) * world_size`` by repeating its beginning (with
 augmentation draws), and rank ``r`` takes positions ``r, r + world_size, ...``. Hence batch ``k`` of
 every rank with batch size B together hold exactly batch ``k`` of a single-process loader with batch
 size ``world_size * B``, augmented identically, so a DDP run matches the single-process run with
-the same global batch.
+the same global batch. With ``pad=False`` nothing is repeated: rank ``r`` takes positions
+``r, r + world_size, ...`` of the N examples only, so shard sizes differ by at most one and counts
+summed over ranks are exact (for evaluation; training under DDP needs equal shards).
 """
 
 from __future__ import annotations
@@ -54,6 +56,8 @@ class TensorLoader:
         rank, world_size: DDP shard (``DistributedSampler``-like; module docstring).
         padding: crop padding in pixels (default 4, the CIFAR convention).
         channels_last: return batches in ``torch.channels_last`` memory format.
+        pad: pad the epoch's order to a multiple of ``world_size`` (equal shards, like
+            ``DistributedSampler``); ``False`` gives disjoint shards of unequal size (exact evaluation).
 
     ``len(loader)`` is the number of batches per epoch on this rank. Epochs: each ``iter()`` uses
     the current epoch then advances it by one; :meth:`set_epoch` sets it (call it at the start of
@@ -73,7 +77,7 @@ class TensorLoader:
                  batch_size: int = 128, shuffle: bool = True, augment: bool = False,
                  drop_last: bool = False, device: torch.device | str | None = None, seed: int = 0,
                  rank: int = 0, world_size: int = 1, *, padding: int = 4,
-                 channels_last: bool = False) -> None:
+                 channels_last: bool = False, pad: bool = True) -> None:
         x, labels = self._unpack(data_or_x, y)
         check_number("batch_size", batch_size, low=1, integer=True)
         check_number("seed", seed, low=0, integer=True)
@@ -81,13 +85,13 @@ class TensorLoader:
         check_number("rank", rank, low=0, high=world_size - 1, integer=True)
         check_number("padding", padding, low=0, integer=True)
         for name, flag in (("shuffle", shuffle), ("augment", augment), ("drop_last", drop_last),
-                           ("channels_last", channels_last)):
+                           ("channels_last", channels_last), ("pad", pad)):
             if not isinstance(flag, bool):
                 raise TypeError(f"{name} must be a bool, got {type(flag).__name__}")
         self.device = torch.device(device) if device is not None else x.device
         self.batch_size, self.shuffle, self.augment, self.drop_last = batch_size, shuffle, augment, drop_last
         self.seed, self.rank, self.world_size, self.padding = seed, rank, world_size, padding
-        self.channels_last = channels_last
+        self.channels_last, self.pad = channels_last, pad
         self.num_examples = int(labels.shape[0])
         self.on_device = self._fits_on_device(x, labels)
         if self.on_device:
@@ -137,6 +141,8 @@ class TensorLoader:
     @property
     def num_samples(self) -> int:
         """Examples per epoch on this rank (the shard size, padding included)."""
+        if not self.pad:
+            return len(range(self.rank, self.num_examples, self.world_size))
         return math.ceil(self.num_examples / self.world_size)
 
     def __len__(self) -> int:
@@ -154,7 +160,7 @@ class TensorLoader:
         g = torch.Generator().manual_seed(epoch_seed(self.seed, epoch))
         order = torch.randperm(n, generator=g) if self.shuffle else torch.arange(n)
         oy, ox, flip = sample_crop_flip(n, self.padding, g)
-        total = self.num_samples * self.world_size
+        total = math.ceil(n / self.world_size) * self.world_size if self.pad else n
         if total > n:  # pad like DistributedSampler: repeat the beginning of the order
             reps = math.ceil(total / n)
             order, oy, ox, flip = (t.repeat(reps)[:total] for t in (order, oy, ox, flip))
