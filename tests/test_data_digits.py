@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mireg.data import (
     DatasetInfo,
@@ -153,6 +155,23 @@ def test_split_validation_stratified_deterministic_and_complete():
     assert not torch.equal(val.x, val3.x)
     _, val4 = split_validation(data, n_val=0.1, seed=0, stratified=False)
     assert len(val4) == round(0.1 * len(data))
+
+
+@settings(max_examples=15, deadline=None)
+@given(labels=st.lists(st.integers(0, 4), min_size=2, max_size=60), frac=st.floats(0.05, 0.95),
+       seed=st.integers(0, 50), stratified=st.booleans())
+def test_split_validation_property(labels, frac, seed, stratified):
+    n = len(labels)
+    y = torch.tensor(labels)
+    data = ImageTensors(torch.arange(n, dtype=torch.uint8).view(n, 1, 1, 1), y, [str(c) for c in range(5)])
+    n_val = min(max(1, round(frac * n)), n - 1)
+    train, val = split_validation(data, n_val, seed=seed, stratified=stratified)
+    ids_train, ids_val = train.x.flatten().tolist(), val.x.flatten().tolist()
+    assert len(ids_val) == n_val and sorted(ids_train + ids_val) == list(range(n))
+    assert ids_train == sorted(ids_train) and ids_val == sorted(ids_val)   # original order kept
+    if stratified:
+        expected = data.class_counts().double() * n_val / n
+        assert ((val.class_counts().double() - expected).abs() < 1).all()
 
 
 @pytest.mark.parametrize("n_val, exc", [(0, ValueError), (1297, ValueError), (1.0, ValueError), ("5", TypeError),

@@ -158,6 +158,18 @@ def test_crop_keeps_content_shifted_within_padding_and_flip_is_exact():
     assert (out != 0).sum(dim=(1, 2, 3)).min() >= 3 * 4 * 4  # at least a (H-p) x (W-p) window survives
 
 
+def test_crop_flip_matches_torchvision():
+    import torchvision.transforms.functional as TF
+
+    data = _data(5, c=3, h=32, w=32)
+    oy, ox, flip = sample_crop_flip(5, 4, torch.Generator().manual_seed(3))
+    out = crop_flip(data.x, oy, ox, flip, 4)
+    for i in range(5):
+        ref = TF.crop(TF.pad(data.x[i], [4]), int(oy[i]), int(ox[i]), 32, 32)
+        ref = TF.hflip(ref) if flip[i] else ref
+        assert torch.equal(out[i], ref)
+
+
 def test_uint8_augmentation_equals_float_augmentation():
     data = _data(6)
     g1, g2 = torch.Generator().manual_seed(7), torch.Generator().manual_seed(7)

@@ -172,3 +172,19 @@ def test_forward_features(name, kwargs, dim):
     assert feats.shape == (2, dim)
     with pytest.raises(AttributeError, match="forward_features"):
         Normalized(nn.Flatten(), in_channels=3).forward_features(x)
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("name, kwargs, count", ARCHS)
+def test_cuda_bf16_channels_last(name, kwargs, count):
+    model = create_model(name, mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25), **kwargs).cuda().eval()
+    model = model.to(memory_format=torch.channels_last)
+    x = torch.rand(8, 3, 32, 32, device="cuda").contiguous(memory_format=torch.channels_last)
+    x.requires_grad_(True)
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        logits = model(x)
+    (grad,) = torch.autograd.grad(logits.float().sum(), x)
+    assert logits.shape == (8, 10) and grad.dtype == torch.float32 and torch.isfinite(grad).all()
+    with torch.no_grad():
+        ref = model.float()(x.detach())
+    assert (logits.float().argmax(1) == ref.argmax(1)).float().mean() >= 0.5
