@@ -28,7 +28,7 @@ __all__ = ["FWA", "transport", "transport_cost", "transport_offsets", "entropic_
 
 
 def transport_offsets(kernel_size: int, device: torch.device | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Offsets ``(dy, dx)`` (K², 2) of a ``kernel_size`` window in row-major order and their costs (K²,).
+    """Offsets ``(dy, dx)`` (K², 2) of a ``kernel_size`` window in row-major order and their costs (K²,) float64.
 
     The cost of moving unit mass by ``(dy, dx)`` pixels is the Euclidean distance ``sqrt(dy² + dx²)``.
     Example: ``transport_offsets(3)[1][4]`` is 0 (the centre: mass that stays put).
@@ -37,7 +37,7 @@ def transport_offsets(kernel_size: int, device: torch.device | None = None) -> t
     grid = torch.arange(-r, r + 1, device=device)
     dy, dx = torch.meshgrid(grid, grid, indexing="ij")
     offsets = torch.stack([dy.flatten(), dx.flatten()], dim=1)
-    return offsets, offsets.float().norm(dim=1)
+    return offsets, offsets.double().norm(dim=1)
 
 
 def _one_hot_kernels(kernel_size: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
