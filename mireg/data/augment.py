@@ -1,6 +1,6 @@
 """Batched data augmentation on tensors: random crop with zero padding and horizontal flip.
 
-Both run as ONE gather on the batch's own device (no per-image Python loop, no PIL), on uint8 or
+Both run as two batched gathers on the batch's own device (no per-image Python loop, no PIL), on uint8 or
 float images, and are exactly torchvision's ``RandomCrop(size, padding=p)`` (fill 0) followed by
 ``RandomHorizontalFlip()`` for given random draws:
 
@@ -53,14 +53,14 @@ def crop_flip(x: torch.Tensor, oy: torch.Tensor, ox: torch.Tensor, flip: torch.T
     for name, value in (("oy", oy), ("ox", ox), ("flip", flip)):
         if not isinstance(value, torch.Tensor) or value.shape != (b,):
             raise ValueError(f"{name} must be a tensor of shape ({b},) to match the batch")
-    device = x.device
+    device, c = x.device, x.shape[1]
     padded = F.pad(x, (padding, padding, padding, padding)) if padding else x
     rows = oy.to(device).view(b, 1) + torch.arange(h, device=device)
     cols = ox.to(device).view(b, 1) + torch.arange(w, device=device)
     cols = torch.where(flip.to(device).view(b, 1), cols.flip(1), cols)
-    batch = torch.arange(b, device=device).view(b, 1, 1, 1)
-    channel = torch.arange(x.shape[1], device=device).view(1, -1, 1, 1)
-    return padded[batch, channel, rows.view(b, 1, h, 1), cols.view(b, 1, 1, w)]
+    # two gathers with broadcast (stride-0) indices: rows first, then columns
+    out = padded.gather(2, rows.view(b, 1, h, 1).expand(b, c, h, w + 2 * padding))
+    return out.gather(3, cols.view(b, 1, 1, w).expand(b, c, h, w))
 
 
 def random_crop_flip(x: torch.Tensor, padding: int = 4, generator: torch.Generator | None = None
