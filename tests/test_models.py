@@ -144,6 +144,9 @@ def test_normalized_wraps_any_module_and_validates():
         Normalized(lin)
     with pytest.raises(ValueError, match=r"x must have shape \(N, 2, H, W\)"):
         model(torch.rand(4, 3, 2, 2))
+    flat = Normalized(nn.Linear(2, 3), mean=(0.5, 0.25), std=(0.5, 2.0))   # (N, C) inputs work too
+    v = torch.rand(5, 2)
+    assert torch.allclose(flat(v), flat.model((v - torch.tensor([0.5, 0.25])) / torch.tensor([0.5, 2.0])))
 
 
 def test_create_model_bad_arguments():

@@ -35,7 +35,7 @@ def _stats(name: str, value: Sequence[float] | torch.Tensor | None, fill: float,
 
 
 class Normalized(nn.Module):
-    """``Normalized(model, mean, std)(x) == model((x - mean) / std)`` for x in [0, 1], (N, C, H, W).
+    """``Normalized(model, mean, std)(x) == model((x - mean) / std)`` for x in [0, 1], (N, C, H, W) (or (N, C, ...)).
 
     Args:
         model: any module mapping normalised images to logits (N, K).
@@ -72,10 +72,14 @@ class Normalized(nn.Module):
         self.register_buffer("std", std_t.expand(channels).clone().view(1, channels, 1, 1))
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
-        """``(x - mean) / std`` (memory format of ``x`` kept)."""
-        if x.dim() != 4 or x.shape[1] != self.mean.shape[1]:
-            raise ValueError(f"x must have shape (N, {self.mean.shape[1]}, H, W), got {tuple(x.shape)}")
-        return (x - self.mean) / self.std
+        """``(x - mean) / std`` over dimension 1 (memory format of ``x`` kept); x is (N, C, ...)."""
+        channels = self.mean.shape[1]
+        if x.dim() < 2 or x.shape[1] != channels:
+            raise ValueError(f"x must have shape (N, {channels}, H, W), got {tuple(x.shape)}")
+        if x.dim() == 4:
+            return (x - self.mean) / self.std
+        shape = (1, channels) + (1,) * (x.dim() - 2)
+        return (x - self.mean.view(shape)) / self.std.view(shape)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(self.normalize(x))
