@@ -175,8 +175,7 @@ def evaluate_accuracy(model: nn.Module, data, config: TrainConfig, ctx: D.DistCo
     """
     from mireg.data import TensorLoader
 
-    loader = TensorLoader(data, batch_size=batch_size, shuffle=False, device=ctx.device,
-                          rank=ctx.rank, world_size=ctx.world_size)
+    shard = data[ctx.rank::ctx.world_size]  # exact shards (no padding): every example counted once
     attack = None
     if config.val_steps > 0 and config.eps > 0:
         attack = build_attack("pgd", model, config, eps=config.eps, alpha=config.validation_alpha,
@@ -187,7 +186,8 @@ def evaluate_accuracy(model: nn.Module, data, config: TrainConfig, ctx: D.DistCo
     devices = [ctx.device] if ctx.device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(config.seed)
-        for x, y in loader:
+        batches = TensorLoader(shard, batch_size=batch_size, shuffle=False, device=ctx.device) if len(shard) else []
+        for x, y in batches:
             with torch.no_grad():
                 counts[0] += (model(x).argmax(1) == y).sum()
             if attack is not None:
@@ -196,7 +196,6 @@ def evaluate_accuracy(model: nn.Module, data, config: TrainConfig, ctx: D.DistCo
                     counts[1] += (model(x_adv).argmax(1) == y).sum()
             counts[2] += y.numel()
     model.train(was_training)
-    # DistributedSampler-style padding repeats a few examples; the counts are exact when N % world == 0
     D.all_reduce_sum(counts, ctx)
     clean, robust, n = counts.tolist()
     return clean / n, (robust / n if attack is not None else float("nan"))
@@ -255,7 +254,8 @@ def _train(config: TrainConfig, ctx: D.DistContext, model: nn.Module | None,
             raise ValueError(f"method {config.method!r} needs estimators=<path of a `mireg estimators` "
                              "checkpoint trained on an adversarially trained classifier>")
         estimators = load_estimator_pair(config.estimators, device)
-    spec = METHODS.get(config.method)(config, estimators=estimators)
+    spec = METHODS.get(config.method)(config, estimators=estimators, num_classes=train_data.num_classes,
+                                      in_channels=train_data.image_shape[0])
     if not isinstance(spec, MethodSpec):
         raise TypeError(f"method {config.method!r} must return a MethodSpec, got {type(spec).__name__}")
     criterion = spec.loss.to(device)
@@ -286,6 +286,7 @@ def _train(config: TrainConfig, ctx: D.DistContext, model: nn.Module | None,
     if config.resume and last_path.is_file():
         state = load_checkpoint(last_path, map_location=device)
         model.load_state_dict(state["model"])
+        criterion.load_state_dict(state["criterion"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         start_epoch, history = int(state["epoch"]), list(state["history"])
@@ -323,9 +324,16 @@ def _train(config: TrainConfig, ctx: D.DistContext, model: nn.Module | None,
                 if criterion.uses_natural:
                     logits_nat = net(x) if hook is not None else logits_adv
             images = {"x": x, "x_adv": x_adv} if criterion.uses_images else {}
-            with _autocast(device, amp):
-                loss = criterion(None if logits_nat is None else logits_nat.float(), logits_adv.float(), y,
-                                 **images)
+            try:
+                with _autocast(device, amp):
+                    loss = criterion(None if logits_nat is None else logits_nat.float(), logits_adv.float(),
+                                     y, **images)
+            except ValueError:  # the loss terms reject non-finite logits: report it as a NaN loss
+                logits = [t for t in (logits_adv, logits_nat) if t is not None]
+                if all(bool(torch.isfinite(t).all()) for t in logits):
+                    raise
+                raise NonFiniteLossError(_nonfinite_message(epoch, step, criterion, last_path, history,
+                                                            "the model's logits became NaN or inf")) from None
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -339,7 +347,7 @@ def _train(config: TrainConfig, ctx: D.DistContext, model: nn.Module | None,
                     for key, value in criterion.components.items():
                         comp_sums[key] = comp_sums.get(key, 0.0) + value.double() * y.numel()
             if step % config.log_every == 0 or step == len(loader):
-                _check_finite(sums[0], ctx, epoch, step, criterion, last_path, start_epoch, history)
+                _check_finite(sums[0], ctx, epoch, step, criterion, last_path, history)
                 s = sums.tolist()
                 bar.set_postfix(loss=f"{s[0] / s[3]:.4f}", acc=f"{s[1] / s[3]:.3f}", refresh=False)
         bar.close()
@@ -373,6 +381,7 @@ def _train(config: TrainConfig, ctx: D.DistContext, model: nn.Module | None,
             weights = {k: v.detach().cpu() for k, v in model.state_dict().items()}
             config_dict = config.to_dict()
             state = {"format": "mireg-train-v1", "epoch": epoch + 1, "model": weights,
+                     "criterion": {k: v.detach().cpu() for k, v in criterion.state_dict().items()},
                      "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "rng": rngs,
                      "best": {"metric": best_metric, "epoch": best_epoch}, "history": history,
                      "config": config_dict}
@@ -400,20 +409,25 @@ def _train(config: TrainConfig, ctx: D.DistContext, model: nn.Module | None,
 
 
 def _check_finite(loss_sum: torch.Tensor, ctx: D.DistContext, epoch: int, step: int, criterion,
-                  last_path: Path, start_epoch: int, history: list[dict[str, Any]]) -> None:
+                  last_path: Path, history: list[dict[str, Any]]) -> None:
     bad = (~torch.isfinite(loss_sum)).to(torch.float64).reshape(1)
     D.all_reduce_sum(bad, ctx)
     if float(bad) == 0:
         return
+    raise NonFiniteLossError(_nonfinite_message(epoch, step, criterion, last_path, history,
+                                                "training loss became NaN or inf"))
+
+
+def _nonfinite_message(epoch: int, step: int, criterion, last_path: Path, history: list[dict[str, Any]],
+                       what: str) -> str:
     components = getattr(criterion, "components", {})
     detail = ", ".join(f"{k}={float(v):.4g}" for k, v in components.items())
     done = len(history)
     kept = (f"the last good checkpoint {str(last_path)!r} (epoch {done}) is kept; resume from it with "
             "resume=true after lowering lr" if done else "no epoch finished, so no checkpoint was written")
-    raise NonFiniteLossError(f"training loss became NaN or inf in epoch {epoch + 1}, step {step}"
-                             f"{f' ({detail})' if detail else ''}; the run is stopped and {kept}. Common "
-                             "causes: a learning rate too high for the method's weights (beta, lam, "
-                             "mi_weight), or data outside [0, 1].")
+    return (f"{what} in epoch {epoch + 1}, step {step}{f' ({detail})' if detail else ''}; the run is "
+            f"stopped and {kept}. Common causes: a learning rate too high for the method's weights "
+            "(beta, lam, mi_weight), or data outside [0, 1].")
 
 
 def _gather_rng(device: torch.device, ctx: D.DistContext) -> list[dict[str, Any]]:

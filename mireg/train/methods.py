@@ -1,11 +1,12 @@
 """Training methods: a loss term plus the name of its inner maximiser, registered in ``METHODS``.
 
-A method is never a loop. It is a function ``build(config, *, estimators=None) -> MethodSpec`` that
+A method is never a loop. It is a function ``build(config, *, estimators=None, num_classes=10,
+in_channels=3) -> MethodSpec`` that
 says which :class:`mireg.losses.LossTerm` the engine minimises and which attack (a name in
 :data:`mireg.registry.ATTACKS`) crafts ``x_adv``. Adding a method is one registered function::
 
     @METHODS.register("my-method")
-    def my_method(config, *, estimators=None):
+    def my_method(config, **context):
         return MethodSpec(ATLoss() + 0.5 * MyReg(), attack="pgd")
 
 | method | loss (outer minimisation) | default attack (inner maximisation) | source |
@@ -19,7 +20,7 @@ says which :class:`mireg.losses.LossTerm` the engine minimises and which attack 
 | namid | CE(f(x'), y) + mi_weight * L_mi | ``mart-pgd`` | Zhou et al. 2022, Eq. 9 |
 | namid_t | TRADES + mi_weight * L_mi | ``tpgd`` | Zhou et al. 2022, §4 |
 | namid_m | MART + mi_weight * L_mi | ``mart-pgd`` | Zhou et al. 2022, §4 |
-| wmim | CE(f(x'), y) + weight * WMIM term | ``mart-pgd`` | Zhu et al. 2020 as NAMID's baseline |
+| wmim | CE(f(x'), y) - mi_weight * I(x'; f(x')) | ``mart-pgd`` | Zhu et al. 2020 as NAMID's baseline |
 """
 
 from __future__ import annotations
@@ -53,37 +54,37 @@ def _get(value: float | None, default: float) -> float:
 
 
 @METHODS.register("clean")
-def clean(config, *, estimators=None) -> MethodSpec:
+def clean(config, *, estimators=None, **context) -> MethodSpec:
     """Standard (non-adversarial) training: CE on the clean batch."""
     return MethodSpec(ATLoss(), attack=None)
 
 
 @METHODS.register("at")
-def at(config, *, estimators=None) -> MethodSpec:
+def at(config, *, estimators=None, **context) -> MethodSpec:
     """Madry et al. (ICLR 2018) PGD adversarial training: CE on PGD examples."""
     return MethodSpec(ATLoss(), attack="pgd")
 
 
 @METHODS.register("trades")
-def trades(config, *, estimators=None) -> MethodSpec:
+def trades(config, *, estimators=None, **context) -> MethodSpec:
     """TRADES (Zhang et al., ICML 2019): beta defaults to 6.0 (the CIFAR script)."""
     return MethodSpec(TRADESLoss(beta=_get(config.beta, 6.0)), attack="tpgd")
 
 
 @METHODS.register("mart")
-def mart(config, *, estimators=None) -> MethodSpec:
+def mart(config, *, estimators=None, **context) -> MethodSpec:
     """MART (Wang et al., ICLR 2020): beta defaults to 6.0 (5.0 in the ResNet-18 recipe)."""
     return MethodSpec(MARTLoss(beta=_get(config.beta, 6.0)), attack="mart-pgd")
 
 
 @METHODS.register("mart+")
-def mart_plus(config, *, estimators=None) -> MethodSpec:
+def mart_plus(config, *, estimators=None, **context) -> MethodSpec:
     """MART+ (InfoAT paper): MART with an entropy weight; beta defaults to 6.0."""
     return MethodSpec(MARTPlus(beta=_get(config.beta, 6.0)), attack="mart-pgd")
 
 
 @METHODS.register("infoat")
-def infoat(config, *, estimators=None) -> MethodSpec:
+def infoat(config, *, estimators=None, **context) -> MethodSpec:
     """InfoAT (Xu et al., TNNLS 2022), Eq. 17 with InfoPGD (Eq. 18); lam 2.5 and beta 0.2 by default."""
     lam = _get(config.lam, 2.5)
     return MethodSpec(ATLoss() + InfoAT(lam=lam, beta=_get(config.beta, 0.2)), attack="infopgd",
@@ -103,35 +104,37 @@ def _mi_term(config, estimators) -> LossTerm:
 
 
 @METHODS.register("namid")
-def namid(config, *, estimators=None) -> MethodSpec:
+def namid(config, *, estimators=None, **context) -> MethodSpec:
     """NAMID (Zhou et al., ICML 2022), Eq. 9: CE on x' + mi_weight (alpha = 5) * L_mi (lam = 0.1)."""
     return MethodSpec(ATLoss() + _mi_term(config, estimators), attack="mart-pgd")
 
 
 @METHODS.register("namid_t")
-def namid_t(config, *, estimators=None) -> MethodSpec:
+def namid_t(config, *, estimators=None, **context) -> MethodSpec:
     """NAMID_T (Zhou et al. 2022, §4): TRADES (beta 6) + mi_weight * L_mi."""
     return MethodSpec(TRADESLoss(beta=_get(config.beta, 6.0)) + _mi_term(config, estimators), attack="tpgd")
 
 
 @METHODS.register("namid_m")
-def namid_m(config, *, estimators=None) -> MethodSpec:
+def namid_m(config, *, estimators=None, **context) -> MethodSpec:
     """NAMID_M (Zhou et al. 2022, §4): MART (beta 6) + mi_weight * L_mi."""
     return MethodSpec(MARTLoss(beta=_get(config.beta, 6.0)) + _mi_term(config, estimators),
                       attack="mart-pgd")
 
 
 @METHODS.register("wmim")
-def wmim(config, *, estimators=None) -> MethodSpec:
-    """WMIM, NAMID's baseline (Zhu et al. 2020): AT + MI maximisation on adversarial examples,
-    with the adversarial estimator of a ``mireg estimators`` checkpoint; weight ``mi_weight`` (1.0)."""
+def wmim(config, *, estimators=None, num_classes: int = 10, in_channels: int = 3, **context) -> MethodSpec:
+    """WMIM, NAMID's baseline (Zhu et al. 2020): AT + maximising the MI between adversarial inputs and
+    their logits, with a co-trained local-DIM estimator (:class:`mireg.losses.WMIMLoss`); weight
+    ``mi_weight`` (0.1, untuned: the paper gives none). The estimator starts from the adversarial one
+    of ``estimators`` when given, else fresh (width 512)."""
+    from mireg.estimators import LocalDIMEstimator
     from mireg.losses import WMIMLoss
 
-    if estimators is None:
-        raise ValueError("method 'wmim' needs an estimators checkpoint: set estimators=<path>")
-    return MethodSpec(ATLoss() + _get(config.mi_weight, 1.0) * WMIMLoss(estimators[1]), attack="mart-pgd")
+    estimator = estimators[1] if estimators is not None else LocalDIMEstimator(num_classes, in_channels, 512)
+    return MethodSpec(ATLoss() + _get(config.mi_weight, 0.1) * WMIMLoss(estimator), attack="mart-pgd")
 
 
 def needs_estimators(method: str) -> bool:
-    """Whether a built-in method reads a NAMID estimators checkpoint."""
-    return method.lower() in ("namid", "namid_t", "namid_m", "wmim")
+    """Whether a built-in method requires a NAMID estimators checkpoint."""
+    return method.lower() in ("namid", "namid_t", "namid_m")
