@@ -120,3 +120,12 @@ def test_bad_arguments():
         torch.autograd.grad(out.sum(), x)
     with pytest.raises(TypeError, match="transform must return a torch.Tensor"):
         bpda(torch.rand(2), lambda t: t.numpy())
+
+
+@pytest.mark.cuda
+def test_runs_on_cuda():
+    model = TinyNet().cuda().eval()
+    x, y = torch.rand(4, 1, 8, 8).cuda(), torch.randint(0, 3, (4,), device="cuda")
+    adv = CWInf(BPDA(torch.round, model), eps=0.1, steps=3)(x, y)
+    assert adv.is_cuda and adv.dtype == torch.float32 and not adv.requires_grad
+    assert adv.min() >= 0 and adv.max() <= 1 and bool((adv - x).abs().max() <= 0.1 + 1e-6)

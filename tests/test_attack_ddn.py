@@ -145,3 +145,12 @@ def test_bad_inputs():
         atk(x, y.view(2, 1))
     with pytest.raises(ValueError, match="NaN|\\[0, 1\\]"):
         atk(torch.full_like(x, float("nan")), y)
+
+
+@pytest.mark.cuda
+def test_runs_on_cuda():
+    model = TinyNet().cuda().eval()
+    x, y = torch.rand(4, 1, 8, 8).cuda(), torch.randint(0, 3, (4,), device="cuda")
+    adv = DDNBounded(model, eps=0.5, steps=3)(x, y)
+    assert adv.is_cuda and adv.dtype == torch.float32 and not adv.requires_grad
+    assert adv.min() >= 0 and adv.max() <= 1 and bool(((adv - x).flatten(1).norm(dim=1) <= 0.5 * (1 + 1e-5)).all())

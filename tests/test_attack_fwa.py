@@ -173,3 +173,12 @@ def test_bad_inputs():
         atk(x.flatten(1), y)
     with pytest.raises(TypeError, match="labels must hold integer"):
         atk(x, y.float())
+
+
+@pytest.mark.cuda
+def test_runs_on_cuda():
+    model = TinyNet().cuda().eval()
+    x, y = torch.rand(4, 1, 8, 8).cuda(), torch.randint(0, 3, (4,), device="cuda")
+    adv = FWA(model, eps=0.3, radius=0.1, steps=3)(x, y)
+    assert adv.is_cuda and adv.dtype == torch.float32 and not adv.requires_grad
+    assert adv.min() >= 0 and adv.max() <= 1 and bool((adv - x).abs().max() <= 0.3 + 1e-6)

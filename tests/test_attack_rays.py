@@ -128,3 +128,12 @@ def test_bad_inputs():
         atk(x, y.float())
     with pytest.raises(ValueError, match="labels must have shape"):
         atk(x, y[:1])
+
+
+@pytest.mark.cuda
+def test_runs_on_cuda():
+    model = TinyNet().cuda().eval()
+    x, y = torch.rand(4, 1, 8, 8).cuda(), torch.randint(0, 3, (4,), device="cuda")
+    adv = RayS(model, eps=0.3, query_limit=20)(x, y)
+    assert adv.is_cuda and adv.dtype == torch.float32 and not adv.requires_grad
+    assert adv.min() >= 0 and adv.max() <= 1 and bool((adv - x).abs().max() <= 0.3 + 1e-6)
