@@ -1,0 +1,179 @@
+"""Time and peak memory of one adversarial-training step per method, side by side, as ratios to PGD-AT.
+
+Every method runs on the same model, batch and optimiser settings in one process; timings are
+interleaved round-robin (R rounds, median per method) so that machine load affects all methods alike.
+Peak memory: on CUDA ``torch.cuda.max_memory_allocated`` around one step; on CPU the growth of the
+peak resident set (``ru_maxrss``) of a fresh child process per method over its set-up baseline.
+
+A step = the inner attack (through ``mireg.TrainingAttack``, eval mode) + the outer forward passes
+the loss uses + backward + SGD update. Cost in forward-pass units F (performance.md):
+AT 23F, TRADES 27F (cached p(x)), MART 26F, InfoAT 27F (InfoPGD caches p(x) and H(p(x))).
+Targets (issue 2, CPU): InfoAT / TRADES <= 1.03 and InfoAT / AT <= 1.20.
+
+Usage::
+
+    python benchmarks/step_overhead.py                         # ResNet-18, 32x32, batch 128
+    python benchmarks/step_overhead.py --model small_cnn --batch 64 --rounds 3   # a quick look
+    python benchmarks/step_overhead.py --device cuda --out benchmarks/results/step_overhead_h200.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import platform
+import resource
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+import torchattacks
+
+import mireg
+from mireg.models import create_model
+
+Method = tuple[mireg.LossTerm, Callable[[torch.nn.Module], object]]
+
+
+def build_methods(eps: float = 8 / 255, alpha: float = 2 / 255, steps: int = 10) -> dict[str, Method]:
+    """name -> (loss term, attack factory) for every method timed here."""
+    methods: dict[str, Method] = {
+        "AT": (mireg.ATLoss(), lambda m: torchattacks.PGD(m, eps=eps, alpha=alpha, steps=steps)),
+        "TRADES": (mireg.TRADESLoss(6.0), lambda m: torchattacks.TPGD(m, eps=eps, alpha=alpha, steps=steps)),
+        "MART": (mireg.MARTLoss(6.0), lambda m: mireg.InfoPGD(m, eps=eps, alpha=alpha, steps=steps, lam=0.0,
+                                                                   random_start="normal")),
+        "InfoAT": (mireg.ATLoss() + mireg.InfoAT(2.5, 0.2),
+                   lambda m: mireg.InfoPGD(m, eps=eps, alpha=alpha, steps=steps, lam=2.5)),
+    }
+    # --- NAMID-family methods are added below this line (see issue 3) ---
+    return methods
+
+
+def make_step(model: torch.nn.Module, method: Method, lr: float = 0.01) -> Callable[[torch.Tensor, torch.Tensor], None]:
+    criterion, make_attack = method
+    attack = mireg.TrainingAttack(make_attack(model))
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+
+    def step(x: torch.Tensor, y: torch.Tensor) -> None:
+        x_adv = attack(x, y)
+        logits_adv = model(x_adv)
+        logits_nat = model(x) if criterion.uses_natural else None
+        loss = criterion(logits_nat, logits_adv, y, x=x, x_adv=x_adv)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    return step
+
+
+def setup(args: argparse.Namespace, device: torch.device):
+    torch.manual_seed(0)
+    model = create_model(args.model, num_classes=10, in_channels=3).to(device).train()
+    if device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    x = torch.rand(args.batch, 3, args.size, args.size, device=device)
+    y = torch.randint(0, 10, (args.batch,), device=device)
+    return model, x, y
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def time_methods(args: argparse.Namespace, device: torch.device) -> dict[str, list[float]]:
+    model, x, y = setup(args, device)
+    steps = {name: make_step(model, method) for name, method in build_methods().items()}
+    for step in steps.values():  # warm-up
+        step(x, y)
+    times: dict[str, list[float]] = {name: [] for name in steps}
+    for _ in range(args.rounds):
+        for name, step in steps.items():
+            _sync(device)
+            start = time.perf_counter()
+            step(x, y)
+            _sync(device)
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
+def _cpu_peak_child(args: argparse.Namespace, name: str, queue) -> None:
+    torch.set_num_threads(args.threads)
+    device = torch.device("cpu")
+    model, x, y = setup(args, device)
+    step = make_step(model, build_methods()[name])
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    step(x, y)
+    step(x, y)
+    queue.put((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)  # KiB -> MiB
+
+
+def peak_memory_mib(args: argparse.Namespace, device: torch.device) -> dict[str, float]:
+    peaks: dict[str, float] = {}
+    if device.type == "cuda":
+        model, x, y = setup(args, device)
+        for name, method in build_methods().items():
+            step = make_step(model, method)
+            step(x, y)
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+            base = torch.cuda.memory_allocated()
+            step(x, y)
+            torch.cuda.synchronize()
+            peaks[name] = (torch.cuda.max_memory_allocated() - base) / 2**20
+        return peaks
+    context = mp.get_context("spawn")
+    for name in build_methods():
+        queue = context.Queue()
+        child = context.Process(target=_cpu_peak_child, args=(args, name, queue))
+        child.start()
+        peaks[name] = queue.get()
+        child.join()
+    return peaks
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="resnet18", help="a mireg model name (default: resnet18)")
+    parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--size", type=int, default=32, help="image size (default: 32)")
+    parser.add_argument("--rounds", type=int, default=5, help="timed rounds per method (default: 5)")
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="CPU threads")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement")
+    parser.add_argument("--out", type=Path, help="write the results as JSON here")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    if device.type == "cuda":
+        device_name = torch.cuda.get_device_name(device)
+    else:
+        device_name = f"CPU ({platform.processor() or platform.machine()}, {args.threads} threads)"
+
+    times = time_methods(args, device)
+    medians = {name: statistics.median(values) for name, values in times.items()}
+    peaks = {} if args.no_memory else peak_memory_mib(args, device)
+
+    print(f"{args.model} {args.size}x{args.size}, batch {args.batch}, {device_name}, median of {args.rounds} rounds")
+    print(f"{'method':10s} {'s/step':>8s} {'/AT':>6s} {'peak MiB':>9s} {'/AT':>6s}")
+    for name, seconds in medians.items():
+        mem = peaks.get(name)
+        mem_cols = f"{mem:9.1f} {mem / peaks['AT']:6.2f}" if mem is not None and peaks.get("AT") else ""
+        print(f"{name:10s} {seconds:8.3f} {seconds / medians['AT']:6.3f} {mem_cols}")
+    ratios = {"InfoAT/AT": medians["InfoAT"] / medians["AT"], "InfoAT/TRADES": medians["InfoAT"] / medians["TRADES"]}
+    for key, value in ratios.items():
+        print(f"{key}: {value:.3f}")
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps({
+            "device": device_name, "model": args.model, "batch": args.batch, "size": args.size,
+            "rounds": args.rounds, "torch": torch.__version__, "seconds_per_step": times,
+            "median_seconds": medians, "peak_memory_mib": peaks, "ratios": ratios,
+        }, indent=2))
+
+
+if __name__ == "__main__":
+    main()
