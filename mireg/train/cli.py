@@ -38,13 +38,14 @@ OUT/metrics.json, OUT/curves.png and OUT/config.json.
 
 DEMO_EPILOG = """\
 examples:
-  mireg demo                              # the default budget (about 5 minutes on 2 CPU cores)
+  mireg demo                              # the default budget (a few minutes on 2 CPU cores)
   mireg demo --out runs/demo --epochs 20  # a larger budget for every method
   mireg demo --methods at,infoat --epochs 3   # a quick look at two methods
 
 The demo trains every method on scikit-learn's bundled digits (16x16, one channel) with the same
-small CNN, epochs, batch, optimiser and attack budget; NAMID's estimators are trained on the
-demo's AT model first (the paper's pipeline). Each model is the checkpoint with the best
+small CNN, epochs, batch, optimiser and attack budget. NAMID follows the paper's pipeline inside
+the same budget: AT for the first 2/3 of the epochs, NAMID's estimators trained on that AT model,
+then NAMID's loss fine-tunes it for the last 1/3. Each model is the checkpoint with the best
 validation PGD accuracy on 200 held-out training images; the table reports the held-out digits
 test split (500 images). Writes OUT/results.json, OUT/results.md and OUT/demo.png.
 """

@@ -50,7 +50,9 @@ class TrainConfig:
         eps, alpha (step size), steps, attack_mode ("eval": BN running stats, TRADES/MART style;
         "train": batch stats, Madry/Rice style), attack_kwargs (extra keyword arguments of the attack).
         beta, lam, mi_weight: the method's weights (None: the method's default), estimators: the path
-        of a ``mireg estimators`` checkpoint (namid methods and wmim).
+        of a ``mireg estimators`` checkpoint (namid methods; optional for wmim).
+        init_from: start from the model weights of this mireg checkpoint (fine-tuning; the optimizer and
+        lr schedule start fresh). Ignored when resuming.
     Selection and evaluation:
         val_steps, val_alpha: the PGD used for validation accuracy (eps = ``eps``; alpha None = eps/4).
         eval_every: validate every n epochs (and always after the last).
@@ -95,6 +97,7 @@ class TrainConfig:
     lam: float | None = None
     mi_weight: float | None = None
     estimators: str | None = None
+    init_from: str | None = None
     # selection
     val_steps: int = 10
     val_alpha: float | None = None
@@ -120,7 +123,7 @@ class TrainConfig:
         for name in ("dataset", "model", "method", "optimizer", "lr_schedule", "attack_mode", "device",
                      "out_dir"):
             _check_str(name, getattr(self, name))
-        for name in ("data_root", "attack", "estimators", "recipe"):
+        for name in ("data_root", "attack", "estimators", "init_from", "recipe"):
             value = getattr(self, name)
             if value is not None:
                 _check_str(name, value)

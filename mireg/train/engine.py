@@ -165,6 +165,63 @@ def _build_model(config: TrainConfig, train_data, info) -> nn.Module:
                         in_channels=train_data.image_shape[0], mean=mean, std=std, **config.model_kwargs)
 
 
+class _NonFiniteLogits(Exception):
+    pass
+
+
+class TrainingStep:
+    """One optimisation step of the engine, for any method (the module docstring's steps 1-4).
+
+    Built from a config, the (unwrapped) model, the method's :class:`MethodSpec` and the optimizer;
+    wraps the model in DDP when ``ctx`` is distributed and in ``torch.compile`` when asked. The
+    attack always runs on the unwrapped (possibly compiled) module, never on the DDP wrapper.
+    ``step(x, y) -> (loss, logits_nat or None, logits_adv)``, all still on the device (no host sync).
+    """
+
+    def __init__(self, config: TrainConfig, model: nn.Module, spec: MethodSpec, optimizer: torch.optim.Optimizer,
+                 ctx: D.DistContext) -> None:
+        device = ctx.device
+        self.device, self.optimizer = device, optimizer
+        self.amp = config.amp and device.type == "cuda"
+        self.criterion = spec.loss.to(device)
+        fast = torch.compile(model) if config.compile else model
+        self.net: nn.Module = fast
+        if ctx.distributed:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            ddp = DDP(model, device_ids=[device.index] if device.type == "cuda" else None)
+            self.net = torch.compile(ddp) if config.compile else ddp
+        attack_name = config.attack if config.attack is not None else spec.attack
+        self.hook = None
+        if attack_name is not None:
+            from mireg.attacks import TrainingAttack
+
+            attack = build_attack(attack_name, fast, config, {**spec.attack_kwargs, **config.attack_kwargs})
+            self.hook = TrainingAttack(attack, mode=config.attack_mode)
+
+    def __call__(self, x: torch.Tensor, y: torch.Tensor):
+        criterion, net = self.criterion, self.net
+        with _autocast(self.device, self.amp):
+            x_adv = self.hook(x, y) if self.hook is not None else x
+            logits_adv = net(x_adv)
+            logits_nat = None
+            if criterion.uses_natural:
+                logits_nat = net(x) if self.hook is not None else logits_adv
+        images = {"x": x, "x_adv": x_adv} if criterion.uses_images else {}
+        try:
+            with _autocast(self.device, self.amp):
+                loss = criterion(None if logits_nat is None else logits_nat.float(), logits_adv.float(), y,
+                                 **images)
+        except ValueError:  # the loss terms reject non-finite logits: report it as a NaN loss
+            if all(bool(torch.isfinite(t).all()) for t in (logits_adv, logits_nat) if t is not None):
+                raise
+            raise _NonFiniteLogits from None
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return loss, logits_nat, logits_adv
+
+
 def evaluate_accuracy(model: nn.Module, data, config: TrainConfig, ctx: D.DistContext,
                       batch_size: int = 256) -> tuple[float, float]:
     """(clean accuracy, PGD accuracy) of ``model`` on ``data`` (this rank's shard, summed over ranks).
@@ -258,24 +315,10 @@ def _train(config: TrainConfig, ctx: D.DistContext, model: nn.Module | None,
                                       in_channels=train_data.image_shape[0])
     if not isinstance(spec, MethodSpec):
         raise TypeError(f"method {config.method!r} must return a MethodSpec, got {type(spec).__name__}")
-    criterion = spec.loss.to(device)
-
-    fast = torch.compile(model) if config.compile else model
-    net: nn.Module = fast
-    if ctx.distributed:
-        from torch.nn.parallel import DistributedDataParallel as DDP
-
-        ddp = DDP(model, device_ids=[device.index] if cuda else None)
-        net = torch.compile(ddp) if config.compile else ddp
-    attack_name = config.attack if config.attack is not None else spec.attack
-    hook = None
-    if attack_name is not None:
-        from mireg.attacks import TrainingAttack
-
-        attack = build_attack(attack_name, fast, config, {**spec.attack_kwargs, **config.attack_kwargs})
-        hook = TrainingAttack(attack, mode=config.attack_mode)
 
     optimizer = build_optimizer(config, model)
+    step_fn = TrainingStep(config, model, spec, optimizer, ctx)
+    criterion = step_fn.criterion
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _Schedule(config))
     loader = TensorLoader(train_data, batch_size=config.batch_size // ctx.world_size, shuffle=True,
                           augment=config.augment, device=device, seed=config.seed, rank=ctx.rank,
@@ -299,6 +342,10 @@ def _train(config: TrainConfig, ctx: D.DistContext, model: nn.Module | None,
             torch.manual_seed(config.seed + 7919 * start_epoch + ctx.rank)
         log(f"resumed from {last_path} after epoch {start_epoch}")
     else:
+        if config.init_from:
+            init = load_checkpoint(config.init_from, map_location=device)
+            model.load_state_dict(init["model"])
+            log(f"initialised the model from {config.init_from} (epoch {init.get('epoch', '?')})")
         torch.manual_seed(config.seed + ctx.rank)
         if config.resume:
             log(f"no checkpoint at {last_path}: starting from epoch 1")
@@ -306,7 +353,6 @@ def _train(config: TrainConfig, ctx: D.DistContext, model: nn.Module | None,
     if ctx.is_main:
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "config.json").write_text(_json(config.to_dict()))
-    amp = config.amp and cuda
     for epoch in range(start_epoch, config.epochs):
         loader.set_epoch(epoch)
         model.train()
@@ -317,26 +363,11 @@ def _train(config: TrainConfig, ctx: D.DistContext, model: nn.Module | None,
                    leave=False, disable=not (config.progress and ctx.is_main), dynamic_ncols=True,
                    file=sys.stderr)
         for step, (x, y) in enumerate(bar, 1):
-            with _autocast(device, amp):
-                x_adv = hook(x, y) if hook is not None else x
-                logits_adv = net(x_adv)
-                logits_nat = None
-                if criterion.uses_natural:
-                    logits_nat = net(x) if hook is not None else logits_adv
-            images = {"x": x, "x_adv": x_adv} if criterion.uses_images else {}
             try:
-                with _autocast(device, amp):
-                    loss = criterion(None if logits_nat is None else logits_nat.float(), logits_adv.float(),
-                                     y, **images)
-            except ValueError:  # the loss terms reject non-finite logits: report it as a NaN loss
-                logits = [t for t in (logits_adv, logits_nat) if t is not None]
-                if all(bool(torch.isfinite(t).all()) for t in logits):
-                    raise
+                loss, logits_nat, logits_adv = step_fn(x, y)
+            except _NonFiniteLogits:
                 raise NonFiniteLossError(_nonfinite_message(epoch, step, criterion, last_path, history,
                                                             "the model's logits became NaN or inf")) from None
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
             with torch.no_grad():
                 sums[0] += loss.detach() * y.numel()
                 sums[1] += (logits_adv.argmax(1) == y).sum()

@@ -113,8 +113,8 @@ add_recipe(Recipe(
 # small CNN; one shared budget so that methods compare at equal cost. eps 0.1 on these images is a
 # visible but learnable threat (the originals have 17 grey levels).
 _DIGITS = {"dataset": "digits", "image_size": 16, "channels": 1, "model": "small_cnn",
-           "model_kwargs": {"width": 16, "hidden": 64}, "val_size": 200, "epochs": 12, "batch_size": 64,
-           "optimizer": "sgd", "lr": 0.05, "momentum": 0.9, "weight_decay": 5e-4, "lr_milestones": [9],
+           "model_kwargs": {"width": 16, "hidden": 64}, "val_size": 200, "epochs": 10, "batch_size": 64,
+           "optimizer": "sgd", "lr": 0.05, "momentum": 0.9, "weight_decay": 5e-4, "lr_milestones": [8],
            "eps": 0.1, "alpha": 0.025, "steps": 7, "val_steps": 10, "augment": False}
 _DIGITS_SOURCE = "mireg demo budget (not a paper recipe); the method's weights are the papers' defaults"
 for _method, _extra in (("clean", {}), ("at", {}), ("trades", {"beta": 6.0}), ("mart", {"beta": 5.0}),
