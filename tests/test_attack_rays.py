@@ -82,13 +82,13 @@ def test_outputs_in_box_and_ball(batch, size, eps, limit, seed, early):
 
 
 def test_lowers_digits_accuracy_and_targeted_mode(digits_model, digits_split):
-    x, y = digits_split["x_test"][:24], digits_split["y_test"][:24]
+    x, y = digits_split["x_test"][:16], digits_split["y_test"][:16]
     clean = accuracy(digits_model, x, y)
-    atk = RayS(digits_model, eps=0.25, query_limit=100)
+    atk = RayS(digits_model, eps=0.25, query_limit=80)
     adv = atk(x, y)
     assert accuracy(digits_model, adv, y) < clean - 0.4
     assert (adv - x).abs().max() <= 0.25 + 1e-6
-    targeted = RayS(digits_model, eps=0.5, query_limit=100)
+    targeted = RayS(digits_model, eps=0.5, query_limit=80)
     targeted.set_mode_targeted_by_function(lambda images, labels: (labels + 1) % 10, quiet=True)
     adv = targeted(x, y)
     hit = digits_model(adv).argmax(1) == (y + 1) % 10
@@ -96,8 +96,8 @@ def test_lowers_digits_accuracy_and_targeted_mode(digits_model, digits_split):
 
 
 def test_inside_multiattack_and_registry(digits_model, digits_split):
-    x, y = digits_split["x_test"][:30], digits_split["y_test"][:30]
-    atk1 = ATTACKS.create("rays", model=digits_model, eps=0.2, query_limit=50)
+    x, y = digits_split["x_test"][:16], digits_split["y_test"][:16]
+    atk1 = ATTACKS.create("rays", model=digits_model, eps=0.2, query_limit=30)
     assert isinstance(atk1, RayS)
     atk2 = torchattacks.FGSM(digits_model, eps=0.2)
     adv = torchattacks.MultiAttack([atk1, atk2])(x, y)

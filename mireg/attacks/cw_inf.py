@@ -36,7 +36,7 @@ def cw_margin(logits: torch.Tensor, labels: torch.Tensor, kappa: float | None = 
 
 
 class CWInf(Attack):
-    r"""L-inf PGD on the Carlini-Wagner margin loss ("CW-inf-k" of InfoAT, Xu et al. 2022, Table II).
+    r"""L-inf PGD on the Carlini-Wagner margin loss ("CW-inf-k" of the InfoAT paper, Xu et al. 2022).
 
     Each of ``steps`` iterations ascends the C&W margin (C&W 2017, objective f_6)
 

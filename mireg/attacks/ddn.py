@@ -5,10 +5,10 @@ Gradient-Based L2 Adversarial Attacks and Defenses", CVPR 2019, https://arxiv.or
 Algorithm 1.
 
 What "DDN, 20 iterations, step 0.01" of the NAMID paper (Zhou et al., ICML 2022) maps to: DDN has
-two step parameters, the direction step ``alpha`` (Alg. 1 line 5) and the norm factor ``gamma``
-(lines 8/10). NAMID's released evaluation script (``test_comparison.py``) builds advertorch's
+two step parameters, the direction step ``alpha`` and the norm factor ``gamma`` of
+Algorithm 1. NAMID's released evaluation script (``test_comparison.py``) builds advertorch's
 ``DDNL2Attack(nb_iter=20, gamma=0.05, init_norm=1.0, ...)``, whose ``alpha`` follows a cosine schedule
-from 1 down to 0.01 (the authors' reference implementation does the same). So "step 0.01" is the
+from 1 down to 0.01 (advertorch's DDN is the first author's own code). So "step 0.01" is the
 final direction step ``alpha_min = 0.01`` of that schedule, while the norm factor stays
 ``gamma = 0.05``. These are the defaults here. (That script also quantises to ``levels=16``, which
 we do not copy: quantisation is off by default and ``levels=256`` gives 8-bit images.)
@@ -48,9 +48,9 @@ class DDN(Attack):
     and :math:`\delta_k` continues from the projected, clipped :math:`\tilde x_k - x` (as the authors'
     code does). :math:`J` is the cross-entropy; :math:`\alpha_k` follows a cosine schedule from
     ``alpha`` to ``alpha_min``: :math:`\alpha_k = \alpha_{min} + (\alpha - \alpha_{min})(1 + \cos(\pi k/K))/2`.
-    The result (Alg. 1 line 15) is the adversarial iterate with the smallest L2 norm; a sample for
+    The result is the adversarial iterate with the smallest L2 norm; a sample for
     which no iterate is adversarial is returned unchanged (clean). A zero gradient is replaced by a
-    random direction. Optional quantisation to ``levels`` grey levels (Alg. 1, "quantize") rounds every iterate.
+    random direction. Optional quantisation to ``levels`` grey levels rounds every iterate.
 
     After a call, ``last_norms`` (N,) holds the L2 norm of each returned perturbation (``inf`` where
     the attack failed) and ``last_success`` (N,) bool whether it is adversarial.
@@ -130,7 +130,7 @@ class DDN(Attack):
             better = is_adv & (l2 < best_norm) & (l2 <= max_norm * (1 + 1e-6))
             best_norm = torch.where(better, l2, best_norm)
             best_adv = torch.where(_per_sample(better, adv), adv.detach(), best_adv)
-            if k == self.steps:  # the last iterate is only checked (Alg. 1 line 15)
+            if k == self.steps:  # the last iterate is only checked
                 break
 
             grad = torch.autograd.grad(m * loss_fn(logits, labels), adv)[0]

@@ -14,6 +14,7 @@ clamped to ``[max(0, x - eps), min(1, x + eps)]``); ``eps=1`` reproduces NAMID's
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -71,6 +72,15 @@ def transport_cost(plan: torch.Tensor, kernel_size: int) -> torch.Tensor:
     return (plan * cost.view(1, 1, -1, 1, 1)).sum(dim=(1, 2, 3, 4))
 
 
+@functools.lru_cache(maxsize=8)
+def _cost_levels(kernel_size: int) -> tuple[torch.Tensor, list[int], torch.Tensor]:
+    """Offsets sorted by cost level, the number of offsets per level, and the level costs (on the CPU)."""
+    cost = transport_offsets(kernel_size)[1]
+    levels, group = torch.unique(torch.round(cost * 1e6), return_inverse=True)
+    order = torch.argsort(group, stable=True)
+    return order, torch.bincount(group).tolist(), levels / 1e6
+
+
 def entropic_lmo(grad: torch.Tensor, images: torch.Tensor, budget: torch.Tensor, kernel_size: int,
                  reg: float = 0.01, dual_iters: int = 20) -> torch.Tensor:
     r"""Entropic linear-maximisation oracle over the local Wasserstein ball (Wu et al. 2020, Sec. 4).
@@ -90,19 +100,17 @@ def entropic_lmo(grad: torch.Tensor, images: torch.Tensor, budget: torch.Tensor,
     """
     b = grad.shape[0]
     k2 = kernel_size * kernel_size
-    cost64 = transport_offsets(kernel_size, grad.device)[1]
-    cost = cost64.to(grad.dtype).view(1, 1, -1, 1, 1)
+    cost = transport_offsets(kernel_size, grad.device)[1].to(grad.dtype).view(1, 1, -1, 1, 1)
     inside = _gather(torch.ones_like(images[:1, :1]), kernel_size) > 0.5  # (1, 1, K², H, W)
     scale = grad.abs().flatten(1).amax(1).clamp_min(1e-30).view(b, 1, 1, 1, 1)
     g = (grad / scale).masked_fill(~inside, float("-inf")) / reg
 
     # Offsets with equal cost share the factor exp(-psi C / reg): the dual search only needs, per pixel,
     # the log-sum-exp of g / reg within each cost level (6 levels for a 5x5 window instead of 25 offsets).
-    levels, group = torch.unique(torch.round(cost64 * 1e6), return_inverse=True)
-    order = torch.argsort(group, stable=True)
-    counts = torch.bincount(group).tolist()
-    grouped = torch.stack([chunk.logsumexp(dim=2) for chunk in g[:, :, order].split(counts, dim=2)], dim=2)
-    level_cost = (levels.to(grad.dtype) / 1e6).view(1, 1, -1, 1, 1)
+    order, counts, levels = _cost_levels(kernel_size)
+    grouped = torch.stack([chunk.logsumexp(dim=2) for chunk in g[:, :, order.to(g.device)].split(counts, dim=2)],
+                          dim=2)
+    level_cost = levels.to(grad.device, grad.dtype).view(1, 1, -1, 1, 1)
     mass = images.unsqueeze(2)
 
     def cost_at(psi: torch.Tensor) -> torch.Tensor:
@@ -140,7 +148,7 @@ class FWA(Attack):
     Wasserstein constraint :math:`\langle \Pi, C\rangle \le` ``radius`` :math:`\cdot \sum x` (the radius is
     the mean transport distance, in pixels, per unit of image mass; :math:`C` = Euclidean pixel distance).
     Frank-Wolfe on the cross-entropy :math:`\ell(\Pi) = \mathrm{CE}(f(\mathrm{clip}(\Pi^\top\mathbf 1)), y)`
-    (Alg. 1), from the identity plan :math:`\Pi_0`, for :math:`t = 0..T-1`:
+    from the identity plan :math:`\Pi_0`, for :math:`t = 0..T-1`:
 
     .. math::
         S_t = \mathrm{LMO}(\nabla_\Pi \ell(\Pi_t)), \qquad \Pi_{t+1} = (1 - \eta_t)\Pi_t + \eta_t S_t,

@@ -1,7 +1,7 @@
 """RayS: a hard-label ray-search attack that also measures the L-inf decision-boundary distance.
 
 Chen & Gu, "RayS: A Ray Searching Method for Hard-label Adversarial Attack", KDD 2020,
-https://arxiv.org/abs/2006.12792, Algorithms 1-3 (ray search, hierarchical search, fast check).
+https://arxiv.org/abs/2006.12792, Sec. 3 (the ray-search reformulation, hierarchical search, fast check).
 """
 
 from __future__ import annotations
@@ -22,16 +22,16 @@ class RayS(Attack):
     r"""RayS (Chen & Gu, KDD 2020): hard-label L-inf attack by searching ray directions.
 
     The L-inf attack is recast as finding the sign direction :math:`d \in \{-1, +1\}^n` with the
-    smallest decision-boundary radius along the ray (Eq. 3.2)
+    smallest decision-boundary radius along the ray
 
     .. math::
         g(d) = \min\{r \ge 0 : f(\mathrm{clip}_{[0,1]}(x + r d)) \ne y\},
 
-    using only predicted labels. Hierarchical search (Alg. 2): starting from :math:`d = \mathbf 1`,
+    using only predicted labels. Hierarchical search: starting from :math:`d = \mathbf 1`,
     at stage :math:`s` the flattened direction is cut into :math:`2^s` contiguous blocks and the sign of
     each block is flipped in turn; the candidate is kept when its boundary radius is smaller.
-    Each candidate costs one query at the current best radius (the fast check, Alg. 3) and, only
-    when that point is adversarial, a bisection on :math:`[0, r_{best}]` down to ``tol`` (Alg. 1).
+    Each candidate costs one query at the current best radius (the fast check) and, only
+    when that point is adversarial, a bisection on :math:`[0, r_{best}]` down to ``tol``.
     When no boundary is known yet the check is done at radius 1 (the whole [0, 1] box along d).
     Once blocks reach one coordinate, the search keeps cycling over single coordinates.
 
@@ -121,11 +121,11 @@ class RayS(Attack):
             cand = sign[active].clone()
             cand[:, start:end] *= -1
             r = r_best[active]
-            # fast check (Alg. 3): is the candidate's ray already adversarial at the best radius?
+            # fast check: is the candidate's ray already adversarial at the best radius?
             ok = is_adv((x[active] + r.unsqueeze(1) * cand).clamp(0, 1), active)
             sub, d_sub, hi = active[ok], cand[ok], r[ok]
             lo = torch.zeros_like(hi)
-            while True:  # bisection (Alg. 1) within each sample's remaining budget
+            while True:  # bisection within each sample's remaining budget
                 searching = ((hi - lo) > self.tol) & (queries[sub] < self.query_limit)
                 s = searching.nonzero().squeeze(1)
                 if s.numel() == 0:
