@@ -121,6 +121,9 @@ def add_parser(subparsers) -> None:
     d.add_argument("--test-steps", type=int, default=20, help="PGD steps of the test attack (default 20)")
     d.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     d.add_argument("--device", default="cpu", help="cpu (default), cuda, auto")
+    d.add_argument("--threads", type=int, default=1,
+                   help="CPU threads for torch (default 1: the demo's small CNN gains little from more, and "
+                        "several threads on a busy machine can be many times slower)")
     d.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
     d.set_defaults(func=run_demo, command="demo")
 
@@ -154,8 +157,13 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_demo(args: argparse.Namespace) -> int:
+    import torch
+
     from mireg.train.demo import run_demo as demo
 
+    if args.threads < 1:
+        raise ValueError(f"--threads must be >= 1, got {args.threads}")
+    torch.set_num_threads(args.threads)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     demo(out_dir=args.out, methods=methods, epochs=args.epochs, estimator_epochs=args.estimator_epochs,
          eps=args.eps, test_steps=args.test_steps, seed=args.seed, device=args.device, progress=args.progress)
