@@ -93,9 +93,12 @@ class CWInf(Attack):
         if self.random_start:
             adv = (adv + torch.empty_like(adv).uniform_(-self.eps, self.eps)).clamp(0, 1)
 
-        for _ in range(self.steps):
+        for step in range(self.steps):
             adv.requires_grad_(True)
-            loss = sign * cw_margin(self.get_logits(adv), labels, self.kappa).sum()
+            logits = self.get_logits(adv)
+            if step == 0:  # once per call: the labels must index the model's classes
+                check_labels("labels", labels, batch=images.shape[0], num_classes=logits.shape[1])
+            loss = sign * cw_margin(logits, labels, self.kappa).sum()
             grad = torch.autograd.grad(loss, adv)[0]
             adv = adv.detach() + self.alpha * grad.sign()
             adv = torch.min(torch.max(adv, images - self.eps), images + self.eps).clamp(0, 1)

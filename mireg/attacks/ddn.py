@@ -123,6 +123,8 @@ class DDN(Attack):
         for k in range(self.steps + 1):
             adv.requires_grad_(True)
             logits = self.get_logits(adv)
+            if k == 0:  # once per call: the labels must index the model's classes
+                check_labels("labels", labels, batch=n, num_classes=logits.shape[1])
             delta = adv.detach() - images
             l2 = delta.flatten(1).norm(dim=1)
             pred = logits.detach().argmax(1)

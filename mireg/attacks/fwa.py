@@ -228,6 +228,8 @@ class FWA(Attack):
             plan.requires_grad_(True)
             x_adv = torch.min(torch.max(transport(plan, k), lo_box), hi_box)
             logits = self.get_logits(x_adv)
+            if t == 0:  # once per call: the labels must index the model's classes
+                check_labels("labels", labels, batch=n, num_classes=logits.shape[1])
             pred = logits.detach().argmax(1)
             is_adv = pred == labels if self.targeted else pred != labels
             kept = torch.where(is_adv.view(-1, 1, 1, 1, 1), plan.detach(), kept)

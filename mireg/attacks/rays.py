@@ -94,14 +94,20 @@ class RayS(Attack):
         dim = x.shape[1]
         queries = torch.zeros(n, dtype=torch.long, device=self.device)
 
+        def adversarial(pred: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+            return pred == labels[idx] if targeted else pred != labels[idx]
+
         @torch.no_grad()
         def is_adv(points: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
             queries[idx] += 1
-            pred = self.get_logits(points.view(-1, *shape)).argmax(1)
-            return pred == labels[idx] if targeted else pred != labels[idx]
+            return adversarial(self.get_logits(points.view(-1, *shape)).argmax(1), idx)
 
         everyone = torch.arange(n, device=self.device)
-        adv_at_start = is_adv(x, everyone)
+        with torch.no_grad():
+            logits = self.get_logits(images)
+        queries += 1
+        check_labels("labels", labels, batch=n, num_classes=logits.shape[1])
+        adv_at_start = adversarial(logits.argmax(1), everyone)
         found = adv_at_start.clone()
         r_best = torch.where(adv_at_start, torch.zeros(n, device=self.device), torch.ones(n, device=self.device))
         sign = torch.ones_like(x)
