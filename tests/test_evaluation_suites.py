@@ -95,7 +95,11 @@ def test_resolve_scales_steps_with_eps_and_caps_budgets():
     assert half["PGD+"]["alpha"] == pytest.approx(0.005)
     capped = {e.label: e.kwargs for e in suite.resolve(max_steps=3)}
     assert capped["PGD-100"]["steps"] == 3 and capped["AutoAttack"]["n_queries"] == 3
-    assert capped["PGD-20"]["alpha"] == 0.003  # the cap never changes step sizes
+    # a capped PGD gets a step of 2.5 eps / steps so it can still reach the boundary; never a smaller one
+    assert capped["PGD-20"]["alpha"] == pytest.approx(2.5 * (8 / 255) / 3)
+    assert suite.resolve(max_steps=50)[1].kwargs == {"alpha": 0.003, "steps": 20, "random_start": True,
+                                                      "eps": 8 / 255}
+    assert {e.label: e.kwargs for e in suite.resolve(max_steps=50)}["PGD-100"]["alpha"] == 0.003
     only = suite.resolve(only=["FGSM", "PGD-20"])
     assert [e.label for e in only] == ["FGSM", "PGD-20"]
 

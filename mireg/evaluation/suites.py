@@ -10,8 +10,8 @@ weaker one). Suites are registered by name in :data:`mireg.registry.SUITES`::
 
 Step sizes are stored for the suite's default eps and scale linearly when another eps is asked
 for (PGD-20's 0.003 at 8/255 becomes 0.0015 at 4/255). Iteration counts are the papers'; the
-``max_steps`` argument of :meth:`Suite.resolve` caps them for smoke tests and marks the run as a
-reduced budget (never a claim).
+``max_steps`` argument of :meth:`Suite.resolve` caps them (raising step sizes to 2.5 eps/steps) for
+smoke tests, and the report marks such a run as a reduced budget (never a claim).
 
 Attack names resolve first in :data:`EVAL_ATTACKS` (``autoattack``, ``transfer``: defined in
 :mod:`mireg.evaluation.attacks`) and then in :data:`mireg.registry.ATTACKS`.
@@ -169,6 +169,9 @@ class Suite:
                 only: Sequence[str] | None = None) -> list[ResolvedAttack]:
         """Final arguments for radius ``eps`` (default: the suite's), budgets capped at ``max_steps``.
 
+        A capped ``steps`` also raises ``alpha`` to at least 2.5 eps / max_steps, so a shortened
+        PGD can still reach the ball's boundary (smoke tests only; a capped run is never a claim).
+
         ``only`` keeps just the named labels (in suite order).
         """
         eps = self.eps if eps is None else float(check_number("eps", eps, low=0.0, low_open=True))
@@ -190,8 +193,12 @@ class Suite:
                 kwargs[spec.eps_key] = eps
             if max_steps is not None:
                 for key in spec.steps_keys:
-                    if key in kwargs:
-                        kwargs[key] = min(int(kwargs[key]), max_steps)
+                    if key in kwargs and int(kwargs[key]) > max_steps:
+                        kwargs[key] = max_steps
+                        if key == "steps" and "alpha" in kwargs:
+                            # keep the shortened attack able to reach the boundary: 2.5 eps / steps
+                            # (Madry et al. 2018's rule), never a smaller step than the suite's
+                            kwargs["alpha"] = max(kwargs["alpha"], 2.5 * eps / max_steps)
             out.append(ResolvedAttack(spec=spec, norm=self.norm, eps=eps, kwargs=kwargs))
         return out
 
