@@ -72,13 +72,14 @@ def transport_cost(plan: torch.Tensor, kernel_size: int) -> torch.Tensor:
     return (plan * cost.view(1, 1, -1, 1, 1)).sum(dim=(1, 2, 3, 4))
 
 
-@functools.lru_cache(maxsize=8)
-def _cost_levels(kernel_size: int) -> tuple[torch.Tensor, list[int], torch.Tensor]:
-    """Offsets sorted by cost level, the number of offsets per level, and the level costs (on the CPU)."""
+@functools.lru_cache(maxsize=16)
+def _cost_levels(kernel_size: int, device: torch.device) -> tuple[torch.Tensor, list[int], torch.Tensor]:
+    """Offsets sorted by cost level, the number of offsets per level, and the level costs (cached per device,
+    so the step loop never copies between host and device)."""
     cost = transport_offsets(kernel_size)[1]
     levels, group = torch.unique(torch.round(cost * 1e6), return_inverse=True)
     order = torch.argsort(group, stable=True)
-    return order, torch.bincount(group).tolist(), levels / 1e6
+    return order.to(device), torch.bincount(group).tolist(), (levels / 1e6).to(device)
 
 
 def entropic_lmo(grad: torch.Tensor, images: torch.Tensor, budget: torch.Tensor, kernel_size: int,
@@ -107,10 +108,9 @@ def entropic_lmo(grad: torch.Tensor, images: torch.Tensor, budget: torch.Tensor,
 
     # Offsets with equal cost share the factor exp(-psi C / reg): the dual search only needs, per pixel,
     # the log-sum-exp of g / reg within each cost level (6 levels for a 5x5 window instead of 25 offsets).
-    order, counts, levels = _cost_levels(kernel_size)
-    grouped = torch.stack([chunk.logsumexp(dim=2) for chunk in g[:, :, order.to(g.device)].split(counts, dim=2)],
-                          dim=2)
-    level_cost = levels.to(grad.device, grad.dtype).view(1, 1, -1, 1, 1)
+    order, counts, levels = _cost_levels(kernel_size, grad.device)
+    grouped = torch.stack([chunk.logsumexp(dim=2) for chunk in g[:, :, order].split(counts, dim=2)], dim=2)
+    level_cost = levels.to(grad.dtype).view(1, 1, -1, 1, 1)
     mass = images.unsqueeze(2)
 
     def cost_at(psi: torch.Tensor) -> torch.Tensor:
