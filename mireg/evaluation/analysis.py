@@ -182,7 +182,7 @@ def minimal_perturbation(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps
     try:
         with torch.no_grad():
             pred = torch.cat([model(x[i].to(device)).argmax(1).cpu() for i in torch.arange(len(y)).split(batch_size)])
-        result = torch.full((len(y),), float("inf"))
+        result = torch.full((len(y),), float("inf"), dtype=torch.float64)
         result[pred != y] = 0.0
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             torch.manual_seed(seed)
