@@ -1,9 +1,12 @@
 """Seconds per 1,000 images of mireg's attacks, side by side with torchattacks PGD of the same step count.
 
 Each attack and its reference PGD run on the same model and batch in one process; timings are
-interleaved round-robin (``--rounds`` rounds, median per attack) so that machine load affects all
-alike, and extrapolated to 1,000 images (``seconds * 1000 / n``). The ratio column divides by the
-median of the reference PGD (same eps-ball, same number of gradient steps; torchattacks 3.5.1).
+interleaved round-robin (``--rounds`` rounds) so that machine load affects all alike. Seconds are the
+median over rounds extrapolated to 1,000 images (``seconds * 1000 / n``); the ratio is the median over
+rounds of (attack time / reference PGD time in the same round), the reference being torchattacks 3.5.1
+PGD with the same eps-ball and number of gradient steps. On CPU the clock is the process CPU time
+(``time.process_time``, robust to other processes on a shared machine; use ``--threads 1``), on
+CUDA the wall time between two ``torch.cuda.synchronize`` calls.
 
 Attacks (defaults of each class unless stated): CW-inf-20 vs PGD-20, DDN-20 and DDN-bounded-20
 (eps 0.5) vs PGD-20, FWA-40 vs PGD-40, PGD-20 through ``BPDA(identity)`` vs PGD-20 (the wrapper's
@@ -14,7 +17,7 @@ does not depend on the data (fixed step counts; RayS spends its full budget).
 
 Usage::
 
-    python benchmarks/attack_cost.py                 # CPU (and CUDA when available), small_cnn, 64 images
+    python benchmarks/attack_cost.py --threads 1     # CPU (and CUDA when available), small_cnn, 32 images
     python benchmarks/attack_cost.py --quick         # smoke run: 8 images, 1 round, 100 RayS queries
     python benchmarks/attack_cost.py --model preact_resnet18 --n 32 --device cuda
 """
@@ -74,21 +77,22 @@ def measure(args: argparse.Namespace, device: torch.device) -> dict:
     for attack in built.values():  # warm-up (allocator, kernels) on a small slice
         attack(x[:2], y[:2])
     times: dict[str, list[float]] = {name: [] for name in built}
+    clock = time.perf_counter if device.type == "cuda" else time.process_time
     for _ in range(args.rounds):
         for name, attack in built.items():
             torch.manual_seed(1)
             _sync(device)
-            start = time.perf_counter()
+            start = clock()
             attack(x, y)
             _sync(device)
-            times[name].append(time.perf_counter() - start)
-    medians = {name: statistics.median(t) for name, t in times.items()}
+            times[name].append(clock() - start)
     rows = []
     for name, (_, ref) in attacks.items():
+        ratios = [t / r for t, r in zip(times[name], times[ref], strict=True)]
         rows.append({
             "attack": name, "reference": ref,
-            "seconds_per_1000": medians[name] * 1000 / args.n,
-            "ratio_to_reference": medians[name] / medians[ref],
+            "seconds_per_1000": statistics.median(times[name]) * 1000 / args.n,
+            "ratio_to_reference": statistics.median(ratios),
             "rounds_seconds": times[name],
         })
     if device.type == "cuda":
@@ -96,13 +100,15 @@ def measure(args: argparse.Namespace, device: torch.device) -> dict:
     else:
         name = f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
     return {"device": name, "device_type": device.type, "model": args.model, "n_images": args.n,
-            "rounds": args.rounds, "rays_queries": args.queries, "torch": torch.__version__,
+            "rounds": args.rounds, "rays_queries": args.queries,
+            "clock": "wall (cuda synchronized)" if device.type == "cuda" else "process CPU time",
+            "torch": torch.__version__,
             "torchattacks": torchattacks.__version__, "mireg": mireg.__version__, "results": rows}
 
 
 def print_table(report: dict) -> None:
     print(f"\n{report['device']} | model {report['model']} | {report['n_images']} images x "
-          f"{report['rounds']} rounds (median), extrapolated to 1,000 images")
+          f"{report['rounds']} rounds (median), {report['clock']}, extrapolated to 1,000 images")
     print(f"{'attack':<18} {'s / 1000 img':>13} {'reference':>10} {'ratio':>7}")
     for row in report["results"]:
         print(f"{row['attack']:<18} {row['seconds_per_1000']:>13.2f} {row['reference']:>10} "
@@ -112,7 +118,7 @@ def print_table(report: dict) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default="small_cnn", help="a mireg.models name (3x32x32 inputs)")
-    parser.add_argument("--n", type=int, default=64, help="images per timed batch")
+    parser.add_argument("--n", type=int, default=32, help="images per timed batch")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--queries", type=int, default=1000, help="RayS query budget per image")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="CPU threads")
