@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 import torchattacks
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import nn
 
 import mireg  # noqa: F401
@@ -73,6 +75,23 @@ def test_bpda_breaks_a_gradient_masking_defense(digits_model, digits_split):
     with_bpda = torchattacks.PGD(defended, eps=0.3, alpha=0.05, steps=10, random_start=False)(x, y)
     assert torch.equal(no_bpda, x)  # zero gradients: the plain attack does not move at all
     assert accuracy(plain_model, with_bpda, y) < clean - 0.3
+
+
+@settings(max_examples=12, deadline=None)
+@given(batch=st.integers(1, 3), size=st.integers(3, 6), eps=st.floats(0.01, 0.5), levels=st.integers(2, 16),
+       steps=st.integers(1, 4), seed=st.integers(0, 9999), l2=st.booleans())
+def test_attacks_through_bpda_stay_in_box_and_ball(batch, size, eps, levels, steps, seed, l2):
+    torch.manual_seed(seed)
+    defended = BPDA(lambda t: torch.round(t * (levels - 1)) / (levels - 1), TinyNet().eval())
+    x = torch.rand(batch, 1, size, size)
+    y = torch.randint(0, 3, (batch,))
+    if l2:
+        adv = torchattacks.PGDL2(defended, eps=eps, alpha=eps / 2, steps=steps)(x, y)
+        assert bool(((adv - x).flatten(1).norm(dim=1) <= eps + 1e-5).all())
+    else:
+        adv = CWInf(defended, eps=eps, alpha=eps / 2, steps=steps)(x, y)
+        assert (adv - x).abs().max() <= eps + 1e-6
+    assert adv.min() >= 0 and adv.max() <= 1 and not adv.requires_grad
 
 
 class _Composed(nn.Module):
