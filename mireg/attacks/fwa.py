@@ -94,8 +94,10 @@ def entropic_lmo(grad: torch.Tensor, images: torch.Tensor, budget: torch.Tensor,
     .. math:: \Pi_{i o}(\psi) = x_i\, \mathrm{softmax}_o\big((\tilde G_{i o} - \psi C_o) / \text{reg}\big),
 
     whose cost decreases in :math:`\psi`; :math:`\psi = 0` if that already fits the budget, else the
-    smallest :math:`\psi` found by ``dual_iters`` bisection steps on the dual with cost <= budget (the upper
-    end of the bracket, so the result is always feasible). Targets outside the image get no mass.
+    upper end of a bisection bracket on :math:`\psi` after ``dual_iters`` steps (its cost is <= budget, so
+    the result is always feasible). The bisection evaluates the cost exactly from per-pixel log-sum-exps
+    over the offsets of equal cost (6 levels for a 5x5 window), and a final mix with the identity plan
+    absorbs float rounding. Targets outside the image get no mass.
 
     Shapes: grad (B, C, K², H, W), images (B, C, H, W), budget (B,) -> plan (B, C, K², H, W).
     """
