@@ -60,3 +60,19 @@ def test_two_process_gloo_matches_single_process(tmp_path):
         # the validation PGD's random starts are drawn per shard, so they differ from one process's
         assert a["val_robust_acc"] == pytest.approx(b["val_robust_acc"], abs=0.05)
     assert not (ddp_dir / "last.pt.tmp-0").exists()
+
+
+@pytest.mark.slow
+def test_torchrun_launch_of_the_cli(tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(_free_port()),
+           "-m", "mireg", "train", "--recipe", "digits-at", "--epochs", "1", "--device", "cpu", "--set", "image_size=8",
+           "--set", "channels=1", "--steps", "2", "--set", "val_steps=2", "--out", str(out), "--no-progress"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.count("last checkpoint") == 1  # only rank 0 reports
+    state = load_checkpoint(out / "last.pt")
+    assert state["epoch"] == 1 and len(state["rng"]) == 2

@@ -169,3 +169,29 @@ def test_config_type_and_checkpoint_errors(tmp_path):
     save_checkpoint({"epoch": 1}, tmp_path / "nomodel.pt")
     with pytest.raises(ValueError, match="not a mireg checkpoint"):
         load_checkpoint(tmp_path / "nomodel.pt")
+
+
+@pytest.mark.cuda
+def test_cuda_step_uses_bf16_autocast_channels_last_and_fp32_images(tmp_path):
+    seen = []
+    model = _small_model()
+
+    def record(module, inputs, output):
+        seen.append((inputs[0].dtype, output.dtype, inputs[0].is_contiguous(memory_format=torch.channels_last)))
+
+    model[0].register_forward_hook(record)
+    result = train(tiny(tmp_path, device="cuda", epochs=1), model=model)
+    assert result.history[0]["loss"] == result.history[0]["loss"]  # finite
+    assert next(result.model.parameters()).dtype == torch.float32 and next(result.model.parameters()).is_cuda
+    assert any(out == torch.bfloat16 for _, out, _ in seen)      # the model ran under bf16 autocast
+    assert all(inp == torch.float32 for inp, _, _ in seen)       # images (and x_adv) stay fp32
+    assert any(cl for _, _, cl in seen)                          # channels_last batches
+    torch.load(result.last_path, weights_only=True)
+
+
+@pytest.mark.slow
+def test_compiled_model_trains_like_eager(tmp_path):
+    eager = train(tiny(tmp_path / "eager", epochs=1, method="clean"), model=_small_model())
+    compiled = train(tiny(tmp_path / "compiled", epochs=1, method="clean", compile=True), model=_small_model())
+    for key, value in eager.model.state_dict().items():
+        torch.testing.assert_close(compiled.model.state_dict()[key], value, rtol=1e-4, atol=1e-5)

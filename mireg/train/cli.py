@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from fractions import Fraction
 from typing import Any
 
@@ -149,6 +150,8 @@ def run_train(args: argparse.Namespace) -> int:
         print(json.dumps(config.to_dict(), indent=2))
         return 0
     result = train(config)
+    if os.environ.get("RANK", "0") != "0":  # under torchrun only rank 0 reports
+        return 0
     if result.best_epoch is not None:
         print(f"best epoch {result.best_epoch} (validation PGD-{config.val_steps} accuracy "
               f"{result.best_metric:.4f}): {result.best_path}")

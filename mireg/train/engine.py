@@ -329,9 +329,11 @@ def _train(config: TrainConfig, ctx: D.DistContext, model: nn.Module | None,
     if config.resume and last_path.is_file():
         state = load_checkpoint(last_path, map_location=device)
         model.load_state_dict(state["model"])
-        criterion.load_state_dict(state["criterion"])
+        if state.get("criterion"):
+            criterion.load_state_dict(state["criterion"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
+        scheduler.lr_lambdas = [_Schedule(config)]  # the config's schedule (e.g. more epochs), not the saved one
         start_epoch, history = int(state["epoch"]), list(state["history"])
         best_metric, best_epoch = state["best"]["metric"], state["best"]["epoch"]
         rngs = state["rng"]
