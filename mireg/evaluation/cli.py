@@ -86,7 +86,7 @@ def add_parser(subparsers: Any) -> None:
                    help="write RobustBench's model-info JSON (robustbench-* suites) under --out/model_info")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--list-suites", action="store_true", help="print every suite with its attacks and exit")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, command="eval")
 
 
 def _list_suites() -> str:
@@ -112,14 +112,18 @@ def _device(text: str) -> str:
     return text
 
 
-def _analysis(model: Any, x: Any, y: Any, eps: float, norm: str, out: Path, seed: int) -> list[Path]:
+def _analysis(model: Any, x: Any, y: Any, eps: float, norm: str, out: Path, seed: int,
+              max_steps: int | None) -> list[Path]:
     from mireg.evaluation import analysis, plots
 
     n = min(len(y), 256)
+    steps = 20 if max_steps is None else min(20, max_steps)
     fig1 = analysis.entropy_vs_perturbation(model, x[:n], y[:n], eps_grid=[eps * m for m in
-                                            (0.125, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4)], norm=norm, seed=seed)
-    fig4 = analysis.weight_loss_surface(model, x[:n], y[:n], eps=eps, norm=norm, seed=seed)
-    fig5 = analysis.input_loss_surface(model, x[:1], y[:1], eps=eps if norm == "Linf" else 8 / 255, seed=seed)
+                                            (0.125, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4)], norm=norm, steps=steps,
+                                            seed=seed)
+    fig4 = analysis.weight_loss_surface(model, x[:n], y[:n], eps=eps, norm=norm, steps=min(10, steps), seed=seed)
+    fig5 = analysis.input_loss_surface(model, x[:1], y[:1], eps=eps if norm == "Linf" else 8 / 255, steps=steps,
+                                       seed=seed)
     (out / "analysis.json").write_text(json.dumps({"fig1_entropy_vs_perturbation": fig1,
                                                    "fig4_weight_surface": fig4, "fig5_input_surface": fig5},
                                                   default=float))
@@ -173,7 +177,7 @@ def run(args: argparse.Namespace) -> int:
         paths = list(report.save(out).values()) + report.plot(out)
         if args.analysis:
             x, y = load_data(data, args.n)
-            paths += _analysis(model, x, y, report.eps, report.norm, out, args.seed)
+            paths += _analysis(model, x, y, report.eps, report.norm, out, args.seed, args.max_steps)
         if args.model_info:
             from mireg.evaluation.robustbench_io import write_model_info
 
