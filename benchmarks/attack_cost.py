@@ -13,7 +13,8 @@ Attacks (defaults of each class unless stated): CW-inf-20 vs PGD-20, DDN-20 and 
 overhead), and RayS with ``--queries`` queries per image (``early_stop=False``, so every image spends
 the whole budget) vs PGD-20, a reference only: RayS costs ``queries`` forward passes and no backward.
 The images are uniform noise and the model is randomly initialised: the cost of every attack here
-does not depend on the data (fixed step counts; RayS spends its full budget).
+does not depend on the data (fixed step counts; RayS spends its full budget). Results go to
+``benchmarks/results/attack_cost_<device>[_<model>][_quick].json`` (no model part for small_cnn).
 
 Usage::
 
@@ -135,7 +136,7 @@ def main() -> None:
     for dev in devices:
         report = measure(args, torch.device(dev))
         print_table(report)
-        suffix = "_quick" if args.quick else ""
+        suffix = ("" if args.model == "small_cnn" else f"_{args.model}") + ("_quick" if args.quick else "")
         path = args.out_dir / f"attack_cost_{torch.device(dev).type}{suffix}.json"
         path.write_text(json.dumps(report, indent=2) + "\n")
         print(f"wrote {path}")
