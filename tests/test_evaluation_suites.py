@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+import torchattacks
 from torch import nn
 
 import mireg  # noqa: F401  (compat first)
@@ -158,6 +159,37 @@ def test_transfer_needs_a_surrogate(rgb):
     assert "Transfer-PGD-40" in report.skipped and "SPSA" in report.results
     with pytest.raises(ValueError, match="surrogate"):
         evaluate(rgb["model"], (rgb["x"], rgb["y"]), suite="blackbox", n=4, surrogate=rgb["model"])
+
+
+def test_transfer_never_queries_the_target(rgb):
+    from mireg.evaluation import TransferAttack
+
+    class Counting(nn.Module):
+        def __init__(self, model):
+            super().__init__()
+            self.model, self.calls = model, 0
+
+        def forward(self, x):
+            self.calls += 1
+            return self.model(x)
+
+    target = Counting(rgb["model"])
+    x, y = rgb["x"][:6], rgb["y"][:6]
+    atk = TransferAttack(target, surrogate=rgb["surrogate"], attack="pgd", eps=0.1,
+                         attack_kwargs={"alpha": 0.05, "steps": 3})
+    x_adv = atk(x, y)
+    assert target.calls == 0
+    assert (x_adv - x).abs().max() <= 0.1 + 1e-6
+    # the same examples as attacking the surrogate directly with the same seed
+    torch.manual_seed(0)
+    again = TransferAttack(target, surrogate=rgb["surrogate"], attack="pgd", eps=0.1,
+                           attack_kwargs={"alpha": 0.05, "steps": 3, "random_start": False})(x, y)
+    direct = torchattacks.PGD(rgb["surrogate"], eps=0.1, alpha=0.05, steps=3, random_start=False)(x, y)
+    assert torch.equal(again, direct)
+    with pytest.raises(TypeError, match="surrogate"):
+        TransferAttack(target, surrogate=None)
+    with pytest.raises(ValueError, match="separately trained"):
+        TransferAttack(target, surrogate=target)
 
 
 def test_bad_suite_arguments():
