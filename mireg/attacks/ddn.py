@@ -85,8 +85,8 @@ class DDN(Attack):
         self.alpha_min = float(check_number("alpha_min", alpha_min, low=0.0, high=self.alpha, low_open=True))
         self.levels = None if levels is None else int(check_number("levels", levels, low=2, integer=True))
         self.supported_mode = ["default", "targeted"]
-        self.last_norms: torch.Tensor | None = None
-        self.last_success: torch.Tensor | None = None
+        self._last_norms: torch.Tensor | None = None
+        self._last_success: torch.Tensor | None = None
 
     def _max_norm(self) -> float:
         return math.inf
@@ -100,6 +100,16 @@ class DDN(Attack):
         if self.levels is not None:
             adv = torch.round(adv * (self.levels - 1)) / (self.levels - 1)
         return adv.clamp(0, 1)
+
+    @property
+    def last_norms(self) -> torch.Tensor | None:
+        """L2 norm of each returned perturbation (N,), ``inf`` where the last call failed."""
+        return self._last_norms
+
+    @property
+    def last_success(self) -> torch.Tensor | None:
+        """Whether each returned image of the last call is adversarial (N,) bool."""
+        return self._last_success
 
     def forward(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         r"""Overridden: returns the smallest adversarial iterate per sample (clean where it failed)."""
@@ -145,8 +155,8 @@ class DDN(Attack):
             norm = norm.clamp(max=max_norm)
             adv = self._project(images, delta, norm).detach()
 
-        self.last_norms = best_norm
-        self.last_success = torch.isfinite(best_norm)
+        self._last_norms = best_norm
+        self._last_success = torch.isfinite(best_norm)
         return best_adv.detach()
 
 

@@ -199,10 +199,30 @@ class FWA(Attack):
         self.reg = float(check_number("reg", reg, low=0.0, low_open=True))
         self.dual_iters = int(check_number("dual_iters", dual_iters, low=1, integer=True))
         self.supported_mode = ["default", "targeted"]
-        self.last_plan: torch.Tensor | None = None
-        self.last_transported: torch.Tensor | None = None
-        self.last_cost: torch.Tensor | None = None
-        self.last_budget: torch.Tensor | None = None
+        self._last_plan: torch.Tensor | None = None
+        self._last_transported: torch.Tensor | None = None
+        self._last_cost: torch.Tensor | None = None
+        self._last_budget: torch.Tensor | None = None
+
+    @property
+    def last_plan(self) -> torch.Tensor | None:
+        """Transport plan of each returned image (N, C, K², H, W)."""
+        return self._last_plan
+
+    @property
+    def last_transported(self) -> torch.Tensor | None:
+        """Unclipped transported images of the last call (N, C, H, W)."""
+        return self._last_transported
+
+    @property
+    def last_cost(self) -> torch.Tensor | None:
+        """Transport cost of each returned plan (N,)."""
+        return self._last_cost
+
+    @property
+    def last_budget(self) -> torch.Tensor | None:
+        """Cost budget ``radius * sum(x)`` of each sample (N,)."""
+        return self._last_budget
 
     def forward(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         r"""Overridden: returns the clamped transported images (N, C, H, W)."""
@@ -245,10 +265,10 @@ class FWA(Attack):
 
         plan = torch.where(ever.view(-1, 1, 1, 1, 1), kept, plan.detach())
         transported = transport(plan, k)
-        self.last_plan = plan
-        self.last_transported = transported
-        self.last_cost = transport_cost(plan, k)
-        self.last_budget = budget
+        self._last_plan = plan
+        self._last_transported = transported
+        self._last_cost = transport_cost(plan, k)
+        self._last_budget = budget
         return torch.min(torch.max(transported, lo_box), hi_box).detach()
 
 

@@ -75,10 +75,30 @@ class RayS(Attack):
             raise TypeError(f"early_stop must be a bool, got {type(early_stop).__name__}")
         self.early_stop = early_stop
         self.supported_mode = ["default", "targeted"]
-        self.last_queries: torch.Tensor | None = None
-        self.last_distances: torch.Tensor | None = None
-        self.last_success: torch.Tensor | None = None
-        self.last_adbd: float | None = None
+        self._last_queries: torch.Tensor | None = None
+        self._last_distances: torch.Tensor | None = None
+        self._last_success: torch.Tensor | None = None
+        self._last_adbd: float | None = None
+
+    @property
+    def last_queries(self) -> torch.Tensor | None:
+        """Model queries spent on each sample in the last call (N,) long."""
+        return self._last_queries
+
+    @property
+    def last_distances(self) -> torch.Tensor | None:
+        """L-inf distance of each boundary point found in the last call (N,)."""
+        return self._last_distances
+
+    @property
+    def last_success(self) -> torch.Tensor | None:
+        """Whether each sample of the last call was fooled within eps (N,) bool."""
+        return self._last_success
+
+    @property
+    def last_adbd(self) -> float | None:
+        """Average decision-boundary distance of the last call over the initially correct samples."""
+        return self._last_adbd
 
     def forward(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         r"""Overridden: boundary points within eps where successful, clean images elsewhere."""
@@ -156,11 +176,11 @@ class RayS(Attack):
         adv = (x + r_best.unsqueeze(1) * sign).clamp(0, 1)
         dist = torch.where(found, (adv - x).abs().amax(1), torch.full_like(r_best, math.inf))
         success = found & (dist <= self.eps)
-        self.last_queries = queries
-        self.last_distances = dist
-        self.last_success = success
+        self._last_queries = queries
+        self._last_distances = dist
+        self._last_success = success
         kept = dist[~adv_at_start]
-        self.last_adbd = float(kept.mean()) if kept.numel() > 0 else math.nan
+        self._last_adbd = float(kept.mean()) if kept.numel() > 0 else math.nan
         out = torch.where(success.unsqueeze(1), adv, x)
         return out.view(n, *shape).detach()
 
