@@ -101,6 +101,7 @@ def test_plan_satisfies_wasserstein_constraint_and_output_is_the_clamped_transpo
     # the transported image conserves each channel's mass
     torch.testing.assert_close(atk.last_transported.sum(dim=(2, 3)), x.sum(dim=(2, 3)), atol=1e-4, rtol=0)
     assert float((adv - x).abs().sum()) > 0  # something moved
+    assert len(repr(atk)) < 1000  # the stored plan is not part of torchattacks' repr
 
 
 @settings(max_examples=8, deadline=None)

@@ -10,6 +10,8 @@ NAMID's evaluation (Zhou et al., ICML 2022, ``test_comparison.py``) runs 40 iter
 Wasserstein radius 8/255 (per unit of image mass) and clamps the result to [0, 1] before the model.
 Here the radius is ``radius`` and ``eps`` adds an L-inf box around the clean image (the result is
 clamped to ``[max(0, x - eps), min(1, x + eps)]``); ``eps=1`` reproduces NAMID's plain [0, 1] clamp.
+That script passes ``kernel_size=4`` to the reference code; mireg's window is centred on the pixel,
+so it must be odd (default 5).
 """
 
 from __future__ import annotations
