@@ -31,22 +31,23 @@ def test_linf_boundary_distance_on_linear_model():
 
 
 def test_query_counts_are_exact_per_sample_and_in_batch(digits_model, digits_split):
-    x, y = digits_split["x_test"][:8], digits_split["y_test"][:8]
+    x, y = digits_split["x_test"][:6], digits_split["y_test"][:6]
     counter = CallCounter(digits_model)
-    atk = RayS(counter, eps=0.15, query_limit=80)
+    atk = RayS(counter, eps=0.15, query_limit=60)
     adv = atk(x, y)
     assert counter.rows == int(atk.last_queries.sum())
-    assert bool((atk.last_queries <= 80).all()) and bool((atk.last_queries >= 1).all())
+    assert bool((atk.last_queries <= 60).all()) and bool((atk.last_queries >= 1).all())
     # each sample's count equals the model calls made when it is attacked alone (the search is deterministic)
-    for i in range(3):
+    for i in range(2):
         single = CallCounter(digits_model)
-        one = RayS(single, eps=0.15, query_limit=80)
+        one = RayS(single, eps=0.15, query_limit=60)
         out = one(x[i:i + 1], y[i:i + 1])
         assert single.rows == int(one.last_queries[0]) == int(atk.last_queries[i])
         torch.testing.assert_close(out, adv[i:i + 1], atol=1e-6, rtol=0)
     # samples that did not succeed spent the whole budget (early stop only on success)
     failed = ~atk.last_success & (digits_model(x).argmax(1) == y)
-    assert bool((atk.last_queries[failed] == 80).all())
+    assert bool((atk.last_queries[failed] == 60).all())
+    assert bool(failed.any()) and bool(atk.last_success.any())  # both branches are exercised
 
 
 def test_early_stop_and_misclassified_samples(digits_model, digits_split):
