@@ -138,6 +138,12 @@ def test_registered_method_gets_images_and_its_attack(tmp_path):
     assert result.best_path is None and result.history[0]["val_robust_acc"] is None
 
 
+def test_attack_override_replaces_the_methods_attack(tmp_path):
+    # infoat's own attack is InfoPGD(lam=...); --attack pgd must not receive InfoPGD's lam
+    result = train(tiny(tmp_path, method="infoat", attack="pgd", epochs=1, val_size=0))
+    assert len(result.history) == 1
+
+
 def test_clean_training_learns_and_is_not_robust(tmp_path):
     result = train(tiny(tmp_path, method="clean", epochs=2, batch_size=50, augment=False, eps=0.3, val_steps=5,
                         alpha=0.1))

@@ -159,7 +159,8 @@ def run_demo(out_dir: str = "runs/demo", methods: Sequence[str] = ("at", "trades
              f"{cfg.epochs} epochs, L-inf eps={cfg.eps:g}, training attack {cfg.steps} steps; "
              f"held-out test split (n={rows[0]['n_test']}), PGD-{test_steps} (step eps/4, random start); "
              f"checkpoint = best validation PGD-{cfg.val_steps} on {cfg.val_size} held-out training "
-             f"images; one seed ({seed}), so differences of 1-2 points are noise")
+             f"images; one seed ({seed}); with n={rows[0]['n_test']} the standard error of an "
+             "accuracy near 70% is about 2 points")
     table = _table(rows, test_steps)
     if offsets:
         table += (f"\nNAMID: AT for epochs 1-{pretrain}, then NAMID's loss for epochs {pretrain + 1}-"

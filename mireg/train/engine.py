@@ -196,7 +196,8 @@ class TrainingStep:
         if attack_name is not None:
             from mireg.attacks import TrainingAttack
 
-            attack = build_attack(attack_name, fast, config, {**spec.attack_kwargs, **config.attack_kwargs})
+            own = spec.attack_kwargs if attack_name == spec.attack else {}  # e.g. InfoPGD's lam
+            attack = build_attack(attack_name, fast, config, {**own, **config.attack_kwargs})
             self.hook = TrainingAttack(attack, mode=config.attack_mode)
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor):
