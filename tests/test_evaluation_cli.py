@@ -19,7 +19,7 @@ INFOAT_FILES = {"report.json", "outcomes.npz", "robust_accuracy.png", "accuracy_
 @pytest.fixture(scope="module")
 def digits_checkpoint(tmp_path_factory):
     out = tmp_path_factory.mktemp("train")
-    assert main(["train", "--recipe", "digits-infoat", "--epochs", "1", "--steps", "3", "--out", str(out),
+    assert main(["train", "--recipe", "digits-infoat", "--epochs", "1", "--steps", "1", "--out", str(out),
                  "--device", "cpu", "--no-progress"]) == 0
     return out / "best.pt"
 
@@ -45,14 +45,14 @@ def test_parse_eps_and_list_suites(capsys):
 
 def test_mireg_eval_gives_the_full_infoat_report_with_plots(tmp_path, digits_checkpoint, capsys):
     out = tmp_path / "eval"
-    assert main(["eval", str(digits_checkpoint), "--suite", "infoat", "--eps", "0.1", "--n", "40", "--max-steps",
+    assert main(["eval", str(digits_checkpoint), "--suite", "infoat", "--eps", "0.1", "--n", "20", "--max-steps",
                  "3", "--out", str(out), "--analysis", "--no-progress"]) == 0
     table = capsys.readouterr().out
     assert "worst case" in table and "REDUCED BUDGET" in table
     assert {p.name for p in out.iterdir()} >= INFOAT_FILES
     report = json.loads((out / "report.json").read_text())
     assert list(report["robust_accuracy"]) == get_suite("infoat").labels
-    assert report["meta"]["dataset"] == "digits" and report["n"] == 40 and report["eps"] == 0.1
+    assert report["meta"]["dataset"] == "digits" and report["n"] == 20 and report["eps"] == 0.1
     assert {c["name"] for c in report["checks"]} >= {"stronger attacks score lower", "non-zero input gradients",
                                                      "accuracy vanishes at large eps"}
 
