@@ -49,6 +49,15 @@ def build_methods(eps: float = 8 / 255, alpha: float = 2 / 255, steps: int = 10)
                    lambda m: mireg.InfoPGD(m, eps=eps, alpha=alpha, steps=steps, lam=2.5)),
     }
     # --- NAMID-family methods are added below this line (see issue 3) ---
+    # NAMID (Zhou et al. 2022): untrained estimators at the paper's width 2048 cost the same as trained ones
+    # (the work does not depend on |Eq. 6 selection| unless it is empty, where the term returns 0 early).
+    e_n, e_a = mireg.estimators.LocalDIMEstimator(10, 3), mireg.estimators.LocalDIMEstimator(10, 3)
+    mi = 5.0 * mireg.NaturalAdversarialMILoss(e_n, e_a, lam=0.1)
+    methods["NAMID"] = (mireg.ATLoss() + mi, methods["AT"][1])
+    methods["NAMID_T"] = (mireg.TRADESLoss(6.0) + mi, methods["TRADES"][1])
+    methods["NAMID_M"] = (mireg.MARTLoss(6.0) + mi, methods["MART"][1])
+    methods["WMIM"] = (mireg.ATLoss() + 0.1 * mireg.WMIMLoss(mireg.estimators.LocalDIMEstimator(10, 3)),
+                       methods["AT"][1])
     return methods
 
 
@@ -164,6 +173,7 @@ def main() -> None:
         mem_cols = f"{mem:9.1f} {mem / peaks['AT']:6.2f}" if mem is not None and peaks.get("AT") else ""
         print(f"{name:10s} {seconds:8.3f} {seconds / medians['AT']:6.3f} {mem_cols}")
     ratios = {"InfoAT/AT": medians["InfoAT"] / medians["AT"], "InfoAT/TRADES": medians["InfoAT"] / medians["TRADES"]}
+    ratios.update({"NAMID/AT": medians["NAMID"] / medians["AT"], "NAMID/TRADES": medians["NAMID"] / medians["TRADES"]})
     for key, value in ratios.items():
         print(f"{key}: {value:.3f}")
     if args.out:
