@@ -173,7 +173,7 @@ def run_demo(out_dir: str = "runs/demo", methods: Sequence[str] = ("at", "trades
     (out / "results.json").write_text(json.dumps(summary, indent=2) + "\n")
     (out / "results.md").write_text(f"{title}\n\n{table}\n")
     try:
-        plot_demo(rows, {m: results[m].history for m in methods}, out / "demo.png", test_steps)
+        plot_demo(rows, {m: results[m].history for m in methods}, out / "demo.png", test_steps, offsets)
     except Exception as err:  # noqa: BLE001 - the table matters more than the figure
         _say(True, f"could not draw demo.png: {err}")
     print(f"\n{title}\n\n{table}\nWrote {out / 'results.md'}, {out / 'results.json'}, {out / 'demo.png'}")
@@ -191,8 +191,9 @@ def _table(rows: list[dict[str, Any]], steps: int) -> str:
 
 
 def plot_demo(rows: list[dict[str, Any]], histories: dict[str, list[dict[str, Any]]], path: Path,
-              steps: int) -> Path:
-    """Bars of test clean / PGD accuracy per method and the validation PGD curves."""
+              steps: int, offsets: dict[str, int] | None = None) -> Path:
+    """Bars of test clean / PGD accuracy per method and the validation PGD curves (a run that
+    fine-tunes from epoch k of another is drawn from epoch k + 1, ``offsets``)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -206,10 +207,11 @@ def plot_demo(rows: list[dict[str, Any]], histories: dict[str, list[dict[str, An
     ax_bar.set_xticks(pos, names)
     ax_bar.set_ylim(0, 1)
     ax_bar.set_ylabel("test accuracy (digits, n=500)")
-    ax_bar.legend()
+    ax_bar.legend(loc="lower left")
     for name, history in histories.items():
-        ax_curve.plot([h["epoch"] for h in history], [h.get("val_robust_acc") for h in history], marker=".",
-                      label=name)
+        shift = (offsets or {}).get(name, 0)
+        ax_curve.plot([h["epoch"] + shift for h in history], [h.get("val_robust_acc") for h in history],
+                      marker=".", label=name)
     ax_curve.set_xlabel("epoch")
     ax_curve.set_ylabel("validation PGD accuracy")
     ax_curve.legend(fontsize=8)
