@@ -88,10 +88,10 @@ add_recipe(Recipe(
     "infoat-resnet18", "InfoAT (lam = 2.5, beta = 0.2) with InfoPGD on ResNet-18",
     "Xu et al., 'InfoAT: Improving Adversarial Training Using the Information Bottleneck Principle', "
     "IEEE TNNLS 2022, arXiv:2206.12292 (optimiser as printed there = MART's train_resnet.py defaults)",
-    {**_MART_RESNET, "method": "infoat", "lam": 2.5, "beta": 0.2},
+    {**_MART_RESNET, "method": "infoat", "lam": 2.5, "beta": 0.2, "attack_kwargs": {"random_start": "normal"}},
     notes="The paper prints SGD lr 0.01, momentum 0.9, weight decay 3.5e-3, batch 128: exactly MART's "
           "ResNet-18 script, whose 120-epoch schedule (x0.1 at 75, 90, 100) and attack (eps 0.031, "
-          "10 steps of 0.007) are used here. No official code exists."))
+          "10 steps of 0.007, start x + 0.001 N(0, 1)) are used here. No official code exists."))
 
 add_recipe(Recipe(
     "mart+-resnet18", "MART+ (entropy-weighted MART, beta = 5) on ResNet-18",
