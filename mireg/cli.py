@@ -9,18 +9,14 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from collections.abc import Sequence
 
 from mireg import __version__
 
-#: modules providing ``add_parser(subparsers)``, in the order ``mireg --help`` lists them
-SUBCOMMAND_MODULES = ("mireg.train.cli", "mireg.estimators.cli", "mireg.evaluation.cli")
-
 EPILOG = """\
 examples:
-  mireg demo                                   # AT, TRADES, MART, InfoAT, NAMID on digits, CPU, ~5 min
+  mireg demo                                   # AT, TRADES, MART, InfoAT, NAMID on digits, CPU, minutes
   mireg train --recipe digits-infoat --epochs 5 --out runs/infoat
   mireg train --recipe mart-resnet18 --data-root data --out runs/mart   # the MART paper's recipe
   mireg estimators --help                      # NAMID's MI estimators on a pre-trained model
@@ -41,13 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--traceback", action="store_true",
                         help="show the full Python traceback of an error instead of a one-line message")
     subparsers = parser.add_subparsers(title="commands", metavar="<command>")
-    for name in SUBCOMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as err:
-            if err.name != name:  # the module exists but one of its imports is missing: a real error
-                raise
-            continue
+    from mireg.estimators import cli as estimators_cli
+    from mireg.evaluation import cli as evaluation_cli
+    from mireg.train import cli as train_cli
+
+    for module in (train_cli, estimators_cli, evaluation_cli):
         module.add_parser(subparsers)
     return parser
 
