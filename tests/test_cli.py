@@ -20,7 +20,7 @@ def test_module_entry_point_help_lists_every_command():
     out = subprocess.run([sys.executable, "-m", "mireg", "--help"], capture_output=True, text=True,
                          env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=120)
     assert out.returncode == 0, out.stderr
-    for command in ("train", "demo"):
+    for command in ("train", "demo", "estimators", "eval"):
         assert command in out.stdout
     assert "examples:" in out.stdout
 
@@ -28,7 +28,7 @@ def test_module_entry_point_help_lists_every_command():
 def test_every_subcommand_help_teaches_by_example(capsys):
     parser = build_parser()
     commands = parser._subparsers._group_actions[0].choices  # noqa: SLF001
-    assert {"train", "demo"} <= set(commands)
+    assert {"train", "demo", "estimators", "eval"} <= set(commands)
     for name, sub in commands.items():
         text = sub.format_help()
         assert "example" in text.lower() and f"mireg {name}" in text, name
