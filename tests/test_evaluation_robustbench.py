@@ -180,3 +180,28 @@ def test_robustbench_benchmark_runs_through_the_compat_layer(tmp_path, monkeypat
     assert robust == pytest.approx(ours.robust_accuracy["AutoAttack"]) == 0.0
     written = json.loads((tmp_path / "model_info" / "cifar10" / "Linf" / "Tiny.json").read_text())
     assert float(written["clean_acc"]) == pytest.approx(100 * clean)
+
+
+def test_mireg_eval_robustbench_model_from_a_local_dir(tmp_path, capsys):
+    from robustbench.model_zoo.architectures.resnet import ResNet18
+
+    from mireg.cli import main
+
+    name = "Sehwag2021Proxy_R18"
+    path = robustbench_checkpoint_path(name, tmp_path / "models")
+    path.parent.mkdir(parents=True)
+    torch.save(ResNet18().state_dict(), path)
+    from PIL import Image
+
+    rng = np.random.default_rng(1)
+    for k in range(2):
+        folder = tmp_path / "images" / "test" / f"class{k}"
+        folder.mkdir(parents=True)
+        Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(folder / "0.png")
+    out = tmp_path / "eval"
+    assert main(["eval", "--robustbench", name, "--model-dir", str(tmp_path / "models"), "--dataset", "image-folder",
+                 "--data-root", str(tmp_path / "images"), "--suite", "quick", "--max-steps", "1", "--no-sanity",
+                 "--out", str(out), "--no-progress"]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["n"] == 2 and report["meta"]["model"] == "ResNet" and report["meta"]["dataset"] == "image-folder"
+    assert "worst case" in capsys.readouterr().out

@@ -79,6 +79,8 @@ def add_parser(subparsers: Any) -> None:
                         "weight-space (Fig. 4) and input-space (Fig. 5) loss surfaces")
     p.add_argument("--robustbench", metavar="NAME", default=None, help="evaluate a RobustBench Model-Zoo model")
     p.add_argument("--model-dir", default="./models", help="RobustBench model directory (default ./models)")
+    p.add_argument("--rb-dataset", default=None, choices=("cifar10", "cifar100", "imagenet"),
+                   help="RobustBench dataset of --robustbench (default: --dataset when it is one, else cifar10)")
     p.add_argument("--threat-model", default="Linf", choices=("Linf", "L2"),
                    help="RobustBench threat model of --robustbench (default Linf)")
     p.add_argument("--download", action="store_true", help="let RobustBench download --robustbench (internet)")
@@ -151,9 +153,10 @@ def run(args: argparse.Namespace) -> int:
         from mireg.data import load_dataset
         from mireg.evaluation.robustbench_io import load_robustbench_model
 
-        model = load_robustbench_model(args.robustbench, model_dir=args.model_dir,
-                                       dataset=args.dataset or "cifar10", threat_model=args.threat_model,
-                                       download=args.download)
+        rb_dataset = args.rb_dataset or (args.dataset if args.dataset in ("cifar10", "cifar100", "imagenet")
+                                         else "cifar10")
+        model = load_robustbench_model(args.robustbench, model_dir=args.model_dir, dataset=rb_dataset,
+                                       threat_model=args.threat_model, download=args.download)
         data = load_dataset(args.dataset or "cifar10", root=args.data_root, split="test")
         dataset = args.dataset or "cifar10"
     else:
