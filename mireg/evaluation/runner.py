@@ -131,7 +131,13 @@ def run_attack(model: nn.Module, entry: ResolvedAttack, x: torch.Tensor, y: torc
             desc = entry.label if entry.spec.restarts == 1 else f"{entry.label} ({restart + 1}/{entry.spec.restarts})"
             for idx in tqdm(todo.split(batch_size), desc=desc, leave=False, disable=not progress):
                 xb, yb = x[idx].to(device), y[idx].to(device)
-                x_adv = attack(xb, yb)
+                try:
+                    x_adv = attack(xb, yb)
+                except Exception as err:
+                    if hasattr(err, "add_note"):  # Python 3.11+: say which suite entry failed
+                        err.add_note(f"while running {entry.label} ({entry.describe()['attack']}, "
+                                     f"{dict(entry.kwargs)}) on images of shape {tuple(xb.shape)}")
+                    raise
                 if not isinstance(x_adv, torch.Tensor) or x_adv.shape != xb.shape:
                     raise ValueError(f"attack {entry.label} returned {getattr(x_adv, 'shape', type(x_adv))}, "
                                      f"expected a tensor of shape {tuple(xb.shape)}")
