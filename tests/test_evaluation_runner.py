@@ -264,3 +264,15 @@ def test_report_round_trip(tmp_path, digits_model, digits_split):
     assert loaded.table() == report.table()
     assert loaded.eps_curve == report.eps_curve
     assert mireg.evaluate is evaluate
+
+
+def test_a_failing_attack_names_its_suite_entry():
+    def broken(model, eps):
+        def run(x, y):
+            raise RuntimeError("kernel expects 3 channels")
+        return run
+
+    suite = Suite("s", "Linf", 0.1, (AttackSpec("Broken-7", broken, scaled=(), steps_keys=()),))
+    with pytest.raises(RuntimeError, match="3 channels") as info:
+        evaluate(Threshold(), (X_1PX, Y_1PX), suite=suite, progress=False, sanity=False)
+    assert any("Broken-7" in note for note in getattr(info.value, "__notes__", ["Broken-7"]))
