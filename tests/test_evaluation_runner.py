@@ -276,3 +276,14 @@ def test_a_failing_attack_names_its_suite_entry():
     with pytest.raises(RuntimeError, match="3 channels") as info:
         evaluate(Threshold(), (X_1PX, Y_1PX), suite=suite, progress=False, sanity=False)
     assert any("Broken-7" in note for note in getattr(info.value, "__notes__", ["Broken-7"]))
+
+
+@pytest.mark.cuda
+def test_evaluate_on_cuda_moves_the_model_back(digits_model, digits_split):
+    model = copy.deepcopy(digits_model)
+    data = (digits_split["x_test"], digits_split["y_test"])
+    gpu = evaluate(model, data, suite="quick", n=64, max_steps=5, device="cuda", progress=False)
+    cpu = evaluate(model, data, suite="quick", n=64, max_steps=5, device="cpu", progress=False)
+    assert next(model.parameters()).device.type == "cpu"
+    assert gpu.meta["device"] == "cuda" and gpu.clean_accuracy == pytest.approx(cpu.clean_accuracy)
+    assert abs(gpu.worst_case_accuracy - cpu.worst_case_accuracy) <= 2 / 64
