@@ -62,6 +62,16 @@ def test_dv_local_scores_float32_extreme_values_are_finite():
     np.testing.assert_allclose(scores.double().numpy(), want, rtol=1e-4, atol=0.5)
 
 
+@pytest.mark.parametrize("n", [1, 5])
+def test_dv_local_scores_stacked_globals_equal_separate_calls(n):
+    local, globals_ = torch.randn(n, 6, 3), torch.randn(3, n, 6)
+    for diagonal in ("exclude", "zero"):
+        stacked = dv_local_scores(local, globals_, diagonal=diagonal)
+        assert stacked.shape == (3, n)
+        for g in range(3):
+            torch.testing.assert_close(stacked[g], dv_local_scores(local, globals_[g], diagonal=diagonal))
+
+
 def test_dv_local_scores_is_permutation_equivariant():
     local, global_ = torch.randn(7, 5, 3), torch.randn(7, 5)
     perm = torch.randperm(7)
@@ -98,6 +108,8 @@ def test_dv_local_scores_gradient_matches_float64_gradcheck():
     ({"local": torch.randn(4, 3), "global_": torch.randn(4, 3)}, ValueError, "local must have 3 dimensions"),
     ({"local": torch.randn(4, 3, 2), "global_": torch.randn(4, 2)}, ValueError, "global_ must have shape"),
     ({"local": torch.randn(4, 3, 2), "global_": torch.randn(5, 3)}, ValueError, "global_ must have shape"),
+    ({"local": torch.randn(4, 3, 2), "global_": torch.randn(2, 5, 3)}, ValueError, "global_ must have shape"),
+    ({"local": torch.randn(4, 3, 2), "global_": torch.randn(1, 2, 4, 3)}, ValueError, "global_ must have shape"),
     ({"local": [1.0], "global_": torch.randn(4, 3)}, TypeError, "local must be a torch.Tensor"),
     ({"local": torch.ones(4, 3, 2, dtype=torch.long), "global_": torch.randn(4, 3)}, TypeError, "floating"),
     ({"local": torch.randn(0, 3, 2), "global_": torch.randn(0, 3)}, ValueError, "empty"),

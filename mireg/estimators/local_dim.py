@@ -121,7 +121,8 @@ class LocalDIMEstimator(nn.Module):
         return self.global_net(global_input[:, :, None, None]).flatten(1)
 
     def score(self, local: torch.Tensor, global_: torch.Tensor) -> torch.Tensor:
-        """Per-sample DV scores (B,) from precomputed ``local_features`` and ``global_features``."""
+        """Per-sample DV scores (B,) from precomputed ``local_features`` (B, width, K) and
+        ``global_features`` (B, width); a stacked (S, B, width) global gives (S, B) in one pass."""
         return dv_local_scores(local, global_, diagonal=self.diagonal)
 
     def forward(self, local_input: torch.Tensor, global_input: torch.Tensor) -> torch.Tensor:

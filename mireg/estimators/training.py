@@ -183,12 +183,11 @@ def _train(model, x, y, attack, epochs, batch_size, lr, objective, x_val, y_val,
             idx_cpu = idx.to(x.device)
             xb, xab = x[idx_cpu].to(device), x_adv[idx_cpu].to(device)
             g_both = torch.cat([g_nat[idx], g_adv[idx]])  # one global pass: shared BatchNorm statistics
-            local_n = natural.local_features(xb)
-            gn_nat, gn_adv = natural.global_features(g_both).chunk(2)
-            en_nat, en_adv = natural.score(local_n, gn_nat), natural.score(local_n, gn_adv)
-            local_a = adversarial.local_features(xab - xb)
-            ga_nat, ga_adv = adversarial.global_features(g_both).chunk(2)
-            ea_adv, ea_nat = adversarial.score(local_a, ga_adv), adversarial.score(local_a, ga_nat)
+            b = idx.numel()
+            en_nat, en_adv = natural.score(natural.local_features(xb),
+                                           natural.global_features(g_both).view(2, b, -1))
+            ea_nat, ea_adv = adversarial.score(adversarial.local_features(xab - xb),
+                                               adversarial.global_features(g_both).view(2, b, -1))
             loss_n, loss_a = _objective(objective, sel, en_nat, en_adv, ea_adv, ea_nat)
             optimizer.zero_grad(set_to_none=True)
             (loss_n + loss_a).backward()

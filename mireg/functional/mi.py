@@ -38,35 +38,43 @@ def dv_local_scores(local: torch.Tensor, global_: torch.Tensor, *, diagonal: str
 
     Args:
         local: (N, D, K) local features (K patch locations of dimension D).
-        global_: (N, D) global embeddings.
+        global_: (N, D) global embeddings, or (S, N, D): S sets of embeddings scored against the
+            same local features in one pass (e.g. h(x) and h(x_adv) in NAMID), which keeps one
+            copy of ``local`` for backward instead of S.
         diagonal: ``"exclude"`` (default, the clean estimator above) or ``"zero"``, the released
             code's quirk: the positive pair is set to 0 (not removed) inside the log-sum-exp, which
             adds an extra ``exp(0) = 1`` term to the negatives while still dividing by ``N - 1``.
 
     Returns:
-        (N,) scores. With ``N = 1`` there are no negatives and the DV bound is undefined: the score
-        is defined as 0 (a tensor connected to the inputs' graph with zero gradient), never NaN.
+        (N,) scores, or (S, N) for a stacked ``global_``. With ``N = 1`` there are no negatives and
+        the DV bound is undefined: the score is defined as 0 (a tensor connected to the inputs'
+        graph with zero gradient), never NaN.
 
     Example:
         >>> scores = dv_local_scores(torch.randn(8, 16, 4), torch.randn(8, 16))  # (8,)
     """
     check_tensor("local", local, ndim=3)
-    check_tensor("global_", global_, ndim=2)
+    check_tensor("global_", global_, min_ndim=2)
     check_choice("diagonal", diagonal, ("exclude", "zero"))
-    n, d, _ = local.shape
-    if global_.shape != (n, d):
-        raise ValueError(f"global_ must have shape (N, D) = ({n}, {d}) to match local (N, D, K) = "
-                         f"{tuple(local.shape)}, got {tuple(global_.shape)}")
+    n, d, k = local.shape
     if n == 0:
         raise ValueError("local is an empty batch (N = 0)")
-    scores = torch.einsum("id,jdk->ijk", global_, local)  # (N, N, K)
+    if global_.dim() > 3 or global_.shape[-2:] != (n, d):
+        raise ValueError(f"global_ must have shape (N, D) = ({n}, {d}) or (S, N, D) to match local (N, D, K) = "
+                         f"{tuple(local.shape)}, got {tuple(global_.shape)}")
+    stacked = global_.reshape(-1, n, d)
+    sets = stacked.shape[0]
+    # s[g, i, j, k] = <G_{g,i}, L_{j,k}> as one matmul against a (D, N*K) copy of the local features
+    scores = (stacked.reshape(sets * n, d) @ local.transpose(0, 1).reshape(d, n * k)).view(sets, n, n, k)
     if n == 1:
-        return scores.sum(dim=(1, 2)) * 0.0
-    eye = torch.eye(n, dtype=torch.bool, device=local.device).unsqueeze(-1)
-    positive = scores.diagonal(dim1=0, dim2=1).transpose(0, 1)  # (N, K): s[i, i, k]
-    masked = scores.masked_fill(eye, float("-inf") if diagonal == "exclude" else 0.0)
-    negative = torch.logsumexp(masked, dim=1) - math.log(n - 1)  # (N, K)
-    return (positive - negative).mean(dim=1)
+        out = scores.sum(dim=(2, 3)) * 0.0
+    else:
+        eye = torch.eye(n, dtype=torch.bool, device=local.device).view(1, n, n, 1)
+        positive = scores.diagonal(dim1=1, dim2=2).transpose(1, 2)  # (S, N, K): s[g, i, i, k]
+        masked = scores.masked_fill(eye, float("-inf") if diagonal == "exclude" else 0.0)
+        negative = torch.logsumexp(masked, dim=2) - math.log(n - 1)  # (S, N, K)
+        out = (positive - negative).mean(dim=2)
+    return out if global_.dim() == 3 else out[0]
 
 
 def dv_bound(t_joint: torch.Tensor, t_marginal: torch.Tensor) -> torch.Tensor:

@@ -127,10 +127,10 @@ class NaturalAdversarialMILoss(LossTerm):
                 local_n = e_n.local_features(x.detach().float())
                 local_a = e_a.local_features((x_adv.detach() - x.detach()).float())
             logits = torch.cat([logits_nat, logits_adv]).float()
-            gn_nat, gn_adv = e_n.global_features(logits).chunk(2)
-            ga_nat, ga_adv = e_a.global_features(logits).chunk(2)
-            en_nat, en_adv = e_n.score(local_n, gn_nat)[selected], e_n.score(local_n, gn_adv)[selected]
-            ea_nat, ea_adv = e_a.score(local_a, ga_nat)[selected], e_a.score(local_a, ga_adv)[selected]
+            batch = logits_adv.shape[0]
+            # one global pass and one critic pass per estimator for h(x) and h(x_adv) together
+            en_nat, en_adv = e_n.score(local_n, e_n.global_features(logits).view(2, batch, -1))[:, selected]
+            ea_nat, ea_adv = e_a.score(local_a, e_a.global_features(logits).view(2, batch, -1))[:, selected]
             loss = cosine_loss(en_adv, en_nat) + cosine_loss(ea_adv, ea_nat)
             if self.lam:
                 loss = loss + self.lam * (ea_adv - en_adv).mean()
