@@ -2,8 +2,9 @@
 
 Runs the engine's own :class:`mireg.train.engine.TrainingStep` (attack + forward + loss + backward +
 SGD step, exactly what ``mireg train`` runs per batch) on random [0, 1] images and reports images per
-second, the FLOPs per training image counted by ``torch.utils.flop_counter.FlopCounterMode`` on one
-real step (so InfoAT's extra clean forward and NAMID's estimators are included), the achieved
+second (the methods timed side by side, one step of each per round, median over rounds), the FLOPs
+per training image counted with ``torch.utils.flop_counter``'s formulas on one real step (so
+InfoAT's extra clean forward and NAMID's estimators are included), the achieved
 TFLOP/s and, where the device's peak is known, the fraction of it. The forward pass F of the
 ResNet-18 is counted too, so the step cost reads as a multiple of F (performance.md: PGD-10 AT
 ideally costs 23F = 10 attack steps x 2F + 3F for the update).
@@ -109,7 +110,8 @@ def _select_all(logits_nat, logits_adv, y):
     return torch.ones(y.shape[0], dtype=torch.bool, device=y.device)
 
 
-def bench(method: str, device: torch.device, batch: int, warmup: int, iters: int, compile_model: bool) -> dict:
+def prepare(method: str, device: torch.device, batch: int, compile_model: bool) -> dict:
+    """The method's training step on a fixed batch, with its FLOPs per image counted on one real step."""
     if method.startswith("namid"):
         # An untrained ResNet-18 predicts one class for every input, so NAMID's Eq. 6 selection (correct
         # on x, wrong on x_adv) would be empty and its estimators skipped. On a trained model it is
@@ -128,20 +130,39 @@ def bench(method: str, device: torch.device, batch: int, warmup: int, iters: int
     flop_model.eval()
     with torch.no_grad():
         forward_flops = count_flops(lambda: flop_model(xs)) / small
-    for _ in range(warmup):
-        step(x, y)
+    return {"method": method, "step": step, "x": x, "y": y, "flops": step_flops, "forward_flops": forward_flops}
+
+
+def bench(methods: list[str], device: torch.device, batch: int, warmup: int, iters: int,
+          compile_model: bool) -> list[dict]:
+    """Time the methods' steps side by side: ``iters`` rounds, each timing one step of every method in
+    turn, so that a busy machine slows them alike; report the median and the best step time."""
+    prepared = [prepare(m, device, batch, compile_model) for m in methods]
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    sync()
-    t0 = time.perf_counter()
+    for p in prepared:
+        for _ in range(warmup):
+            p["step"](p["x"], p["y"])
+    times: dict[str, list[float]] = {p["method"]: [] for p in prepared}
     for _ in range(iters):
-        loss, _, _ = step(x, y)
-    sync()
-    seconds = time.perf_counter() - t0
-    ips = batch * iters / seconds
-    return {"method": method, "batch_size": batch, "iterations": iters, "seconds": seconds,
-            "images_per_second": ips, "flops_per_image": step_flops, "forward_flops_per_image": forward_flops,
-            "step_cost_in_forwards": step_flops / forward_flops, "achieved_tflops": ips * step_flops / 1e12,
-            "final_loss": float(loss.detach())}
+        for p in prepared:
+            sync()
+            t0 = time.perf_counter()
+            loss, _, _ = p["step"](p["x"], p["y"])
+            sync()
+            times[p["method"]].append(time.perf_counter() - t0)
+            p["loss"] = float(loss.detach())
+    rows = []
+    for p in prepared:
+        ts = sorted(times[p["method"]])
+        median = ts[len(ts) // 2] if len(ts) % 2 else 0.5 * (ts[len(ts) // 2 - 1] + ts[len(ts) // 2])
+        ips = batch / median
+        rows.append({"method": p["method"], "batch_size": batch, "iterations": iters,
+                     "step_seconds": times[p["method"]], "images_per_second": ips,
+                     "images_per_second_best": batch / ts[0], "flops_per_image": p["flops"],
+                     "forward_flops_per_image": p["forward_flops"],
+                     "step_cost_in_forwards": p["flops"] / p["forward_flops"],
+                     "achieved_tflops": ips * p["flops"] / 1e12, "final_loss": p["loss"]})
+    return rows
 
 
 def main(argv=None) -> int:
@@ -149,7 +170,8 @@ def main(argv=None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N")
     parser.add_argument("--batch-size", type=int, default=None, help="default: 512 on CUDA, 32 on CPU")
-    parser.add_argument("--iters", type=int, default=None, help="timed steps (default: 20 CUDA, 3 CPU)")
+    parser.add_argument("--iters", type=int, default=None,
+                        help="timed rounds, one step of each method per round (default: 20 CUDA, 5 CPU)")
     parser.add_argument("--warmup", type=int, default=None, help="untimed steps first (default: 5 CUDA, 1 CPU)")
     parser.add_argument("--methods", default=",".join(METHODS_BENCHED))
     parser.add_argument("--compile", action="store_true", help="torch.compile the model")
@@ -160,21 +182,21 @@ def main(argv=None) -> int:
     device = resolve_device(args.device)
     cuda = device.type == "cuda"
     batch = args.batch_size or ((128 if args.quick else 512) if cuda else (8 if args.quick else 32))
-    iters = args.iters or ((5 if args.quick else 20) if cuda else (2 if args.quick else 3))
+    iters = args.iters or ((5 if args.quick else 20) if cuda else 5)
     warmup = args.warmup if args.warmup is not None else ((2 if args.quick else 5) if cuda else 1)
     name = device_name(device)
     datasheet, achievable = peak_flops(name) if cuda else (None, None)
     load_before = os.getloadavg() if hasattr(os, "getloadavg") else None
-    rows = []
-    for method in [m.strip() for m in args.methods.split(",") if m.strip()]:
-        row = bench(method, device, batch, warmup, iters, args.compile)
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    rows = bench(methods, device, batch, warmup, iters, args.compile)
+    for row in rows:
         if datasheet:
             row["fraction_of_datasheet_peak"] = row["achieved_tflops"] * 1e12 / datasheet
         if achievable:
             row["fraction_of_achievable_peak"] = row["achieved_tflops"] * 1e12 / achievable
-        rows.append(row)
         peak = f", {100 * row['fraction_of_datasheet_peak']:.1f}% of peak" if datasheet else ""
-        print(f"{method:8s} {row['images_per_second']:9.1f} img/s  {row['flops_per_image'] / 1e9:6.2f} GFLOP/img "
+        print(f"{row['method']:8s} {row['images_per_second']:9.1f} img/s (median; best "
+              f"{row['images_per_second_best']:.1f})  {row['flops_per_image'] / 1e9:6.2f} GFLOP/img "
               f"({row['step_cost_in_forwards']:.1f} F)  {row['achieved_tflops']:.3f} TFLOP/s{peak}", flush=True)
     result = {
         "device": name, "device_type": device.type, "torch": torch.__version__,
