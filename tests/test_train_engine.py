@@ -126,14 +126,20 @@ class _Counting(ATLoss):
 _Counting.uses_images = True
 
 
-@METHODS.register("test-images")
 def _images_method(config, **context):
     return MethodSpec(_Counting() + 0.0 * InfoAT(), attack="fgsm")
 
 
-def test_registered_method_gets_images_and_its_attack(tmp_path):
+@pytest.fixture
+def images_method():
+    METHODS.add("test-images", _images_method)
+    yield "test-images"
+    METHODS._entries.pop("test-images")  # noqa: SLF001 - keep the registry as other tests expect it
+
+
+def test_registered_method_gets_images_and_its_attack(tmp_path, images_method):
     _Counting.calls = 0
-    result = train(tiny(tmp_path, method="test-images", epochs=1, val_size=0), model=_small_model())
+    result = train(tiny(tmp_path, method=images_method, epochs=1, val_size=0), model=_small_model())
     assert _Counting.calls == 7  # all 1297 training images (no validation split) in batches of 200
     assert result.best_path is None and result.history[0]["val_robust_acc"] is None
 
