@@ -2,10 +2,16 @@
 
 Drop-in loss terms and torchattacks-compatible attacks from two papers:
 
-- InfoAT (Xu et al., IEEE TNNLS 2022, arXiv:2206.12292): :class:`InfoAT`, :class:`InfoPGD`, :class:`MARTPlus`.
-- NAMID (Zhou et al., ICML 2022, arXiv:2207.12203): :class:`NaturalAdversarialMILoss` and its estimators.
+- InfoAT (Xu et al., IEEE TNNLS 2022, arXiv:2206.12292): :class:`InfoAT`, :class:`InfoPGD`, :class:`MARTPlus`;
+- NAMID (Zhou et al., ICML 2022, arXiv:2207.12203): :class:`NaturalAdversarialMILoss`, :mod:`mireg.estimators`;
 
-``import mireg`` also repairs the PyPI robustbench / torchattacks releases (see :mod:`mireg.compat`).
+the reference losses (:class:`ATLoss`, :class:`TRADESLoss`, :class:`MARTLoss`), the attacks the papers
+evaluate with (:mod:`mireg.attacks`), the training engine (:mod:`mireg.train`), data
+(:mod:`mireg.data`), models (:mod:`mireg.models`) and the evaluation suite (:func:`evaluate`).
+
+``import mireg`` also repairs the PyPI robustbench / torchattacks releases (see :mod:`mireg.compat`)
+and fills the name registries (:mod:`mireg.registry`) with every model, dataset, attack, method,
+recipe and evaluation suite.
 """
 
 __version__ = "0.1.0"
@@ -14,7 +20,9 @@ from mireg import compat as _compat
 
 _compat.apply()
 
-from mireg import functional
+from mireg import attacks, data, estimators, functional, models, registry, train
+from mireg.attacks import BPDA, DDN, FWA, CWInf, DDNBounded, InfoPGD, RayS, TrainingAttack
+from mireg.evaluation import EvaluationReport, evaluate
 from mireg.losses import (
     ATLoss,
     EntropyWeightedMSEReg,
@@ -22,9 +30,38 @@ from mireg.losses import (
     LossTerm,
     MARTLoss,
     MARTPlus,
+    NaturalAdversarialMILoss,
     TRADESLoss,
+    WMIMLoss,
 )
-from mireg.losses import NaturalAdversarialMILoss, WMIMLoss
-from mireg import estimators
-from mireg.attacks import InfoPGD, TrainingAttack
-from mireg.evaluation import EvaluationReport, evaluate
+from mireg.train import TrainConfig
+
+__all__ = [
+    "ATLoss",
+    "BPDA",
+    "CWInf",
+    "DDN",
+    "DDNBounded",
+    "EntropyWeightedMSEReg",
+    "EvaluationReport",
+    "FWA",
+    "InfoAT",
+    "InfoPGD",
+    "LossTerm",
+    "MARTLoss",
+    "MARTPlus",
+    "NaturalAdversarialMILoss",
+    "RayS",
+    "TRADESLoss",
+    "TrainConfig",
+    "TrainingAttack",
+    "WMIMLoss",
+    "attacks",
+    "data",
+    "estimators",
+    "evaluate",
+    "functional",
+    "models",
+    "registry",
+    "train",
+]
