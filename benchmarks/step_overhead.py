@@ -33,6 +33,7 @@ import torch
 import torchattacks
 
 import mireg
+import mireg.losses.namid as namid_loss
 from mireg.models import create_model
 
 Method = tuple[mireg.LossTerm, Callable[[torch.nn.Module], object]]
@@ -49,6 +50,11 @@ def build_methods(eps: float = 8 / 255, alpha: float = 2 / 255, steps: int = 10)
                    lambda m: mireg.InfoPGD(m, eps=eps, alpha=alpha, steps=steps, lam=2.5)),
     }
     # --- NAMID-family methods are added below this line (see issue 3) ---
+    # An untrained model predicts one class everywhere, so NAMID's Eq. 6 selection (correct on x, wrong on
+    # x_adv) would be empty and the MI term would return early. On a trained model it is non-empty in
+    # practically every batch, and the estimators then run on the whole batch: select every sample so the
+    # benchmark pays that cost (as benchmarks/throughput.py does).
+    namid_loss.namid_selection = lambda logits_nat, logits_adv, y: torch.ones_like(y, dtype=torch.bool)
     # NAMID (Zhou et al. 2022): untrained estimators at the paper's width 2048 cost the same as trained ones
     # (the work does not depend on |Eq. 6 selection| unless it is empty, where the term returns 0 early).
     e_n, e_a = mireg.estimators.LocalDIMEstimator(10, 3), mireg.estimators.LocalDIMEstimator(10, 3)
@@ -62,14 +68,18 @@ def build_methods(eps: float = 8 / 255, alpha: float = 2 / 255, steps: int = 10)
 
 
 def make_step(model: torch.nn.Module, method: Method, lr: float = 0.01) -> Callable[[torch.Tensor, torch.Tensor], None]:
+    """One training step as the engine runs it: on CUDA the model under bf16 autocast, images and the
+    perturbation arithmetic in fp32, the loss in fp32."""
     criterion, make_attack = method
     attack = mireg.TrainingAttack(make_attack(model))
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    device_type = next(model.parameters()).device.type
 
     def step(x: torch.Tensor, y: torch.Tensor) -> None:
-        x_adv = attack(x, y)
-        logits_adv = model(x_adv)
-        logits_nat = model(x) if criterion.uses_natural else None
+        with torch.autocast(device_type, dtype=torch.bfloat16, enabled=device_type == "cuda"):
+            x_adv = attack(x, y)
+            logits_adv = model(x_adv).float()
+            logits_nat = model(x).float() if criterion.uses_natural else None
         loss = criterion(logits_nat, logits_adv, y, x=x, x_adv=x_adv)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
