@@ -24,14 +24,6 @@ from mireg.functional import dv_local_scores
 WIDTH = 32
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    """Tiny tensors: one intra-op thread is fastest, and avoids OpenMP spin-waits on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 # ----------------------------------------------------------------------------- LocalDIMEstimator
 @pytest.mark.parametrize("channels, size, patches", [(1, 28, 49), (3, 32, 64), (3, 64, 256), (1, 8, 4)])

@@ -12,15 +12,6 @@ from mireg.cli import main
 from mireg.estimators import load_estimators
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    """Tiny tensors: one intra-op thread is fastest, and avoids OpenMP spin-waits on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
     """A 'mireg train'-style checkpoint of a small CNN trained clean on 16x16 one-channel digits."""

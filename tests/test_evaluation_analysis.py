@@ -23,15 +23,6 @@ from mireg.evaluation.analysis import (
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models: one intra-op thread is faster, and far faster on a shared, loaded CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 class Threshold(nn.Module):
     """class 1 iff the single pixel is > 0.5."""
 

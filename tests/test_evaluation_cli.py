@@ -6,7 +6,6 @@ import argparse
 import json
 
 import pytest
-import torch
 
 import mireg  # noqa: F401
 from mireg.cli import build_parser, main
@@ -16,14 +15,6 @@ from mireg.evaluation.suites import get_suite
 INFOAT_FILES = {"report.json", "outcomes.npz", "robust_accuracy.png", "accuracy_vs_eps.png", "analysis.json",
                 "fig1_entropy_vs_perturbation.png", "fig4_weight_surface.png", "fig5_input_surface.png"}
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models: one intra-op thread is faster, and far faster on a shared, loaded CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -26,15 +26,6 @@ from mireg.evaluation.robustbench_io import (
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models: one intra-op thread is faster, and far faster on a shared, loaded CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def aa_report(digits_model, digits_split):
     # eps 0.3: APGD-CE (full standard budget) breaks every point at once, so this stays fast.

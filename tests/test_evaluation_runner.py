@@ -16,15 +16,6 @@ from mireg.evaluation.report import AttackResult, format_eps
 from mireg.evaluation.sanity import check_blackbox, check_eps_curve, check_orderings
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models: one intra-op thread is faster, and far faster on a shared, loaded CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 class Threshold(nn.Module):
     """Two classes on a 1-pixel image: class 1 iff x > 0.5 (logits 0 and 10 (x - 0.5))."""
 

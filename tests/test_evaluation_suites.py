@@ -16,14 +16,6 @@ from mireg.registry import SUITES
 PAPER_SUITES = ("infoat", "namid-linf", "namid-l2", "quick", "blackbox", "robustbench-linf", "robustbench-l2")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models: one intra-op thread is faster, and far faster on a shared, loaded CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 class Tiny3(nn.Module):
     """A 3-channel 8x8 classifier (TI-DIM's kernel is built for 3 channels)."""

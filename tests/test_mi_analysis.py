@@ -8,15 +8,6 @@ import torch
 from mireg.estimators import MIAnalysis, check_estimators, mi_analysis, plot_mi_analysis, train_estimators
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    """Tiny tensors: one intra-op thread is fastest, and avoids OpenMP spin-waits on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def setup(digits_split, digits_model):
     import torchattacks

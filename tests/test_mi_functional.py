@@ -13,15 +13,6 @@ from hypothesis import strategies as st
 from mireg.functional import cosine_loss, dv_bound, dv_local_scores, mine_surrogate, namid_selection
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    """Tiny tensors: one intra-op thread is fastest, and avoids OpenMP spin-waits on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _dv_reference(local: np.ndarray, global_: np.ndarray, diagonal: str) -> np.ndarray:
     """Per-sample DV by explicit loops in float64: mean_k [s_iik - log(1/(N-1) sum_j exp s_ijk)]."""
     n, _, k = local.shape
