@@ -2,8 +2,8 @@
 
 Every method runs on the same model, batch and optimiser settings in one process; timings are
 interleaved round-robin (R rounds, median per method) so that machine load affects all methods alike.
-Peak memory: on CUDA ``torch.cuda.max_memory_allocated`` around one step; on CPU the growth of the
-peak resident set (``ru_maxrss``) of a fresh child process per method over its set-up baseline.
+Memory: the MiB of tensors autograd saves for backward in one step (the activation memory, counted
+by storage, allocator-independent); on CUDA also the growth of ``torch.cuda.max_memory_allocated``.
 
 A step = the inner attack (through ``mireg.TrainingAttack``, eval mode) + the outer forward passes
 the loss uses + backward + SGD update. Cost in forward-pass units F (performance.md):
@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing as mp
 import platform
-import resource
 import statistics
 import time
 from collections.abc import Callable
@@ -119,38 +117,43 @@ def time_methods(args: argparse.Namespace, device: torch.device) -> dict[str, li
     return times
 
 
-def _cpu_peak_child(args: argparse.Namespace, name: str, queue) -> None:
-    torch.set_num_threads(args.threads)
-    device = torch.device("cpu")
+def saved_activation_mib(model: torch.nn.Module, step: Callable[[torch.Tensor, torch.Tensor], None],
+                         x: torch.Tensor, y: torch.Tensor) -> float:
+    """MiB of the distinct tensor storages autograd saves for the backward pass of the outer loss: the
+    activation memory, which sets a step's peak (each attack iteration keeps one forward graph, smaller,
+    freed at once). Allocator-independent, so it is the CPU measure; CUDA also reports the allocator's
+    peak. Tensors saved while ``mireg.TrainingAttack`` has the parameters frozen belong to the attack and
+    are not counted."""
+    first = next(model.parameters())
+    storages: dict[int, int] = {}
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        if first.requires_grad:  # outside the attack
+            storage = t.untyped_storage()
+            storages[storage.data_ptr()] = storage.nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        step(x, y)
+    return sum(storages.values()) / 2**20
+
+
+def peak_memory_mib(args: argparse.Namespace, device: torch.device) -> dict[str, dict[str, float]]:
+    """Per method: ``saved`` (see :func:`saved_activation_mib`) and, on CUDA, ``allocator_peak``: the
+    growth of ``torch.cuda.max_memory_allocated`` over the allocation before the step."""
     model, x, y = setup(args, device)
-    step = make_step(model, build_methods()[name])
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    step(x, y)
-    step(x, y)
-    queue.put((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)  # KiB -> MiB
-
-
-def peak_memory_mib(args: argparse.Namespace, device: torch.device) -> dict[str, float]:
-    peaks: dict[str, float] = {}
-    if device.type == "cuda":
-        model, x, y = setup(args, device)
-        for name, method in build_methods().items():
-            step = make_step(model, method)
-            step(x, y)
+    peaks: dict[str, dict[str, float]] = {}
+    for name, method in build_methods().items():
+        step = make_step(model, method)
+        step(x, y)
+        peaks[name] = {"saved": saved_activation_mib(model, step, x, y)}
+        if device.type == "cuda":
             torch.cuda.synchronize()
             torch.cuda.reset_peak_memory_stats()
             base = torch.cuda.memory_allocated()
             step(x, y)
             torch.cuda.synchronize()
-            peaks[name] = (torch.cuda.max_memory_allocated() - base) / 2**20
-        return peaks
-    context = mp.get_context("spawn")
-    for name in build_methods():
-        queue = context.Queue()
-        child = context.Process(target=_cpu_peak_child, args=(args, name, queue))
-        child.start()
-        peaks[name] = queue.get()
-        child.join()
+            peaks[name]["allocator_peak"] = (torch.cuda.max_memory_allocated() - base) / 2**20
     return peaks
 
 
@@ -177,10 +180,10 @@ def main() -> None:
     peaks = {} if args.no_memory else peak_memory_mib(args, device)
 
     print(f"{args.model} {args.size}x{args.size}, batch {args.batch}, {device_name}, median of {args.rounds} rounds")
-    print(f"{'method':10s} {'s/step':>8s} {'/AT':>6s} {'peak MiB':>9s} {'/AT':>6s}")
+    print(f"{'method':10s} {'s/step':>8s} {'/AT':>6s} {'saved MiB':>10s} {'/AT':>6s}")
     for name, seconds in medians.items():
-        mem = peaks.get(name)
-        mem_cols = f"{mem:9.1f} {mem / peaks['AT']:6.2f}" if mem is not None and peaks.get("AT") else ""
+        mem = peaks.get(name, {}).get("saved")
+        mem_cols = f"{mem:10.1f} {mem / peaks['AT']['saved']:6.2f}" if mem is not None else ""
         print(f"{name:10s} {seconds:8.3f} {seconds / medians['AT']:6.3f} {mem_cols}")
     ratios = {"InfoAT/AT": medians["InfoAT"] / medians["AT"], "InfoAT/TRADES": medians["InfoAT"] / medians["TRADES"]}
     ratios.update({"NAMID/AT": medians["NAMID"] / medians["AT"], "NAMID/TRADES": medians["NAMID"] / medians["TRADES"]})
