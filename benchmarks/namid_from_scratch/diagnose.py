@@ -40,8 +40,20 @@ from mireg.train import build_config, load_model_weights
 TERMS = ("ce", "cos_n", "cos_a", "lam")
 
 
-def mi_terms(e_n, e_a, logits_nat, logits_adv, y, x, x_adv, *, alpha: float, lam: float):
-    """alpha*Lcos_n, alpha*Lcos_a, alpha*lam*mean(E_a - E_n) (as NaturalAdversarialMILoss) and the scores."""
+def _cos_loss(a: torch.Tensor, b: torch.Tensor, floor: float) -> torch.Tensor:
+    if not floor:
+        return cosine_loss(a, b)
+    f = floor * a.numel() ** 0.5  # an RMS floor of `floor` nats per sample
+    return 1.0 - (a * b).sum() / (a.norm().clamp(min=f) * b.norm().clamp(min=f))
+
+
+def mi_terms(e_n, e_a, logits_nat, logits_adv, y, x, x_adv, *, alpha: float, lam: float, min_selected: int = 1,
+             floor: float = 0.0):
+    """alpha*Lcos_n, alpha*Lcos_a, alpha*lam*mean(E_a - E_n) (as NaturalAdversarialMILoss) and the scores.
+
+    Experiments (not mireg's loss): ``min_selected`` > 1 turns the cosine terms off on batches with
+    fewer selected samples; ``floor`` > 0 floors the norms of the score vectors in the cosines at
+    ``floor * sqrt(m)`` (an RMS of ``floor`` nats per sample)."""
     sel = namid_selection(logits_nat, logits_adv, y)
     b = y.numel()
     with torch.no_grad():
@@ -55,8 +67,9 @@ def mi_terms(e_n, e_a, logits_nat, logits_adv, y, x, x_adv, *, alpha: float, lam
         zero = (logits.sum() * 0.0)
         return {"cos_n": zero, "cos_a": zero, "lam": zero}, scores, sel
     s = {k: v[sel] for k, v in scores.items()}
-    terms = {"cos_n": alpha * cosine_loss(s["en_adv"], s["en_nat"]),
-             "cos_a": alpha * cosine_loss(s["ea_adv"], s["ea_nat"]),
+    on = 1.0 if int(sel.sum()) >= min_selected else 0.0
+    terms = {"cos_n": on * alpha * _cos_loss(s["en_adv"], s["en_nat"], floor),
+             "cos_a": on * alpha * _cos_loss(s["ea_adv"], s["ea_nat"], floor),
              "lam": alpha * lam * (s["ea_adv"] - s["en_adv"]).mean()}
     return terms, scores, sel
 
