@@ -8,6 +8,7 @@ from mireg.functional.at import at_loss
 from mireg.functional.divergence import divergence, entropy_weighted_mse, sample_weight, weighted_divergence
 from mireg.functional.entropy import entropy
 from mireg.functional.infoat import infoat_loss, infoat_term, infopgd_objective
+from mireg.functional.infoat_mine import mi_weighted_term
 from mireg.functional.mart import mart_loss, mart_plus_loss
 from mireg.functional.mi import cosine_loss, dv_bound, dv_local_scores, mine_surrogate, namid_selection
 from mireg.functional.trades import trades_loss
@@ -25,6 +26,7 @@ __all__ = [
     "infopgd_objective",
     "mart_loss",
     "mart_plus_loss",
+    "mi_weighted_term",
     "mine_surrogate",
     "namid_selection",
     "sample_weight",

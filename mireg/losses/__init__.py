@@ -7,6 +7,7 @@ with ``+`` and ``*`` (see :mod:`mireg.losses.base`).
 from mireg.losses.at import ATLoss
 from mireg.losses.base import LossTerm, ScaledLoss, SumLoss
 from mireg.losses.infoat import EntropyWeightedMSEReg, InfoAT
+from mireg.losses.infoat_mine import InfoATMINE
 from mireg.losses.mart import MARTLoss, MARTPlus
 from mireg.losses.namid import NaturalAdversarialMILoss
 from mireg.losses.trades import TRADESLoss
@@ -16,6 +17,7 @@ __all__ = [
     "ATLoss",
     "EntropyWeightedMSEReg",
     "InfoAT",
+    "InfoATMINE",
     "LossTerm",
     "MARTLoss",
     "MARTPlus",
