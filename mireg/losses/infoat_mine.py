@@ -99,7 +99,8 @@ class InfoATMINE(LossTerm):
         try:
             model.eval()
             with torch.no_grad():
-                _, feats = tap(torch.zeros(2, *image_shape, device=param.device if param is not None else None))
+                _, feats = tap(torch.zeros(2, *image_shape, device=None if param is None else param.device,
+                                           dtype=None if param is None else param.dtype))
         finally:
             for module, training in modes:
                 module.training = training
@@ -127,8 +128,9 @@ class InfoATMINE(LossTerm):
         z = self.tap.features_of(x)
         if next(self.mine.parameters()).device != x.device:
             self.mine.to(x.device)
+        dtype = next(self.mine.parameters()).dtype  # MINE runs in its own precision (fp32), outside autocast
         with torch.autocast(x.device.type, enabled=False):
-            x32, z32 = x.detach().float(), z.float()
+            x32, z32 = x.detach().to(dtype), z.to(dtype)
             if x.shape[0] < 2:
                 return z32.sum() * 0.0
             if self.training and self.update_mine:
