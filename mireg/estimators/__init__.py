@@ -5,7 +5,10 @@
 - :func:`train_estimators`: NAMID's Eq. 4-6 on a frozen classifier, with the held-out Fig. 4 check;
 - :func:`save_estimators` / :func:`load_estimators`;
 - :func:`mi_analysis` / :func:`plot_mi_analysis`: NAMID's Fig. 2/4 analysis for a list of attacks;
-- :class:`MINE`, :func:`fit_mine`, :func:`estimate_layer_mi`: InfoAT's layer-wise I(x; z) ablation.
+- :func:`train_standard_estimator`, :func:`standard_mi_analysis`, :func:`fig4_offset_means`: NAMID's
+  Fig. 2 (standard MI by MI maximisation on natural samples) and its offset averages (Fig. 2, Fig. 4);
+- :class:`MINE`, :func:`fit_mine`, :func:`estimate_layer_mi`: post-hoc MINE estimates of I(x; z) per
+  layer (InfoAT's MINE ablation as a training loss is :class:`mireg.losses.InfoATMINE`).
 """
 
 from mireg.estimators.analysis import (
@@ -18,6 +21,13 @@ from mireg.estimators.analysis import (
 from mireg.estimators.io import load_estimators, save_estimators
 from mireg.estimators.local_dim import LocalDIMEstimator
 from mireg.estimators.mine import MINE, MINEResult, estimate_layer_mi, fit_mine
+from mireg.estimators.standard_mi import (
+    StandardMIAnalysis,
+    fig4_offset_means,
+    plot_standard_mi,
+    standard_mi_analysis,
+    train_standard_estimator,
+)
 from mireg.estimators.tap import FeatureTap
 from mireg.estimators.training import EstimatorTrainingResult, default_attack, train_estimators
 
@@ -25,4 +35,5 @@ __all__ = [
     "MINE", "EstimatorCheck", "EstimatorTrainingResult", "FeatureTap", "LocalDIMEstimator", "MIAnalysis",
     "MINEResult", "check_estimators", "default_attack", "estimate_layer_mi", "fit_mine", "load_estimators",
     "mi_analysis", "plot_mi_analysis", "save_estimators", "train_estimators",
+    "StandardMIAnalysis", "fig4_offset_means", "plot_standard_mi", "standard_mi_analysis", "train_standard_estimator",
 ]

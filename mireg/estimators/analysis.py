@@ -183,7 +183,9 @@ class MIAnalysis:
     rows: list[dict[str, float | int | str]] = field(default_factory=list)
 
     def table(self) -> str:
-        """A Markdown table: per attack, robust accuracy, #selected and mean scores on the selection."""
+        """A Markdown table: per attack, robust accuracy, #selected and raw mean scores on the Eq. 6
+        selection (mireg's check; NAMID's Fig. 4 averages all samples after a worst-case offset, see
+        :func:`mireg.estimators.fig4_offset_means`)."""
         head = ("| attack | robust acc | selected | E_n(x) | E_n(x_adv) | E_a(x_adv) | E_a(x) | "
                 "E_n(x)>E_n(x_adv) | E_a(x_adv)>E_a(x) |")
         lines = [head, "|" + "---|" * 9]
@@ -273,7 +275,10 @@ def plot_mi_analysis(analysis: MIAnalysis, path: str | None = None, *, selected_
     Args:
         analysis: the result of :func:`mi_analysis`.
         path: where to save the figure (PNG/PDF by extension); None: only return it.
-        selected_only: restrict to the samples of Eq. 6 (as the paper does); else all samples.
+        selected_only: restrict to the samples of Eq. 6 (mireg's choice, to show the premise where
+            it is stated); else all samples. NAMID's own Fig. 2 and Fig. 4 report averages over ALL
+            test samples, offset so that the worst case equals 0: see
+            :func:`mireg.estimators.fig4_offset_means` and :func:`mireg.estimators.standard_mi_analysis`.
 
     Returns:
         the matplotlib ``Figure``.
