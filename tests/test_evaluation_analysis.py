@@ -74,7 +74,7 @@ def test_input_loss_surface_center_and_axis(digits_model, digits_split):
     x, y = digits_split["x_test"][:1], digits_split["y_test"][:1]
     surf = input_loss_surface(digits_model, x, y, eps=0.1, points=5, seed=0)
     loss = np.asarray(surf["loss"])
-    assert loss.shape == (5, 5) and surf["a"] == pytest.approx([-0.2, -0.1, 0.0, 0.1, 0.2])
+    assert loss.shape == (5, 5) and surf["a"] == pytest.approx([-0.1, -0.05, 0.0, 0.05, 0.1])
     with torch.no_grad():
         assert loss[2, 2] == pytest.approx(F.cross_entropy(digits_model(x), y).item(), rel=1e-5)
     assert surf["pgd_loss"] >= loss[2, 2]

@@ -82,14 +82,16 @@ def plot_report(report: EvaluationReport, directory: str | os.PathLike) -> list[
 
 
 def plot_weight_surface(surface: dict[str, list[float]], path: str | os.PathLike) -> Path:
-    """InfoAT Fig. 4: loss against the step along a filter-normalized weight direction."""
+    """InfoAT Fig. 4: the loss change ``L(theta + alpha d) - L(theta)`` (after Wu et al. 2020) along a
+    filter-normalized weight direction (the absolute loss for a surface without ``*_change`` keys)."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(4.5, 3.5))
-    ax.plot(surface["alpha"], surface["clean"], label="clean")
+    suffix = "_change" if "clean_change" in surface else ""
+    ax.plot(surface["alpha"], surface["clean" + suffix], label="clean")
     if "adversarial" in surface:
-        ax.plot(surface["alpha"], surface["adversarial"], label="adversarial (PGD)")
+        ax.plot(surface["alpha"], surface["adversarial" + suffix], label="adversarial (PGD)")
     ax.set_xlabel("alpha (filter-normalized direction)")
-    ax.set_ylabel("cross-entropy")
+    ax.set_ylabel("loss change L(θ + αd) − L(θ)" if suffix else "cross-entropy")
     ax.legend()
     ax.set_title("weight-space loss surface")
     return _save(fig, path)
