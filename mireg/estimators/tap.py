@@ -2,7 +2,7 @@
 
 mireg models (and RobustBench / torchattacks models) return logits only. To feed an estimator's
 global net with, say, ResNet ``layer3`` features (the NAMID code's ``--is_internal`` option, or the
-InfoAT ablation on layers #1-#4), a :class:`FeatureTap` records that layer's output on every forward.
+MINE ablation of InfoAT on layers #1-#4), a :class:`FeatureTap` records that layer's output on every forward.
 """
 
 from __future__ import annotations
