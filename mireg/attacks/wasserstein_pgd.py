@@ -26,10 +26,6 @@ from mireg.registry import ATTACKS
 __all__ = ["WassersteinPGD", "window_offsets", "window_cost", "window_transport", "simplex_projection",
            "dual_projection"]
 
-#: Price of an offset whose target leaves the image (the reference's ``inf``): it never receives mass.
-OUTSIDE_COST = 1e6
-
-
 def window_offsets(kernel_size: int) -> torch.Tensor:
     """Offsets ``(dy, dx)`` (K², 2) of a ``kernel_size`` window, row-major, each axis ``k - K // 2``.
 
@@ -44,20 +40,24 @@ def window_offsets(kernel_size: int) -> torch.Tensor:
 def window_cost(kernel_size: int, height: int, width: int, device: torch.device | None = None,
                 dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """Cost (K², H, W) of moving unit mass from pixel (h, w) by each offset: the Euclidean pixel distance,
-    :data:`OUTSIDE_COST` where the target ``(h + dy, w + dx)`` leaves the image."""
+    ``inf`` (forbidden) where the target ``(h + dy, w + dx)`` leaves the image.
+
+    The reference prices such targets at 1e6 and wraps them around the image, which lets at most
+    budget/1e6 of mass leak; here they are excluded exactly.
+    """
     off = window_offsets(kernel_size)
     rows = torch.arange(height).view(1, -1, 1) + off[:, 0].view(-1, 1, 1)
     cols = torch.arange(width).view(1, 1, -1) + off[:, 1].view(-1, 1, 1)
     inside = (rows >= 0) & (rows < height) & (cols >= 0) & (cols < width)
     dist = off.double().norm(dim=1).view(-1, 1, 1).expand(-1, height, width)
-    return torch.where(inside, dist, torch.full_like(dist, OUTSIDE_COST)).to(device=device, dtype=dtype)
+    return torch.where(inside, dist, torch.full_like(dist, float("inf"))).to(device=device, dtype=dtype)
 
 
 def window_transport(plan: torch.Tensor, kernel_size: int) -> torch.Tensor:
     r"""The transported image :math:`x'_j = \sum_{(i, o):\, i + d_o = j} \Pi_{i o}`: (B, C, K², H, W) -> (B, C, H, W).
 
     ``plan[b, c, o, h, w]`` is the mass moved from (h, w) by offset ``o`` of :func:`window_offsets`;
-    mass whose target leaves the image is dropped (the projection never puts any there).
+    mass whose target leaves the image is dropped (a feasible plan has none there).
     """
     b, c, k2, h, w = plan.shape
     weight = torch.eye(k2, device=plan.device, dtype=plan.dtype).view(k2, 1, kernel_size, kernel_size)
@@ -69,7 +69,8 @@ def window_transport(plan: torch.Tensor, kernel_size: int) -> torch.Tensor:
 def simplex_projection(values: torch.Tensor, mass: torch.Tensor, dim: int = 2) -> torch.Tensor:
     r"""Euclidean projection of each fibre of ``values`` along ``dim`` onto :math:`\{p \ge 0, \sum p = m\}`.
 
-    ``mass`` has the shape of ``values`` without ``dim`` (m >= 0). Sort-based (Held et al. 1974;
+    ``mass`` has the shape of ``values`` without ``dim`` (m >= 0); entries equal to ``-inf`` get 0 (each
+    fibre needs one finite entry). Sort-based (Held et al. 1974;
     Duchi et al. 2008): :math:`p = \max(v - \theta, 0)` with :math:`\theta = (\sum_{j \le \rho} u_j - m)/\rho`,
     :math:`u` sorted decreasingly and :math:`\rho` the largest j with :math:`u_j > (\sum_{i \le j} u_i - m)/j`.
     """
@@ -78,7 +79,7 @@ def simplex_projection(values: torch.Tensor, mass: torch.Tensor, dim: int = 2) -
     shape = [1] * values.dim()
     shape[dim] = values.shape[dim]
     j = torch.arange(1, values.shape[dim] + 1, device=values.device, dtype=values.dtype).view(shape)
-    rho = ((j * u - excess > 0) * j).amax(dim=dim, keepdim=True).clamp_min(1)
+    rho = ((j * u - excess > 0) * j).amax(dim=dim, keepdim=True).clamp_min(1)  # -inf entries compare as nan
     theta = excess.gather(dim, rho.long() - 1) / rho
     return (values - theta).clamp_min(0)
 
@@ -89,7 +90,8 @@ def dual_projection(target: torch.Tensor, images: torch.Tensor, cost: torch.Tens
     r"""Projection of ``target`` onto the local Wasserstein ball by bisection on its dual (Wu et al. 2020, Sec. 3).
 
     Solves :math:`\min_\Pi \tfrac12\|\Pi - G\|^2` s.t. :math:`\Pi \ge 0`, :math:`\Pi\mathbf 1 = x` (per pixel
-    and channel), :math:`\langle \Pi, C\rangle \le` ``budget`` (per sample). For a multiplier
+    and channel), :math:`\langle \Pi, C\rangle \le` ``budget`` (per sample), no mass where ``cost`` is
+    ``inf`` (:func:`window_cost`). For a multiplier
     :math:`\lambda \ge 0` of the cost constraint the minimiser is the row-wise simplex projection
     :math:`\Pi(\lambda) = P_\Delta(G - \lambda C)`, whose cost decreases in :math:`\lambda`; bisection on
     :math:`[0,\ 2\|G\|_\infty + \|x\|_\infty]` moves the lower end up where the cost exceeds the budget and
@@ -103,12 +105,18 @@ def dual_projection(target: torch.Tensor, images: torch.Tensor, cost: torch.Tens
     """
     b = target.shape[0]
     view = (b, 1, 1, 1, 1)
+    forbidden = torch.isinf(cost)
+    cost = cost.masked_fill(forbidden, 0.0)
+
+    def recover(lam: torch.Tensor) -> torch.Tensor:
+        return simplex_projection((target - lam.view(view) * cost).masked_fill(forbidden, float("-inf")), images)
+
     lo = torch.zeros(b, device=target.device, dtype=target.dtype)
     hi = 2 * target.abs().flatten(1).amax(1) + images.flatten(1).amax(1)
     running = torch.ones((), dtype=torch.bool, device=target.device)
     for _ in range(max_iter):
         mid = (lo + hi) / 2
-        gap = (simplex_projection(target - mid.view(view) * cost, images) * cost).flatten(1).sum(1) - budget
+        gap = (recover(mid) * cost).flatten(1).sum(1) - budget
         up = gap > 0
         lo = torch.where(running & up, mid, lo)
         hi = torch.where(running & ~up, mid, hi)
@@ -118,7 +126,7 @@ def dual_projection(target: torch.Tensor, images: torch.Tensor, cost: torch.Tens
         if int_tol is not None:
             done = done | ((hi - lo).amax() < int_tol)
         running = running & ~done
-    return simplex_projection(target - hi.view(view) * cost, images), hi
+    return recover(hi), hi
 
 
 class WassersteinPGD(Attack):
@@ -236,7 +244,7 @@ class WassersteinPGD(Attack):
         plan = plan.detach()
         transported = window_transport(plan, k)
         self._last_plan, self._last_transported, self._last_budget = plan, transported, budget
-        self._last_cost = (plan * cost).flatten(1).sum(1)
+        self._last_cost = (plan * cost.nan_to_num(posinf=0.0)).flatten(1).sum(1)
         return transported.clamp(0, 1)
 
 
