@@ -224,6 +224,7 @@ def _reference_step(plan: np.ndarray, x: np.ndarray, y: int, weight: np.ndarray,
 def test_two_attack_steps_match_float64_rederivation(k):
     g = torch.Generator().manual_seed(7)
     x = 0.9 * torch.rand(2, 1, 3, 3, generator=g)
+    x[:, :, 0, 0] = 0.0  # black pixels: the gradient through the clip must pass at exactly 0
     y = torch.tensor([0, 2])
     model = _Linear(torch.randn(3, 9, generator=g), torch.randn(3, generator=g)).eval()
     kwargs = {"eps": 0.05, "alpha": 0.2, "kernel_size": k, "dual_max_iter": 60, "grad_tol": None, "int_tol": None}

@@ -232,7 +232,11 @@ class WassersteinPGD(Attack):
         plan[:, :, (k // 2) * (k + 1)] = images  # the identity plan: nothing moves
         for t in range(self.steps):
             plan.requires_grad_(True)
-            logits = self.get_logits(window_transport(plan, k).clamp(0, 1))
+            moved = window_transport(plan, k)
+            # clip to [0, 1] with gradient 1 on the closed interval (torch's clamp gives 0 at the bounds in
+            # recent releases; the reference's PyTorch 1.5 gave 1, and black pixels sit exactly at 0)
+            inside = (moved >= 0) & (moved <= 1)
+            logits = self.get_logits(torch.where(inside, moved, moved.detach().clamp(0, 1)))
             if t == 0:  # once per call: the labels must index the model's classes
                 check_labels("labels", labels, batch=n, num_classes=logits.shape[1])
             grad = torch.autograd.grad(sign * loss_fn(logits, labels), plan)[0]
