@@ -11,6 +11,9 @@ from mireg.attacks.ddn import DDN, DDNBounded
 from mireg.attacks.fwa import FWA
 from mireg.attacks.infopgd import InfoPGD
 from mireg.attacks.rays import RayS
+from mireg.attacks.ti_dim import TIDIM
 from mireg.attacks.training import TrainingAttack
+from mireg.attacks.wasserstein_pgd import WassersteinPGD
 
-__all__ = ["InfoPGD", "TrainingAttack", "BPDA", "bpda", "CWInf", "DDN", "DDNBounded", "FWA", "RayS"]
+__all__ = ["InfoPGD", "TrainingAttack", "BPDA", "bpda", "CWInf", "DDN", "DDNBounded", "FWA", "RayS", "TIDIM",
+           "WassersteinPGD"]
