@@ -43,8 +43,10 @@ epoch of iteration t is ``t // n + 1``.
 adversarial training", ICLR 2020 (locuslab/fast_adversarial ``CIFAR10/train_fgsm.py`` and
 ``train_pgd.py``): ``torch.optim.lr_scheduler.CyclicLR(base_lr=0, max_lr=lr_max, step_size_up=T/2,
 step_size_down=T/2)`` stepped after every batch, i.e. a triangle with its peak at the half
-(``peak = 0.5``), evaluated at iteration t before the step (so the first step runs at lr 0). These
-two ramp up from 0 themselves and take no ``warmup_epochs``.
+(``peak = 0.5``), evaluated at iteration t before the step (so the first step runs at lr 0). That
+``CyclicLR`` also cycled SGD's momentum inversely, 0.9 -> 0.8 at the peak -> 0.9 (its defaults
+``cycle_momentum=True, base_momentum=0.8, max_momentum=0.9``); these schedules set the lr only.
+``one_cycle`` and ``cyclic`` ramp up from 0 themselves and take no ``warmup_epochs``.
 
 Linear scaling rule (Goyal et al., "Accurate, Large Minibatch SGD: Training ImageNet in 1 Hour",
 2017, §2): when the minibatch size is multiplied by k, multiply the learning rate by k
