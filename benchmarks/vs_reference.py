@@ -208,33 +208,36 @@ def _ratios(results: dict) -> dict:
     return ratios
 
 
-def run(args) -> dict:
+def run(args, save=lambda report: None) -> dict:
+    """Measure everything; ``save(report)`` after each measurement (a run cut short keeps its results)."""
     device = torch.device(args.device)
     if device.type == "cpu":
         torch.set_num_threads(args.threads)
     data = load_data(args)
     epoch_images = args.epoch_images or len(data)
     flops = forward_flops_per_image(_model(args, data, device), data.image_shape, device)
-    load_start = os.getloadavg()
-    raw: dict[str, dict[str, list[dict]]] = {m: {v: [] for v in args.variants} for m in args.methods}
+    report = {"benchmark": "vs_reference", "device": _device_name(device), "torch": torch.__version__,
+              "threads": torch.get_num_threads(), "loadavg_start": os.getloadavg(),
+              "settings": {k: v for k, v in vars(args).items() if k != "out"},
+              "flops": {"forward_per_image": flops, "counted_by": "torch.utils.flop_counter (conv/matmul only)",
+                        "ideal_forwards": {m: ideal_forwards(m, args.attack_steps) for m in args.methods},
+                        "epoch_images": epoch_images}}
+    raw: dict[str, dict[str, list[dict]]] = {m: {} for m in args.methods}
     for _ in range(args.rounds):  # interleaved, so that machine load affects every loop alike
         for method in args.methods:
             for variant in args.variants:
-                timing = time_engine if variant == "engine" else None
-                result = (timing(args, method, data, device) if timing else
+                result = (time_engine(args, method, data, device) if variant == "engine" else
                           time_loop(args, variant, method, data, device))
-                raw[method][variant].append(result)
+                raw[method].setdefault(variant, []).append(result)
                 print(f"{method:7s} {variant:13s} {1 / result['wall_s_per_image']:9.1f} img/s (wall) "
                       f"batch {result['batch_size']}", file=sys.stderr, flush=True)
-    results = {m: {v: _summary(runs, epoch_images, ideal_forwards(m, args.attack_steps) * flops, args.peak_tflops)
-                   for v, runs in variants.items()} for m, variants in raw.items()}
-    return {"benchmark": "vs_reference", "device": _device_name(device), "torch": torch.__version__,
-            "threads": torch.get_num_threads(), "loadavg_start": load_start, "loadavg_end": os.getloadavg(),
-            "settings": {k: v for k, v in vars(args).items() if k != "out"},
-            "flops": {"forward_per_image": flops, "counted_by": "torch.utils.flop_counter (conv/matmul only)",
-                      "ideal_forwards": {m: ideal_forwards(m, args.attack_steps) for m in args.methods},
-                      "epoch_images": epoch_images},
-            "results": results, "ratios": _ratios(results)}
+                report["results"] = {m: {v: _summary(runs, epoch_images, ideal_forwards(m, args.attack_steps) * flops,
+                                                     args.peak_tflops) for v, runs in variants.items()}
+                                     for m, variants in raw.items()}
+                report["ratios"] = _ratios(report["results"])
+                report["loadavg_end"] = os.getloadavg()
+                save(report)
+    return report
 
 
 def _device_name(device: torch.device) -> str:
@@ -276,12 +279,14 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
-    report = run(args)
-    text = json.dumps(report, indent=2)
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(text + "\n")
-    print(text)
+
+    def save(report: dict) -> None:
+        if args.out:
+            Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+
+    report = run(args, save)
+    print(json.dumps(report, indent=2))
     return report
 
 
