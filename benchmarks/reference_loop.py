@@ -196,3 +196,45 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float, 
             robust += _correct(model, pgd_linf(model, xb, yb, eps, alpha, steps), yb)
     model.train(was_training)
     return clean / len(y), robust / len(y)
+
+
+def seed_spread(seeds: Sequence[int]) -> dict:
+    """Clean / PGD-20 test accuracy of this loop on the digits-at recipe for several seeds (the run-to-run
+    spread that sets the tolerance of tests/test_train_parity.py)."""
+    from mireg.data import load_dataset, split_validation
+    from mireg.models import create_model
+    from mireg.train import build_config
+
+    cfg = build_config("digits-at")
+    options = {"image_size": cfg.image_size, "channels": cfg.channels}
+    train_data, _ = split_validation(load_dataset("digits", split="train", **options), cfg.val_size, seed=cfg.seed)
+    test = load_dataset("digits", split="test", **options)
+    runs = []
+    for seed in seeds:
+        torch.manual_seed(seed)
+        model = create_model(cfg.model, num_classes=10, in_channels=cfg.channels, **cfg.model_kwargs)
+        train_plain(model, train_data.float(), train_data.y, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
+                    eps=cfg.eps, alpha=cfg.alpha, steps=cfg.steps, momentum=cfg.momentum,
+                    weight_decay=cfg.weight_decay, milestones=cfg.lr_milestones, gamma=cfg.lr_gamma, seed=seed)
+        clean, robust = evaluate(model, test.float(), test.y, eps=cfg.eps, alpha=cfg.alpha, steps=20, seed=0)
+        runs.append({"seed": seed, "clean": clean, "pgd20": robust})
+        print(runs[-1], flush=True)
+    return {"recipe": "digits-at", "test_images": len(test), "runs": runs,
+            **{f"{k}_range": [min(r[k] for r in runs), max(r[k] for r in runs)] for k in ("clean", "pgd20")}}
+
+
+if __name__ == "__main__":
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser(description="Seed-to-seed spread of the plain loop on digits-at.")
+    parser.add_argument("--seeds", default="0-7", help="a range like 0-7")
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    low, high = (int(v) for v in args.seeds.split("-"))
+    text = json.dumps({"device": "cpu, 1 thread", **seed_spread(range(low, high + 1))}, indent=2)
+    if args.out:
+        with open(args.out, "w") as fh:
+            fh.write(text + "\n")
+    print(text)

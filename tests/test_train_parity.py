@@ -7,12 +7,14 @@ order, so their weights must agree bit for bit after every epoch, BatchNorm buff
 checks the data order and augmentation, the attack's start, steps and BN mode, the lr steps, the
 weight decay and the optimiser, all at once.
 
-The accuracy check is the weaker statement that survives any platform difference: clean and PGD-20
-accuracy on the 500 held-out test digits equal within ``ACC_TOLERANCE``. How it was chosen: eight runs
-of the plain loop with seeds 0-7 (seed = initial weights, data order and attack starts; digits-at
-recipe, 180 steps) gave clean accuracy 0.960-0.978 (sd 0.006) and PGD-20 accuracy 0.578-0.642
-(sd 0.021) on the 2-core development CPU; the tolerance is the largest seed-to-seed range, so the
-engine must lie within the plain loop's own run-to-run spread.
+The accuracy check (made first, so a failure says which statement broke) is the weaker one, which
+would survive a platform where some kernel rounds differently: clean and PGD-20
+accuracy on the 500 held-out test digits equal within the plain loop's own run-to-run spread. How
+it was chosen: eight runs of the plain loop with seeds 0-7 (seed = initial weights, data order and
+attack starts; the digits-at recipe, 180 steps; measured with the same evaluation on the 2-core
+development CPU) gave clean accuracy 0.972-0.984 (mean 0.979, sd 0.005) and PGD-20 accuracy
+0.660-0.710 (mean 0.692, sd 0.016); the tolerances are those ranges. Reproduce with
+``python benchmarks/reference_loop.py --seeds 0-7`` (``benchmarks/results/parity_spread_cpu.json``).
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ from mireg.data import load_dataset, split_validation
 from mireg.models import create_model
 from mireg.train import TrainConfig, build_config, train
 
-ACC_TOLERANCE = 0.064  # the largest seed-to-seed range of the plain loop (module docstring)
+CLEAN_TOLERANCE = 0.012  # range of the plain loop's clean accuracy over 8 seeds (module docstring)
+ROBUST_TOLERANCE = 0.050  # range of its PGD-20 accuracy over the same 8 seeds
 
 
 def _reference_loop():
@@ -88,12 +91,11 @@ def test_engine_learns_exactly_as_the_plain_loop(tmp_path):
     # the digits-at recipe as it is: 10 epochs x 18 steps, PGD-7, eval-mode BN attack, lr x0.1 from epoch 8
     cfg = build_config("digits-at", overrides={"val_steps": 0, "progress": False, "out_dir": str(tmp_path / "run")})
     engine_model, plain_model, engine_weights, plain_weights = _train_both(cfg)
-    _assert_same_weights(engine_weights, plain_weights)
-
     test = load_dataset(cfg.dataset, split="test", image_size=cfg.image_size, channels=cfg.channels)
     kwargs = {"eps": cfg.eps, "alpha": cfg.alpha, "steps": 20, "seed": 0}
     engine_clean, engine_robust = ref.evaluate(engine_model, test.float(), test.y, **kwargs)
     plain_clean, plain_robust = ref.evaluate(plain_model, test.float(), test.y, **kwargs)
-    assert abs(engine_clean - plain_clean) <= ACC_TOLERANCE
-    assert abs(engine_robust - plain_robust) <= ACC_TOLERANCE
+    assert abs(engine_clean - plain_clean) <= CLEAN_TOLERANCE
+    assert abs(engine_robust - plain_robust) <= ROBUST_TOLERANCE
     assert engine_clean > 0.9 and engine_robust > 0.4  # it learned: chance is 0.1
+    _assert_same_weights(engine_weights, plain_weights)
