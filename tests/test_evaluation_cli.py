@@ -9,7 +9,7 @@ import pytest
 
 import mireg  # noqa: F401
 from mireg.cli import build_parser, main
-from mireg.evaluation.cli import parse_eps
+from mireg.cli.eval import parse_eps
 from mireg.evaluation.suites import get_suite
 
 INFOAT_FILES = {"report.json", "outcomes.npz", "robust_accuracy.png", "accuracy_vs_eps.png", "analysis.json",

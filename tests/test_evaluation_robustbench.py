@@ -14,16 +14,14 @@ from mireg.evaluation import evaluate
 from mireg.evaluation.robustbench_io import (
     MODEL_INFO_EXTRA_FIELDS,
     TODO,
-    finetune,
-    load_robustbench_model,
     missing_fields,
     model_info,
     read_model_info,
-    robustbench_checkpoint_path,
     robustbench_evaluate,
-    with_normalization,
     write_model_info,
 )
+from mireg.models.robustbench import load_robustbench_model, robustbench_checkpoint_path, with_normalization
+from mireg.train import finetune
 
 
 @pytest.fixture(scope="module")

@@ -196,7 +196,7 @@ def test_autoattack_full_standard_run_matches_pyautoattack(digits_model, digits_
 
 
 def test_autoattack_reduced_budget_runs_every_stage(digits_model, digits_split):
-    from mireg.evaluation import AutoAttack
+    from mireg.attacks import AutoAttack
 
     x, y = digits_split["x_test"][:8], digits_split["y_test"][:8]
     atk = AutoAttack(digits_model, eps=0.05, n_iter=4, n_queries=20)

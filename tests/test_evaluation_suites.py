@@ -163,7 +163,7 @@ def test_transfer_needs_a_surrogate(rgb):
 
 
 def test_transfer_never_queries_the_target(rgb):
-    from mireg.evaluation import TransferAttack
+    from mireg.attacks import TransferAttack
 
     class Counting(nn.Module):
         def __init__(self, model):

@@ -8,9 +8,9 @@ import pytest
 
 import mireg.data  # noqa: F401, I001  (registers the datasets)
 import mireg.models  # noqa: F401  (registers the architectures)
+from mireg.recipes import Recipe
 from mireg.registry import DATASETS, METHODS, MODELS, RECIPES
 from mireg.train import TrainConfig, build_config, load_config_file, parse_overrides
-from mireg.train.recipes import Recipe
 
 PAPER_RECIPES = ("at-preact18", "trades-wrn34", "mart-resnet18", "mart-wrn34", "infoat-resnet18",
                  "namid-resnet18")

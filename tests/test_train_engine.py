@@ -8,10 +8,10 @@ import pytest
 import torch
 from torch import nn
 
+from mireg.checkpoints import save_checkpoint
 from mireg.losses import ATLoss, InfoAT
 from mireg.registry import METHODS
 from mireg.train import MethodSpec, NonFiniteLossError, TrainConfig, build_config, load_checkpoint, train
-from mireg.train.checkpoint import save_checkpoint
 
 
 def tiny(tmp_path, **changes) -> TrainConfig:

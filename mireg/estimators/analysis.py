@@ -26,16 +26,13 @@ from mireg._validation import check_images, check_labels, check_number
 from mireg.estimators.local_dim import LocalDIMEstimator
 from mireg.estimators.tap import FeatureTap
 from mireg.functional.mi import namid_selection
+from mireg.utils.device import model_device
+from mireg.utils.modes import preserved_modes
 
 __all__ = ["EstimatorCheck", "MIAnalysis", "check_estimators", "global_inputs", "mi_analysis", "mi_scores",
            "plot_mi_analysis"]
 
 Attack = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-
-
-def _device_of(model: nn.Module) -> torch.device:
-    param = next(model.parameters(), None)
-    return param.device if param is not None else torch.device("cpu")
 
 
 @torch.no_grad()
@@ -47,7 +44,7 @@ def global_inputs(model: nn.Module, x: torch.Tensor, *, batch_size: int = 256, l
     (read with :class:`FeatureTap`) average-pooled to (N, C). The model is used as it is (set its
     mode before calling).
     """
-    device = device or _device_of(model)
+    device = device or model_device(model)
     logits, feats = [], []
     tap = FeatureTap(model, layer, detach=True) if layer is not None else None
     try:
@@ -76,12 +73,9 @@ def mi_scores(natural: LocalDIMEstimator, adversarial: LocalDIMEstimator, x: tor
     ``g_nat``/``g_adv`` are the global inputs on ``x``/``x_adv`` (e.g. from :func:`global_inputs`).
     Returns a dict of (N,) CPU float tensors ``en_nat, en_adv, ea_adv, ea_nat``.
     """
-    modes = natural.training, adversarial.training
-    natural.eval()
-    adversarial.eval()
     device = g_nat.device
     out: dict[str, list[torch.Tensor]] = {"en_nat": [], "en_adv": [], "ea_adv": [], "ea_nat": []}
-    try:
+    with preserved_modes(natural, adversarial, training=False):
         for i in range(0, x.shape[0], batch_size):
             xb, xab = x[i:i + batch_size].to(device), x_adv[i:i + batch_size].to(device)
             gn, ga = g_nat[i:i + batch_size], g_adv[i:i + batch_size]
@@ -91,9 +85,6 @@ def mi_scores(natural: LocalDIMEstimator, adversarial: LocalDIMEstimator, x: tor
             local_a = adversarial.local_features(xab - xb)
             out["ea_adv"].append(adversarial.score(local_a, adversarial.global_features(ga)))
             out["ea_nat"].append(adversarial.score(local_a, adversarial.global_features(gn)))
-    finally:
-        natural.train(modes[0])
-        adversarial.train(modes[1])
     return {k: torch.cat(v).float().cpu() for k, v in out.items()}
 
 
@@ -162,7 +153,7 @@ def check_estimators(model: nn.Module, natural: LocalDIMEstimator, adversarial: 
         >>> check = check_estimators(model.eval(), e_n, e_a, x_test, y_test, x_test_adv)
         >>> check.passed, print(check)
     """
-    device = _device_of(model)
+    device = model_device(model)
     logits_nat, g_nat = global_inputs(model, x, batch_size=batch_size, layer=layer, device=device)
     logits_adv, g_adv = global_inputs(model, x_adv, batch_size=batch_size, layer=layer, device=device)
     selected = namid_selection(logits_nat, logits_adv, y.to(device))
@@ -239,11 +230,9 @@ def mi_analysis(model: nn.Module, natural: LocalDIMEstimator, adversarial: Local
     for name, attack in named.items():
         if not callable(attack):
             raise TypeError(f"attack {name!r} must be callable (x, y) -> x_adv, got {type(attack).__name__}")
-    device = _device_of(model)
-    was_training = model.training
-    model.eval()
+    device = model_device(model)
     result = MIAnalysis()
-    try:
+    with preserved_modes(model, training=False):
         logits_nat, g_nat = global_inputs(model, x, batch_size=batch_size, layer=layer, device=device)
         yd = y.to(device)
         for name, attack in tqdm(named.items(), desc="MI analysis", disable=not progress):
@@ -260,8 +249,6 @@ def mi_analysis(model: nn.Module, natural: LocalDIMEstimator, adversarial: Local
                                 "n_selected": check.n_selected, "en_nat": check.en_nat, "en_adv": check.en_adv,
                                 "ea_adv": check.ea_adv, "ea_nat": check.ea_nat, "frac_en": check.frac_en,
                                 "frac_ea": check.frac_ea})
-    finally:
-        model.train(was_training)
     return result
 
 

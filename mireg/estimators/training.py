@@ -29,10 +29,12 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from mireg._validation import check_choice, check_images, check_labels, check_number
-from mireg.estimators._rng import seeded
-from mireg.estimators.analysis import EstimatorCheck, _device_of, _run_attack, global_inputs, mi_scores
+from mireg.estimators.analysis import EstimatorCheck, _run_attack, global_inputs, mi_scores
 from mireg.estimators.local_dim import LocalDIMEstimator
 from mireg.functional.mi import namid_selection
+from mireg.utils.device import model_device
+from mireg.utils.modes import preserved_modes
+from mireg.utils.seeding import seeded
 
 __all__ = ["EstimatorTrainingResult", "default_attack", "train_estimators"]
 
@@ -136,15 +138,10 @@ def train_estimators(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, atta
             check_images(name, adv)
             if ref is None or adv.shape != ref.shape:
                 raise ValueError(f"{name} must have the shape of its clean images, got {tuple(adv.shape)}")
-    device = torch.device(device) if device is not None else _device_of(model)
-    was_training = model.training
-    model.eval()
-    try:
-        with seeded(seed, device):
-            return _train(model, x, y, attack, epochs, batch_size, lr, objective, x_val, y_val, device, progress,
-                          seed, width, layer, milestones, x_adv, x_val_adv)
-    finally:
-        model.train(was_training)
+    device = torch.device(device) if device is not None else model_device(model)
+    with preserved_modes(model, training=False), seeded(seed, device):
+        return _train(model, x, y, attack, epochs, batch_size, lr, objective, x_val, y_val, device, progress,
+                      seed, width, layer, milestones, x_adv, x_val_adv)
 
 
 def _train(model, x, y, attack, epochs, batch_size, lr, objective, x_val, y_val, device, progress, seed, width,

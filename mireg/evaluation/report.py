@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from mireg.utils.atomic import atomic_write_text, atomic_writer
+
 __all__ = ["AttackResult", "SanityCheck", "EvaluationReport", "format_eps"]
 
 REPORT_JSON = "report.json"
@@ -233,9 +235,9 @@ class EvaluationReport:
         summary["outcomes"] = {"file": OUTCOMES_NPZ,
                                "attack_keys": {label: i for i, label in enumerate(self.results)}}
         paths = {"json": out / REPORT_JSON, "npz": out / OUTCOMES_NPZ}
-        _atomic_write(paths["npz"], lambda f: np.savez_compressed(f, **arrays))
-        text = json.dumps(_jsonable(summary), indent=2)
-        _atomic_write(paths["json"], lambda f: f.write(text.encode()))
+        with atomic_writer(paths["npz"]) as fh:
+            np.savez_compressed(fh, **arrays)
+        atomic_write_text(paths["json"], json.dumps(_jsonable(summary), indent=2))
         return paths
 
     @classmethod
@@ -265,13 +267,6 @@ class EvaluationReport:
         from mireg.evaluation.plots import plot_report
 
         return plot_report(self, directory)
-
-
-def _atomic_write(path: Path, write) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        write(f)
-    os.replace(tmp, path)
 
 
 def _jsonable(value: Any) -> Any:

@@ -13,8 +13,8 @@ for (PGD-20's 0.003 at 8/255 becomes 0.0015 at 4/255). Iteration counts are the 
 ``max_steps`` argument of :meth:`Suite.resolve` caps them (raising step sizes to 2.5 eps/steps) for
 smoke tests, and the report marks such a run as a reduced budget (never a claim).
 
-Attack names resolve first in :data:`EVAL_ATTACKS` (``autoattack``, ``transfer``: defined in
-:mod:`mireg.evaluation.attacks`) and then in :data:`mireg.registry.ATTACKS`.
+Attack names are names in :data:`mireg.registry.ATTACKS`; entries are built by
+:func:`mireg.attacks.create_attack`.
 """
 
 from __future__ import annotations
@@ -26,16 +26,13 @@ from typing import Any
 from torch import nn
 
 from mireg._validation import check_choice, check_number
-from mireg.registry import ATTACKS, SUITES
+from mireg.attacks import create_attack
+from mireg.registry import SUITES
 
-__all__ = ["AttackSpec", "Suite", "ResolvedAttack", "EVAL_ATTACKS", "get_suite", "resolve_attack_factory"]
+__all__ = ["AttackSpec", "Suite", "ResolvedAttack", "get_suite"]
 
 NORMS = ("Linf", "L2")
 KINDS = ("white-box", "black-box", "transfer")
-
-#: Evaluation-only attacks (filled by :mod:`mireg.evaluation.attacks`): name -> factory(model, **kw).
-EVAL_ATTACKS: dict[str, Callable[..., Any]] = {}
-
 
 @dataclasses.dataclass(frozen=True)
 class AttackSpec:
@@ -43,7 +40,7 @@ class AttackSpec:
 
     Args:
         label: the name shown in reports, e.g. ``"PGD-20"`` (unique within a suite).
-        attack: a registered attack name (``ATTACKS`` or ``EVAL_ATTACKS``) or a factory
+        attack: a registered attack name (``mireg.registry.ATTACKS``) or a factory
             ``fn(model, **kwargs) -> attack`` where ``attack(x, y) -> x_adv``.
         kwargs: constructor arguments at the suite's default eps (eps itself is filled in).
         citation: where the setting comes from.
@@ -100,31 +97,17 @@ class ResolvedAttack:
 
     def build(self, model: nn.Module, surrogate: nn.Module | None = None) -> Any:
         """Instantiate the attack on ``model`` (``surrogate`` for transfer entries)."""
-        factory = resolve_attack_factory(self.spec.attack)
         kwargs = dict(self.kwargs)
         if self.spec.needs_surrogate:
             if surrogate is None:
                 raise ValueError(f"{self.label} needs a surrogate model (evaluate(..., surrogate=...))")
             kwargs["surrogate"] = surrogate
-        return factory(model, **kwargs)
+        return create_attack(self.spec.attack, model, **kwargs)
 
     def describe(self) -> dict[str, Any]:
         out = self.spec.describe()
         out.update(kwargs={k: v for k, v in self.kwargs.items()}, norm=self.norm, eps=self.eps)
         return out
-
-
-def resolve_attack_factory(attack: str | Callable[..., Any]) -> Callable[..., Any]:
-    """The factory for a name (EVAL_ATTACKS, then ATTACKS) or the callable itself."""
-    if callable(attack):
-        return attack
-    import mireg.attacks  # noqa: F401  (registers mireg's and torchattacks' attacks)
-    import mireg.evaluation.attacks  # noqa: F401  (registers autoattack, transfer)
-
-    key = attack.lower()
-    if key in EVAL_ATTACKS:
-        return EVAL_ATTACKS[key]
-    return ATTACKS.get(key)
 
 
 @dataclasses.dataclass(frozen=True)

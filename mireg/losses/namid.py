@@ -29,6 +29,7 @@ from mireg._validation import check_images, check_labels, check_logits, check_nu
 from mireg.estimators.local_dim import LocalDIMEstimator
 from mireg.functional.mi import cosine_loss, namid_selection
 from mireg.losses.base import LossTerm
+from mireg.utils.device import model_device
 
 __all__ = ["NaturalAdversarialMILoss"]
 
@@ -118,10 +119,9 @@ class NaturalAdversarialMILoss(LossTerm):
         if not bool(selected.any()):
             return (logits_nat.sum() + logits_adv.sum()) * 0.0
         e_n, e_a = self.estimator_n, self.estimator_a
-        if next(e_n.parameters()).device != x.device:
-            e_n.to(x.device)
-        if next(e_a.parameters()).device != x.device:
-            e_a.to(x.device)
+        for estimator in (e_n, e_a):
+            if model_device(estimator) != x.device:
+                estimator.to(x.device)
         with torch.autocast(x.device.type, enabled=False):
             with torch.no_grad():
                 local_n = e_n.local_features(x.detach().float())

@@ -24,6 +24,7 @@ import torch
 from mireg._validation import check_images, check_logits, check_number, check_same_shape
 from mireg.estimators.local_dim import LocalDIMEstimator
 from mireg.losses.base import LossTerm
+from mireg.utils.device import model_device
 
 __all__ = ["WMIMLoss"]
 
@@ -101,7 +102,7 @@ class WMIMLoss(LossTerm):
         if est.global_dim != logits_adv.shape[1]:
             raise ValueError(f"estimator was built for global_dim={est.global_dim} but the logits have "
                              f"{logits_adv.shape[1]} classes")
-        if next(est.parameters()).device != x_adv.device:
+        if model_device(est) != x_adv.device:
             est.to(x_adv.device)
         with torch.autocast(x_adv.device.type, enabled=False):
             local_input = x_adv.detach().float()

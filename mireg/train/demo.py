@@ -33,6 +33,7 @@ import torch
 
 from mireg._validation import check_number
 from mireg.registry import METHODS, RECIPES
+from mireg.utils.atomic import atomic_write_text
 
 NAMID_FAMILY = ("namid", "namid_t", "namid_m")
 
@@ -45,19 +46,17 @@ def _recipe_for(method: str) -> str:
 def train_demo_estimators(at_result, checkpoint: Path, out_path: Path, *, epochs: int, seed: int, device: str,
                           progress: bool) -> Path:
     """Train NAMID's estimators E_n, E_a on the AT model of ``checkpoint`` (frozen) and save them."""
-    from mireg.data import dataset_info, load_dataset, split_validation
+    from mireg.attacks import create_attack
+    from mireg.checkpoints import load_model_weights
     from mireg.estimators import save_estimators, train_estimators
-    from mireg.train.checkpoint import load_model_weights
-    from mireg.train.engine import _build_model, build_attack
+    from mireg.runs import build_model, train_val_split
 
     cfg = at_result.config
-    options = {k: getattr(cfg, k) for k in ("image_size", "channels") if getattr(cfg, k) is not None}
-    data = load_dataset(cfg.dataset, split="train", **options)
-    train_data, val_data = split_validation(data, cfg.val_size, seed=cfg.seed)
-    model = _build_model(cfg, train_data, dataset_info(cfg.dataset, **options))
+    train_data, val_data = train_val_split(cfg)
+    model = build_model(cfg, train_data)
     load_model_weights(model, checkpoint)
     model = model.to(device).eval()
-    attack = build_attack("pgd", model, cfg, eps=cfg.eps, alpha=cfg.eps / 4, steps=cfg.steps)
+    attack = create_attack("pgd", model, eps=cfg.eps, alpha=cfg.eps / 4, steps=cfg.steps)
     result = train_estimators(model, train_data.float(), train_data.y, attack=attack, epochs=epochs,
                               batch_size=128, lr=1e-2, x_val=val_data.float(), y_val=val_data.y,
                               device=device, progress=progress, seed=seed, width=256)
@@ -68,15 +67,15 @@ def train_demo_estimators(at_result, checkpoint: Path, out_path: Path, *, epochs
 
 def evaluate_checkpoint(result, *, steps: int, device: str) -> dict[str, float]:
     """Clean and PGD-``steps`` accuracy of ``result``'s selected checkpoint on the test split."""
-    from mireg.data import dataset_info, load_dataset
-    from mireg.train.checkpoint import load_model_weights
-    from mireg.train.distributed import DistContext, resolve_device
-    from mireg.train.engine import _build_model, evaluate_accuracy
+    from mireg.checkpoints import load_model_weights
+    from mireg.runs import build_model, load_split
+    from mireg.train.distributed import DistContext
+    from mireg.train.engine import evaluate_accuracy
+    from mireg.utils.device import resolve_device
 
     cfg = result.config
-    options = {k: getattr(cfg, k) for k in ("image_size", "channels") if getattr(cfg, k) is not None}
-    test = load_dataset(cfg.dataset, split="test", **options)
-    model = _build_model(cfg, test, dataset_info(cfg.dataset, **options))
+    test = load_split(cfg, "test")
+    model = build_model(cfg, test)
     state = load_model_weights(model, result.best_path or result.last_path)
     ctx = DistContext(device=resolve_device(device))
     model = model.to(ctx.device)
@@ -170,8 +169,8 @@ def run_demo(out_dir: str = "runs/demo", methods: Sequence[str] = ("at", "trades
     table += f"\nTotal wall time: {total:.0f} s. Stronger evaluation: mireg eval --help."
     summary = {"title": title, "rows": rows, "seconds": {**seconds, "total": total}, "table": table,
                "config": cfg.to_dict()}
-    (out / "results.json").write_text(json.dumps(summary, indent=2) + "\n")
-    (out / "results.md").write_text(f"{title}\n\n{table}\n")
+    atomic_write_text(out / "results.json", json.dumps(summary, indent=2) + "\n")
+    atomic_write_text(out / "results.md", f"{title}\n\n{table}\n")
     try:
         plot_demo(rows, {m: results[m].history for m in methods}, out / "demo.png", test_steps, offsets)
     except Exception as err:  # noqa: BLE001 - the table matters more than the figure
@@ -194,12 +193,10 @@ def plot_demo(rows: list[dict[str, Any]], histories: dict[str, list[dict[str, An
               steps: int, offsets: dict[str, int] | None = None) -> Path:
     """Bars of test clean / PGD accuracy per method and the validation PGD curves (a run that
     fine-tunes from epoch k of another is drawn from epoch k + 1, ``offsets``)."""
-    import matplotlib
+    from matplotlib.figure import Figure  # no pyplot: no global state, the backend is left alone
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (ax_bar, ax_curve) = plt.subplots(1, 2, figsize=(11, 4))
+    fig = Figure(figsize=(11, 4))
+    ax_bar, ax_curve = fig.subplots(1, 2)
     names = [r["method"] for r in rows]
     pos = torch.arange(len(rows)).tolist()
     ax_bar.bar([p - 0.2 for p in pos], [r["test_clean_acc"] for r in rows], width=0.4, label="clean")
@@ -217,7 +214,6 @@ def plot_demo(rows: list[dict[str, Any]], histories: dict[str, list[dict[str, An
     ax_curve.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 

@@ -23,7 +23,6 @@ Example::
 from __future__ import annotations
 
 import contextlib
-import inspect
 import math
 import sys
 import time
@@ -36,13 +35,19 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from mireg.attacks import create_attack
+from mireg.checkpoints import load_checkpoint, save_checkpoint
+from mireg.config import TrainConfig
 from mireg.losses import SumLoss
-from mireg.registry import ATTACKS, METHODS
+from mireg.registry import METHODS
+from mireg.runs import build_model, train_val_split
 from mireg.train import distributed as D
-from mireg.train.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
-from mireg.train.config import TrainConfig
+from mireg.train.checkpoint import capture_rng, restore_rng
 from mireg.train.methods import MethodSpec, needs_estimators
 from mireg.train.metrics import plot_history, write_history
+from mireg.utils.atomic import atomic_write_text
+from mireg.utils.modes import preserved_modes
+from mireg.utils.seeding import seeded
 
 EpochCallback = Callable[[int, dict[str, Any]], None]
 
@@ -101,28 +106,6 @@ def build_optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimi
     return cls(params, lr=config.lr, weight_decay=config.weight_decay)
 
 
-def build_attack(name: str, model: nn.Module, config: TrainConfig, extra: dict[str, Any] | None = None,
-                 *, eps: float | None = None, alpha: float | None = None, steps: int | None = None):
-    """``ATTACKS[name](model, eps=, alpha=, steps=, **kwargs)``, passing eps/alpha/steps only to
-    attacks that take them (e.g. FGSM has no steps); ``extra`` kwargs are passed as given."""
-    import mireg.attacks.zoo  # noqa: F401  (registers the torchattacks attacks)
-
-    factory = ATTACKS.get(name)
-    wanted = {"eps": config.eps if eps is None else eps, "alpha": config.alpha if alpha is None else alpha,
-              "steps": config.steps if steps is None else steps}
-    try:
-        accepted = inspect.signature(factory).parameters
-    except (TypeError, ValueError):
-        accepted = {}
-    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values())
-    kwargs = {k: v for k, v in wanted.items() if takes_any or k in accepted}
-    kwargs.update(extra or {})
-    try:
-        return factory(model, **kwargs)
-    except TypeError as err:
-        raise ValueError(f"attack {name!r} rejected its arguments {sorted(kwargs)}: {err}") from None
-
-
 def load_estimator_pair(path: str, device: torch.device) -> tuple[nn.Module, nn.Module]:
     """The (natural, adversarial) NAMID estimators of a ``mireg estimators`` checkpoint, frozen, on
     ``device``, in eval mode."""
@@ -138,31 +121,6 @@ def _autocast(device: torch.device, enabled: bool):
     if enabled and device.type == "cuda":
         return torch.autocast("cuda", dtype=torch.bfloat16)
     return contextlib.nullcontext()
-
-
-def _build_data(config: TrainConfig, ctx: D.DistContext):
-    from mireg.data import dataset_info, load_dataset, split_validation
-
-    options = {k: getattr(config, k) for k in ("image_size", "channels") if getattr(config, k) is not None}
-    data = load_dataset(config.dataset, root=config.data_root, split="train", download=config.download,
-                        **options)
-    if config.val_size:
-        if config.val_size >= len(data):
-            raise ValueError(f"val_size={config.val_size} must be smaller than the training split "
-                             f"({len(data)} images)")
-        train_data, val_data = split_validation(data, config.val_size, seed=config.seed)
-    else:
-        train_data, val_data = data, None
-    info = dataset_info(config.dataset, **options)
-    return train_data, val_data, info
-
-
-def _build_model(config: TrainConfig, train_data, info) -> nn.Module:
-    from mireg.models import create_model
-
-    mean, std = (info.mean, info.std) if config.normalize else (None, None)
-    return create_model(config.model, num_classes=train_data.num_classes,
-                        in_channels=train_data.image_shape[0], mean=mean, std=std, **config.model_kwargs)
 
 
 class _NonFiniteLogits(Exception):
@@ -197,7 +155,8 @@ class TrainingStep:
             from mireg.attacks import TrainingAttack
 
             own = spec.attack_kwargs if attack_name == spec.attack else {}  # e.g. InfoPGD's lam
-            attack = build_attack(attack_name, fast, config, {**own, **config.attack_kwargs})
+            budget = {"eps": config.eps, "alpha": config.alpha, "steps": config.steps}
+            attack = create_attack(attack_name, fast, budget=budget, **{**own, **config.attack_kwargs})
             self.hook = TrainingAttack(attack, mode=config.attack_mode)
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor):
@@ -236,14 +195,9 @@ def evaluate_accuracy(model: nn.Module, data, config: TrainConfig, ctx: D.DistCo
     shard = data[ctx.rank::ctx.world_size]  # exact shards (no padding): every example counted once
     attack = None
     if config.val_steps > 0 and config.eps > 0:
-        attack = build_attack("pgd", model, config, eps=config.eps, alpha=config.validation_alpha,
-                              steps=config.val_steps)
-    was_training = model.training
-    model.eval()
+        attack = create_attack("pgd", model, eps=config.eps, alpha=config.validation_alpha, steps=config.val_steps)
     counts = torch.zeros(3, dtype=torch.float64, device=ctx.device)
-    devices = [ctx.device] if ctx.device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(config.seed)
+    with preserved_modes(model, training=False), seeded(config.seed, ctx.device):
         batches = TensorLoader(shard, batch_size=batch_size, shuffle=False, device=ctx.device) if len(shard) else []
         for x, y in batches:
             with torch.no_grad():
@@ -253,7 +207,6 @@ def evaluate_accuracy(model: nn.Module, data, config: TrainConfig, ctx: D.DistCo
                 with torch.no_grad():
                     counts[1] += (model(x_adv).argmax(1) == y).sum()
             counts[2] += y.numel()
-    model.train(was_training)
     D.all_reduce_sum(counts, ctx)
     clean, robust, n = counts.tolist()
     return clean / n, (robust / n if attack is not None else float("nan"))
@@ -297,9 +250,9 @@ def _train(config: TrainConfig, ctx: D.DistContext, model: nn.Module | None,
     log = _logger(ctx.is_main and config.progress)
 
     torch.manual_seed(config.seed)
-    train_data, val_data, info = _build_data(config, ctx)
+    train_data, val_data = train_val_split(config)
     if model is None:
-        model = _build_model(config, train_data, info)
+        model = build_model(config, train_data)
     elif not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
     model = model.to(device)
@@ -355,7 +308,7 @@ def _train(config: TrainConfig, ctx: D.DistContext, model: nn.Module | None,
 
     if ctx.is_main:
         out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "config.json").write_text(_json(config.to_dict()))
+        atomic_write_text(out_dir / "config.json", _json(config.to_dict()))
     for epoch in range(start_epoch, config.epochs):
         loader.set_epoch(epoch)
         model.train()

@@ -8,11 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+from mireg.utils.atomic import atomic_write_text, atomic_writer
 
 
 def write_history(history: list[dict[str, Any]], out_dir: str | os.PathLike,
@@ -24,25 +20,21 @@ def write_history(history: list[dict[str, Any]], out_dir: str | os.PathLike,
     for row in history:
         columns.extend(k for k in row if k not in columns)
     csv_path, json_path = out / "metrics.csv", out / "metrics.json"
-    tmp = csv_path.with_name(f"metrics.csv.tmp-{os.getpid()}")
-    with open(tmp, "w", newline="") as fh:
+    with atomic_writer(csv_path, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=columns)
         writer.writeheader()
         writer.writerows(history)
-    os.replace(tmp, csv_path)
-    _atomic_write_text(json_path, json.dumps({"epochs": history, **(summary or {})}, indent=2) + "\n")
+    atomic_write_text(json_path, json.dumps({"epochs": history, **(summary or {})}, indent=2) + "\n")
     return csv_path, json_path
 
 
 def plot_history(history: list[dict[str, Any]], path: str | os.PathLike, title: str = "") -> Path:
     """Draw loss (left) and accuracies (right) against epochs into ``path`` (PNG)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: no global state, the backend is left alone
 
     epochs = [row["epoch"] for row in history]
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig = Figure(figsize=(10, 3.8))
+    ax_loss, ax_acc = fig.subplots(1, 2)
     for key in [k for k in history[0] if k.startswith("loss")] if history else []:
         ax_loss.plot(epochs, [row.get(key) for row in history], marker=".", label=key)
     ax_loss.set_xlabel("epoch")
@@ -63,5 +55,4 @@ def plot_history(history: list[dict[str, Any]], path: str | os.PathLike, title: 
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path

@@ -1,11 +1,12 @@
-"""``mireg train`` and ``mireg demo``: argument parsing only (the work is in :mod:`mireg.train`)."""
+"""``mireg train``: argument parsing and wiring only (the work is :func:`mireg.train.train`)."""
 
 from __future__ import annotations
 
 import argparse
 import os
-from fractions import Fraction
 from typing import Any
+
+from mireg.utils.parsing import parse_fraction
 
 TRAIN_EPILOG = """\
 examples:
@@ -37,20 +38,6 @@ Writes OUT/last.pt (resume), OUT/best.pt (best validation PGD accuracy), OUT/met
 OUT/metrics.json, OUT/curves.png and OUT/config.json.
 """
 
-DEMO_EPILOG = """\
-examples:
-  mireg demo                              # the default budget (a few minutes on 2 CPU cores)
-  mireg demo --out runs/demo --epochs 20  # a larger budget for every method
-  mireg demo --methods at,infoat --epochs 3   # a quick look at two methods
-
-The demo trains every method on scikit-learn's bundled digits (16x16, one channel) with the same
-small CNN, epochs, batch, optimiser and attack budget. NAMID follows the paper's pipeline inside
-the same budget: AT for the first 2/3 of the epochs, NAMID's estimators trained on that AT model,
-then NAMID's loss fine-tunes it for the last 1/3. Each model is the checkpoint with the best
-validation PGD accuracy on 200 held-out training images; the table reports the held-out digits
-test split (500 images). Writes OUT/results.json, OUT/results.md and OUT/demo.png.
-"""
-
 # command-line flags that map one-to-one to TrainConfig fields: (flag, field, type, help)
 _FLAGS: tuple[tuple[str, str, Any, str], ...] = (
     ("--method", "method", str, "method name (clean, at, trades, mart, mart+, infoat, namid, namid_t, "
@@ -76,15 +63,8 @@ _FLAGS: tuple[tuple[str, str, Any, str], ...] = (
 )
 
 
-def _fraction(text: str) -> float:
-    try:
-        return float(Fraction(text.strip()))
-    except (ValueError, ZeroDivisionError):
-        raise argparse.ArgumentTypeError(f"expected a number or a fraction like 8/255, got {text!r}") from None
-
-
 def add_parser(subparsers) -> None:
-    """Register ``train`` and ``demo``."""
+    """Register ``train``."""
     fmt = argparse.RawDescriptionHelpFormatter
     p = subparsers.add_parser(
         "train", help="train a model with any method (AT, TRADES, MART, InfoAT, NAMID, ...)",
@@ -94,7 +74,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--recipe", help="start from a named preset (see --list-recipes)")
     p.add_argument("--config", metavar="FILE", help="a TOML or YAML file of settings")
     for flag, name, kind, help_text in _FLAGS:
-        p.add_argument(flag, dest=name, type=_fraction if kind == "fraction" else kind, default=None,
+        p.add_argument(flag, dest=name, type=parse_fraction if kind == "fraction" else kind, default=None,
                        help=help_text)
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="set any TrainConfig field, e.g. --set lr_milestones=[50,75] --set augment=true")
@@ -105,31 +85,11 @@ def add_parser(subparsers) -> None:
                    help="no progress bars or per-epoch lines")
     p.add_argument("--list-recipes", action="store_true", help="list the recipes and exit")
     p.add_argument("--print-config", action="store_true", help="print the resolved settings and exit")
-    p.set_defaults(func=run_train, command="train")
-
-    d = subparsers.add_parser(
-        "demo", help="train AT, TRADES, MART, InfoAT and NAMID on digits and compare (CPU, minutes)",
-        description="The main job: every method on scikit-learn's bundled digits with one shared small "
-                    "budget, one comparison table (clean and PGD-20 test accuracy) and a plot.",
-        epilog=DEMO_EPILOG, formatter_class=fmt)
-    d.add_argument("--out", default="runs/demo", help="output folder (default: runs/demo)")
-    d.add_argument("--methods", default="at,trades,mart,infoat,namid",
-                   help="comma-separated methods (default: at,trades,mart,infoat,namid; 'clean' adds the "
-                        "non-robust baseline)")
-    d.add_argument("--epochs", type=int, default=None, help="epochs per method (default: the digits recipes')")
-    d.add_argument("--estimator-epochs", type=int, default=None, help="NAMID estimator epochs (default 8)")
-    d.add_argument("--eps", type=_fraction, default=None, help="L-inf radius for training and the test (0.1)")
-    d.add_argument("--test-steps", type=int, default=20, help="PGD steps of the test attack (default 20)")
-    d.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    d.add_argument("--device", default="cpu", help="cpu (default), cuda, auto")
-    d.add_argument("--threads", type=int, default=1,
-                   help="CPU threads for torch (default 1: the demo's small CNN gains little from more, and "
-                        "several threads on a busy machine can be many times slower)")
-    d.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
-    d.set_defaults(func=run_demo, command="demo")
+    p.set_defaults(func=run, command="train")
 
 
-def run_train(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
+    """Execute ``mireg train``; returns the exit status."""
     from mireg.registry import RECIPES
     from mireg.train import build_config, parse_overrides, train
 
@@ -156,18 +116,4 @@ def run_train(args: argparse.Namespace) -> int:
         print(f"best epoch {result.best_epoch} (validation PGD-{config.val_steps} accuracy "
               f"{result.best_metric:.4f}): {result.best_path}")
     print(f"last checkpoint: {result.last_path}; metrics: {result.out_dir / 'metrics.csv'}")
-    return 0
-
-
-def run_demo(args: argparse.Namespace) -> int:
-    import torch
-
-    from mireg.train.demo import run_demo as demo
-
-    if args.threads < 1:
-        raise ValueError(f"--threads must be >= 1, got {args.threads}")
-    torch.set_num_threads(args.threads)
-    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    demo(out_dir=args.out, methods=methods, epochs=args.epochs, estimator_epochs=args.estimator_epochs,
-         eps=args.eps, test_steps=args.test_steps, seed=args.seed, device=args.device, progress=args.progress)
     return 0

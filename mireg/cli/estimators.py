@@ -4,11 +4,11 @@ wiring only; the work is :func:`mireg.estimators.train_estimators` and :func:`mi
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import sys
-from fractions import Fraction
 from typing import Any
+
+from mireg.utils.parsing import parse_fraction
 
 EPILOG = """\
 examples:
@@ -45,13 +45,6 @@ OUT.json (the metadata, the check and the analysis table).
 """
 
 
-def _fraction(text: str) -> float:
-    try:
-        return float(Fraction(text.strip()))
-    except (ValueError, ZeroDivisionError):
-        raise argparse.ArgumentTypeError(f"expected a number or a fraction like 8/255, got {text!r}") from None
-
-
 def add_parser(subparsers: Any) -> None:
     """Register the ``estimators`` subcommand."""
     p = subparsers.add_parser(
@@ -76,8 +69,8 @@ def add_parser(subparsers: Any) -> None:
                    "(default 1000; 0 skips it)")
     a = p.add_argument_group("attack (crafts x_adv on the frozen classifier)")
     a.add_argument("--attack", default="pgd", help="a name in mireg.registry.ATTACKS (default pgd: L-inf PGD)")
-    a.add_argument("--eps", type=_fraction, default=8 / 255, help="radius (default 8/255)")
-    a.add_argument("--alpha", type=_fraction, default=2 / 255, help="step size (default 2/255)")
+    a.add_argument("--eps", type=parse_fraction, default=8 / 255, help="radius (default 8/255)")
+    a.add_argument("--alpha", type=parse_fraction, default=2 / 255, help="step size (default 2/255)")
     a.add_argument("--steps", type=int, default=20, help="attack steps (default 20)")
     t = p.add_argument_group("estimator training")
     t.add_argument("--objective", default="eq5", choices=("eq5", "eq5-literal", "mim"),
@@ -97,63 +90,42 @@ def add_parser(subparsers: Any) -> None:
     o.add_argument("--device", default="auto", help="auto (cuda when available), cpu, cuda or cuda:N")
     o.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     o.add_argument("--no-progress", action="store_true", help="no progress bars")
-    p.set_defaults(func=run)
-
-
-def _build_attack(name: str, model, eps: float, alpha: float, steps: int):
-    import mireg.attacks.zoo  # noqa: F401  (registers the torchattacks attacks)
-    from mireg.registry import ATTACKS
-
-    factory = ATTACKS.get(name)
-    try:
-        accepted = inspect.signature(factory).parameters
-    except (TypeError, ValueError):
-        accepted = {}
-    takes_any = any(prm.kind is inspect.Parameter.VAR_KEYWORD for prm in accepted.values())
-    wanted = {"eps": eps, "alpha": alpha, "steps": steps}
-    return factory(model, **{k: v for k, v in wanted.items() if takes_any or k in accepted})
+    p.set_defaults(func=run, command="estimators")
 
 
 def _load_classifier(args: argparse.Namespace, device):
-    import torch
+    """The frozen classifier (eval mode, on ``device``), its training and test splits, and metadata."""
+    from mireg.config import TrainConfig
+    from mireg.runs import build_model, data_options, load_split, read_run_file
 
-    from mireg.data import load_dataset
-    from mireg.models import create_model
-
-    state = torch.load(args.checkpoint, map_location="cpu", weights_only=True)
-    if not isinstance(state, dict):
-        raise ValueError(f"{args.checkpoint!r} holds a {type(state).__name__}, expected a checkpoint dict")
-    config = state.get("config", {}) if "model" in state else {}
-    weights = state.get("model", state)
-    model_name = args.model or config.get("model")
-    if model_name is None:
+    weights, saved = read_run_file(args.checkpoint)
+    given = {"model": args.model, "dataset": args.dataset, "image_size": args.image_size,
+             "channels": args.channels, "data_root": args.data_root, "model_kwargs": args.model_kwargs}
+    values = {**saved, **{k: v for k, v in given.items() if v is not None}}
+    if values.get("model") is None:
         raise ValueError(f"{args.checkpoint!r} does not name its architecture: pass --model")
-    dataset = args.dataset or config.get("dataset") or "digits"
-    options = {"image_size": args.image_size or config.get("image_size"),
-               "channels": args.channels or config.get("channels")}
-    options = {k: v for k, v in options.items() if v is not None}
-    root = args.data_root or config.get("data_root")
-    train = load_dataset(dataset, root=root, split="train", **options)
-    test = load_dataset(dataset, root=root, split="test", **options) if args.n_val else None
-    kwargs = args.model_kwargs if args.model_kwargs is not None else config.get("model_kwargs", {})
-    if not isinstance(kwargs, dict):
-        raise ValueError(f"--model-kwargs must be a JSON object, got {kwargs!r}")
-    model = create_model(model_name, num_classes=train.num_classes, in_channels=train.image_shape[0], **kwargs)
+    if not isinstance(values.get("model_kwargs", {}), dict):
+        raise ValueError(f"--model-kwargs must be a JSON object, got {values['model_kwargs']!r}")
+    values["dataset"] = values.get("dataset") or "digits"
+    config = TrainConfig(**values)
+    train = load_split(config, "train")
+    test = load_split(config, "test") if args.n_val else None
+    model = build_model(config, train)
     model.load_state_dict(weights)
-    return model.to(device).eval(), train, test, {"classifier": str(args.checkpoint), "model": model_name,
-                                                   "dataset": dataset, **options}
+    return model.to(device).eval(), train, test, {"classifier": str(args.checkpoint), "model": config.model,
+                                                   "dataset": config.dataset, **data_options(config)}
 
 
 def run(args: argparse.Namespace) -> int:
     """Train, check, (analyse,) save; returns the exit status."""
-    import torch
-
+    from mireg.attacks import create_attack
     from mireg.estimators import mi_analysis, plot_mi_analysis, save_estimators, train_estimators
+    from mireg.utils.atomic import atomic_write_text
+    from mireg.utils.device import resolve_device
 
     if args.figure and not args.analyze:
         raise ValueError("--figure needs --analyze (the attacks of the MI analysis), e.g. --analyze pgd,fgsm")
-    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
-                          "cpu" if args.device == "auto" else args.device)
+    device = resolve_device(args.device)
     model, train, test, info = _load_classifier(args, device)
     if args.n_train:
         train = train[:args.n_train]
@@ -161,7 +133,8 @@ def run(args: argparse.Namespace) -> int:
     if test is not None:
         test = test[:args.n_val]
         x_val, y_val = test.float(), test.y
-    attack = _build_attack(args.attack, model, args.eps, args.alpha, args.steps)
+    budget = {"eps": args.eps, "alpha": args.alpha, "steps": args.steps}
+    attack = create_attack(args.attack, model, budget=budget)
     result = train_estimators(model, train.float(), train.y, attack=attack, epochs=args.epochs,
                               batch_size=args.batch_size, lr=args.lr, objective=args.objective, x_val=x_val,
                               y_val=y_val, device=device, progress=not args.no_progress, seed=args.seed,
@@ -177,7 +150,7 @@ def run(args: argparse.Namespace) -> int:
     if args.analyze:
         if x_val is None:
             raise ValueError("--analyze needs held-out images: use --n-val > 0")
-        attacks = {name: _build_attack(name, model, args.eps, args.alpha, args.steps)
+        attacks = {name: create_attack(name, model, budget=budget)
                    for name in (n.strip() for n in args.analyze.split(",")) if name}
         analysis = mi_analysis(model, result.natural, result.adversarial, x_val, y_val, attacks,
                                batch_size=args.batch_size, layer=args.layer, progress=not args.no_progress)
@@ -186,7 +159,6 @@ def run(args: argparse.Namespace) -> int:
         if args.figure:
             plot_mi_analysis(analysis, args.figure)
             print(f"saved {args.figure}")
-    with open(f"{args.out}.json", "w") as fh:
-        json.dump(report, fh, indent=2, default=str)
+    atomic_write_text(f"{args.out}.json", json.dumps(report, indent=2, default=str))
     sys.stdout.flush()
     return 0

@@ -1,6 +1,8 @@
-"""``TrainConfig``: every knob of a training run, built from a recipe, a file and overrides.
+"""``TrainConfig``: the description of a run, every knob of it, read by training, evaluation,
+estimators and the demo alike (this module sits below all of them).
 
-The order of precedence is fixed (later wins)::
+A config is built from a recipe, a file and overrides, later ones winning
+(:func:`mireg.recipes.build_config`)::
 
     recipe (mireg.registry.RECIPES)  ->  TOML / YAML file  ->  command-line overrides
 
@@ -21,6 +23,8 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from mireg._validation import check_choice, check_number
+
+__all__ = ["FIELD_NAMES", "TrainConfig", "check_keys", "load_config_file", "parse_overrides"]
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("multistep", "cosine", "constant")
@@ -177,7 +181,7 @@ class TrainConfig:
 
     def replace(self, **changes: Any) -> TrainConfig:
         """A copy with ``changes`` applied (unknown keys raise ``ValueError``)."""
-        _check_keys(changes, "override")
+        check_keys(changes, "override")
         return dataclasses.replace(self, **changes)
 
 
@@ -189,7 +193,8 @@ def _check_str(name: str, value: object) -> None:
         raise TypeError(f"{name} must be a non-empty string, got {value!r}")
 
 
-def _check_keys(mapping: dict[str, Any], where: str) -> None:
+def check_keys(mapping: dict[str, Any], where: str) -> None:
+    """Raise a ``ValueError`` naming the closest field for every key that is not a TrainConfig field."""
     for key in mapping:
         if key not in FIELD_NAMES:
             close = difflib.get_close_matches(str(key), FIELD_NAMES, n=2)
@@ -235,7 +240,7 @@ def load_config_file(path: str | os.PathLike) -> dict[str, Any]:
         raise ValueError(f"config file {path!r} must end in .toml, .yaml or .yml")
     if not isinstance(data, dict):
         raise ValueError(f"config file {path!r} must hold a table of settings, got {type(data).__name__}")
-    _check_keys(data, f"config file {path!r}")
+    check_keys(data, f"config file {path!r}")
     return data
 
 
@@ -250,7 +255,7 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
         if "=" not in item:
             raise ValueError(f"override {item!r} must look like key=value (e.g. epochs=5)")
         key, raw = (s.strip() for s in item.split("=", 1))
-        _check_keys({key: None}, "overrides")
+        check_keys({key: None}, "overrides")
         out[key] = _literal(raw)
     return out
 
@@ -266,26 +271,3 @@ def _literal(raw: str) -> Any:
         return tomllib.loads(f"v = {raw}")["v"]
     except tomllib.TOMLDecodeError:
         return raw
-
-
-def build_config(recipe: str | None = None, file: str | os.PathLike | None = None,
-                 overrides: dict[str, Any] | None = None) -> TrainConfig:
-    """The config of a run: ``recipe`` (or the file's ``recipe`` key), then ``file``, then ``overrides``.
-
-    Example::
-
-        cfg = build_config("digits-at", overrides={"epochs": 3, "out_dir": "runs/x"})
-    """
-    from mireg.registry import RECIPES
-    from mireg.train import recipes as _recipes  # noqa: F401  (registers the recipes)
-
-    data = load_config_file(file) if file is not None else {}
-    overrides = dict(overrides or {})
-    _check_keys(overrides, "overrides")
-    name = overrides.get("recipe") or recipe or data.get("recipe")
-    values: dict[str, Any] = RECIPES.get(name).fields() if name else {}
-    values.update(data)
-    values.update(overrides)
-    if name:
-        values["recipe"] = name
-    return TrainConfig(**values)

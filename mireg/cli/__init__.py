@@ -1,9 +1,10 @@
-"""The ``mireg`` command: argument parsing only; each subcommand lives with its package.
+"""The ``mireg`` command: argument parsing and wiring only, one module per subcommand.
 
-``mireg train`` and ``mireg demo`` come from :mod:`mireg.train.cli`, ``mireg estimators`` from
-:mod:`mireg.estimators.cli`, ``mireg eval`` from :mod:`mireg.evaluation.cli`. Every module exposes
+``mireg train`` (:mod:`mireg.cli.train`), ``mireg demo`` (:mod:`mireg.cli.demo`), ``mireg estimators``
+(:mod:`mireg.cli.estimators`) and ``mireg eval`` (:mod:`mireg.cli.eval`). Every module exposes
 ``add_parser(subparsers)``, registering its subcommand with ``set_defaults(func=run)`` where
-``run(args) -> int`` is the exit status.
+``run(args) -> int`` is the exit status; the modules import no torch at module level (the work is
+imported inside ``run``). Nothing in mireg imports this package.
 """
 
 from __future__ import annotations
@@ -13,6 +14,10 @@ import sys
 from collections.abc import Sequence
 
 from mireg import __version__
+from mireg.cli import demo as demo_command
+from mireg.cli import estimators as estimators_command
+from mireg.cli import eval as eval_command
+from mireg.cli import train as train_command
 
 EPILOG = """\
 examples:
@@ -37,11 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--traceback", action="store_true",
                         help="show the full Python traceback of an error instead of a one-line message")
     subparsers = parser.add_subparsers(title="commands", metavar="<command>")
-    from mireg.estimators import cli as estimators_cli
-    from mireg.evaluation import cli as evaluation_cli
-    from mireg.train import cli as train_cli
-
-    for module in (train_cli, estimators_cli, evaluation_cli):
+    for module in (train_command, demo_command, estimators_command, eval_command):
         module.add_parser(subparsers)
     return parser
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
+
+from mireg.utils.parsing import parse_fraction
 
 __all__ = ["add_parser", "run", "parse_eps"]
 
@@ -35,14 +36,8 @@ examples:
 
 
 def parse_eps(text: str) -> float:
-    """``"8/255"`` or ``"0.5"`` -> float (argparse type)."""
-    try:
-        value = float(Fraction(text.strip()))
-    except (ValueError, ZeroDivisionError):
-        raise argparse.ArgumentTypeError(f"eps must be a number or a fraction like 8/255, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"eps must be > 0, got {text!r}")
-    return value
+    """``"8/255"`` or ``"0.5"`` -> float > 0 (argparse type)."""
+    return parse_fraction(text, name="eps", positive=True)
 
 
 def add_parser(subparsers: Any) -> None:
@@ -106,17 +101,10 @@ def _list_suites() -> str:
     return "\n".join(lines)
 
 
-def _device(text: str) -> str:
-    import torch
-
-    if text == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return text
-
-
 def _analysis(model: Any, x: Any, y: Any, eps: float, norm: str, out: Path, seed: int,
               max_steps: int | None) -> list[Path]:
     from mireg.evaluation import analysis, plots
+    from mireg.utils.atomic import atomic_write_text
 
     n = min(len(y), 256)
     steps = 20 if max_steps is None else min(20, max_steps)
@@ -126,9 +114,9 @@ def _analysis(model: Any, x: Any, y: Any, eps: float, norm: str, out: Path, seed
     fig4 = analysis.weight_loss_surface(model, x[:n], y[:n], eps=eps, norm=norm, steps=min(10, steps), seed=seed)
     fig5 = analysis.input_loss_surface(model, x[:1], y[:1], eps=eps if norm == "Linf" else 8 / 255, steps=steps,
                                        seed=seed)
-    (out / "analysis.json").write_text(json.dumps({"fig1_entropy_vs_perturbation": fig1,
-                                                   "fig4_weight_surface": fig4, "fig5_input_surface": fig5},
-                                                  default=float))
+    atomic_write_text(out / "analysis.json", json.dumps({"fig1_entropy_vs_perturbation": fig1,
+                                                        "fig4_weight_surface": fig4, "fig5_input_surface": fig5},
+                                                       default=float))
     return [plots.plot_entropy_vs_perturbation(fig1, out / "fig1_entropy_vs_perturbation.png"),
             plots.plot_weight_surface(fig4, out / "fig4_weight_surface.png"),
             plots.plot_input_surface(fig5, out / "fig5_input_surface.png")]
@@ -138,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
     """Execute ``mireg eval``; returns the exit status (0 also when masking is suspected: read the report)."""
     from mireg.evaluation import evaluate, load_data
     from mireg.evaluation.suites import get_suite
+    from mireg.utils.device import resolve_device
 
     if args.list_suites:
         print(_list_suites())
@@ -148,10 +137,10 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--analysis and --model-info need --out DIR")
     suite = get_suite(args.suite)
     attacks = [a.strip() for a in args.attacks.split(",") if a.strip()] if args.attacks else None
-    device = _device(args.device)
+    device = resolve_device(args.device)
     if args.robustbench:
         from mireg.data import load_dataset
-        from mireg.evaluation.robustbench_io import load_robustbench_model
+        from mireg.models.robustbench import load_robustbench_model
 
         rb_dataset = args.rb_dataset or (args.dataset if args.dataset in ("cifar10", "cifar100", "imagenet")
                                          else "cifar10")
@@ -160,13 +149,13 @@ def run(args: argparse.Namespace) -> int:
         data = load_dataset(args.dataset or "cifar10", root=args.data_root, split="test")
         dataset = args.dataset or "cifar10"
     else:
-        from mireg.evaluation.checkpoint import load_trained_model
+        from mireg.runs import load_trained_model
 
         model, data, cfg = load_trained_model(args.checkpoint, dataset=args.dataset, data_root=args.data_root)
         dataset = args.dataset or cfg["dataset"]
     surrogate = None
     if args.surrogate:
-        from mireg.evaluation.checkpoint import load_trained_model
+        from mireg.runs import load_trained_model
 
         surrogate, _, _ = load_trained_model(args.surrogate, dataset=dataset, data_root=args.data_root)
         surrogate = surrogate.to(device)

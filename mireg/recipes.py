@@ -1,4 +1,5 @@
-"""Paper recipes as named presets in :data:`mireg.registry.RECIPES`, each citing its source.
+"""Paper recipes as named presets in :data:`mireg.registry.RECIPES`, each citing its source, and
+:func:`build_config`, which starts a :class:`~mireg.config.TrainConfig` from one.
 
 ``RECIPES.get(name)`` is a :class:`Recipe`; calling it gives the :class:`TrainConfig`::
 
@@ -12,11 +13,14 @@ original scripts selected on the test set, which mireg never does.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from mireg.config import TrainConfig, check_keys, load_config_file
 from mireg.registry import RECIPES
-from mireg.train.config import TrainConfig, _check_keys
+
+__all__ = ["Recipe", "add_recipe", "build_config"]
 
 
 @dataclass(frozen=True)
@@ -35,16 +39,36 @@ class Recipe:
                 for k, v in self.values.items()}
 
     def __call__(self, **overrides: Any) -> TrainConfig:
-        _check_keys(overrides, f"recipe {self.name!r} overrides")
+        check_keys(overrides, f"recipe {self.name!r} overrides")
         return TrainConfig(**{**self.fields(), **overrides, "recipe": self.name})
 
 
 def add_recipe(recipe: Recipe) -> Recipe:
     """Register ``recipe`` (its fields are checked against :class:`TrainConfig` now)."""
-    _check_keys(recipe.values, f"recipe {recipe.name!r}")
+    check_keys(recipe.values, f"recipe {recipe.name!r}")
     RECIPES.add(recipe.name, recipe)
     return recipe
 
+
+
+def build_config(recipe: str | None = None, file: str | os.PathLike | None = None,
+                 overrides: dict[str, Any] | None = None) -> TrainConfig:
+    """The config of a run: ``recipe`` (or the file's ``recipe`` key), then ``file``, then ``overrides``.
+
+    Example::
+
+        cfg = build_config("digits-at", overrides={"epochs": 3, "out_dir": "runs/x"})
+    """
+    data = load_config_file(file) if file is not None else {}
+    overrides = dict(overrides or {})
+    check_keys(overrides, "overrides")
+    name = overrides.get("recipe") or recipe or data.get("recipe")
+    values: dict[str, Any] = RECIPES.get(name).fields() if name else {}
+    values.update(data)
+    values.update(overrides)
+    if name:
+        values["recipe"] = name
+    return TrainConfig(**values)
 
 EPS_8 = 8 / 255
 _CIFAR = {"dataset": "cifar10", "augment": True, "val_size": 1000, "val_steps": 10, "batch_size": 128}
