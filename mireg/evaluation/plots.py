@@ -10,9 +10,12 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mireg.evaluation.report import EvaluationReport, format_eps
+from mireg.evaluation.suites import format_eps
+
+if TYPE_CHECKING:  # the report imports this module (EvaluationReport.plot); the type is for annotations only
+    from mireg.evaluation.report import EvaluationReport
 
 __all__ = ["plot_report", "plot_robust_accuracy", "plot_eps_curve", "plot_weight_surface", "plot_input_surface",
            "plot_entropy_vs_perturbation"]

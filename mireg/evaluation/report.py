@@ -25,21 +25,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from mireg.evaluation.plots import plot_report
+from mireg.evaluation.suites import format_eps
 from mireg.utils.atomic import atomic_write_text, atomic_writer
 
 __all__ = ["AttackResult", "SanityCheck", "EvaluationReport", "format_eps"]
 
 REPORT_JSON = "report.json"
 OUTCOMES_NPZ = "outcomes.npz"
-
-
-def format_eps(eps: float, norm: str = "Linf") -> str:
-    """``8/255`` for multiples of 1/255 in L-inf, else a short decimal."""
-    if norm == "Linf" and eps > 0:
-        k = eps * 255
-        if abs(k - round(k)) < 1e-6:
-            return f"{round(k)}/255"
-    return f"{eps:.4g}"
 
 
 @dataclasses.dataclass
@@ -264,8 +257,6 @@ class EvaluationReport:
 
     def plot(self, directory: str | os.PathLike) -> list[Path]:
         """Draw the report's figures into ``directory`` (see :mod:`mireg.evaluation.plots`)."""
-        from mireg.evaluation.plots import plot_report
-
         return plot_report(self, directory)
 
 

@@ -23,8 +23,9 @@ import torch
 from torch import nn
 
 from mireg._validation import check_choice, check_number
-from mireg.evaluation.report import EvaluationReport, format_eps
+from mireg.evaluation.report import EvaluationReport
 from mireg.evaluation.runner import evaluate
+from mireg.evaluation.suites import format_eps
 from mireg.utils.atomic import atomic_write_text
 
 __all__ = ["robustbench_evaluate", "model_info", "write_model_info", "read_model_info", "missing_fields",

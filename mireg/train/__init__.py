@@ -11,10 +11,9 @@ Example::
 from mireg.checkpoints import load_checkpoint, load_model_weights, save_checkpoint
 from mireg.config import TrainConfig, load_config_file, parse_overrides
 from mireg.recipes import Recipe, add_recipe, build_config
-from mireg.train import methods  # noqa: F401  (registers the methods)
 from mireg.train.engine import NonFiniteLossError, TrainResult, evaluate_accuracy, train
 from mireg.train.finetune import finetune
-from mireg.train.methods import MethodSpec
+from mireg.train.methods import MethodSpec, register_method
 
 __all__ = [
     "MethodSpec",
@@ -30,6 +29,7 @@ __all__ = [
     "load_config_file",
     "load_model_weights",
     "parse_overrides",
+    "register_method",
     "save_checkpoint",
     "train",
 ]

@@ -1,4 +1,4 @@
-"""Per-epoch training metrics: CSV and JSON files and a plot of the training curves."""
+"""Per-epoch training metrics: CSV and JSON files, the run summary, the per-epoch log line and a plot."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from mireg.config import TrainConfig
 from mireg.utils.atomic import atomic_write_text, atomic_writer
 
 
@@ -26,6 +27,26 @@ def write_history(history: list[dict[str, Any]], out_dir: str | os.PathLike,
         writer.writerows(history)
     atomic_write_text(json_path, json.dumps({"epochs": history, **(summary or {})}, indent=2) + "\n")
     return csv_path, json_path
+
+
+def run_summary(config: TrainConfig, best_epoch: int | None, best_metric: float | None) -> dict[str, Any]:
+    """The ``metrics.json`` fields beside the epochs: what was trained and how the checkpoint was selected."""
+    return {"method": config.method, "model": config.model, "dataset": config.dataset,
+            "selection": f"best validation PGD-{config.val_steps} accuracy on {config.val_size} held-out "
+                         "training images" if config.val_size else "none (no validation split)",
+            "best_epoch": best_epoch, "best_val_robust_acc": best_metric, "config": config.to_dict()}
+
+
+def format_row(row: dict[str, Any], config: TrainConfig) -> str:
+    """The one-line log of an epoch's metrics row."""
+    parts = [f"[{config.method}] epoch {row['epoch']}/{config.epochs}", f"loss {row['loss']:.4f}",
+             f"train adv acc {row['train_adv_acc']:.3f}"]
+    if row.get("val_clean_acc") is not None:
+        parts.append(f"val clean {row['val_clean_acc']:.3f}")
+        if row["val_robust_acc"] == row["val_robust_acc"]:
+            parts.append(f"val PGD-{config.val_steps} {row['val_robust_acc']:.3f}")
+    parts.append(f"{row['images_per_second']:.0f} img/s")
+    return " | ".join(parts) + (" *best*" if row["best"] else "")
 
 
 def plot_history(history: list[dict[str, Any]], path: str | os.PathLike, title: str = "") -> Path:

@@ -22,7 +22,7 @@ def _cuda_indices(device: torch.device | str | None) -> list[int]:
         device = torch.device(device)
         if device.type == "cuda":
             indices.add(device.index if device.index is not None else torch.cuda.current_device())
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
+    if torch.cuda.is_initialized():
         indices.add(torch.cuda.current_device())
     return sorted(indices)
 

@@ -131,23 +131,23 @@ def test_replace_and_to_dict_are_plain():
 def test_lr_schedules_against_their_formulas():
     import math
 
-    from mireg.train.engine import _Schedule
+    from mireg.train.optim import LRSchedule
 
-    multi = _Schedule(TrainConfig(epochs=120, lr_milestones=[75, 90, 100], lr_gamma=0.1))
+    multi = LRSchedule(TrainConfig(epochs=120, lr_milestones=[75, 90, 100], lr_gamma=0.1))
     # MART's adjust_learning_rate: epoch (1-based) >= 75 -> x0.1, >= 90 -> x0.01, >= 100 -> x0.001
     for epoch in range(1, 121):
         expected = 0.1 ** sum(epoch >= m for m in (75, 90, 100))
         assert multi(epoch - 1) == pytest.approx(expected, rel=1e-12)
-    cosine = _Schedule(TrainConfig(epochs=10, lr_schedule="cosine"))
+    cosine = LRSchedule(TrainConfig(epochs=10, lr_schedule="cosine"))
     assert [cosine(e) for e in (0, 5, 10)] == pytest.approx([1.0, 0.5, 0.0], abs=1e-12)
     assert cosine(3) == pytest.approx(0.5 * (1 + math.cos(math.pi * 0.3)))
-    assert _Schedule(TrainConfig(lr_schedule="constant"))(7) == 1.0
+    assert LRSchedule(TrainConfig(lr_schedule="constant"))(7) == 1.0
 
 
 def test_optimizers_follow_the_config():
     import torch
 
-    from mireg.train.engine import build_optimizer
+    from mireg.train.optim import build_optimizer
 
     model = torch.nn.Linear(3, 2)
     sgd = build_optimizer(TrainConfig(lr=0.1, momentum=0.8, nesterov=True, weight_decay=1e-4), model)

@@ -18,7 +18,7 @@ import pytest
 
 from mireg.data import dataset_info, load_dataset
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 PACK = SHARED / "data" / "cifar10-jpeg"
 TOOL = SHARED / "tools" / "cifar10_from_jpeg.py"
 OFFICIAL_NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]

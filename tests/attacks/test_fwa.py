@@ -16,7 +16,7 @@ import mireg  # noqa: F401
 from mireg.attacks import FWA
 from mireg.attacks.fwa import entropic_lmo, transport, transport_cost, transport_offsets
 from mireg.registry import ATTACKS
-from tests._attack_helpers import TinyNet, accuracy, assert_modes_preserved
+from tests._attack_helpers import TinyNet, accuracy
 
 
 def _loop_transport(plan: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -150,9 +150,6 @@ def test_inside_multiattack_and_registry(digits_model, digits_split):
     assert accuracy(digits_model, adv, y) <= accuracy(digits_model, atk1(x, y), y)
 
 
-def test_model_modes_and_weights_untouched():
-    x, y = torch.rand(2, 1, 6, 6), torch.randint(0, 3, (2,))
-    assert_modes_preserved(lambda m: FWA(m, steps=2), TinyNet(), x, y)
 
 
 @pytest.mark.parametrize("kwargs, error", [
@@ -165,22 +162,9 @@ def test_bad_hyperparameters(kwargs, error):
         FWA(TinyNet(), **kwargs)
 
 
-def test_bad_inputs():
+def test_images_must_be_a_batch_of_images():
+    """(The checks every mireg attack makes are in test_contract.py.)"""
     atk = FWA(TinyNet(), steps=1)
     x, y = torch.rand(2, 1, 5, 5), torch.tensor([0, 1])
-    with pytest.raises(ValueError, match=r"images must be in \[0, 1\]"):
-        atk(x + 1, y)
     with pytest.raises(ValueError, match=r"\(N, C, H, W\)"):
         atk(x.flatten(1), y)
-    with pytest.raises(TypeError, match="labels must hold integer"):
-        atk(x, y.float())
-
-
-
-@pytest.mark.cuda
-def test_runs_on_cuda():
-    model = TinyNet().cuda().eval()
-    x, y = torch.rand(4, 1, 8, 8).cuda(), torch.randint(0, 3, (4,), device="cuda")
-    adv = FWA(model, eps=0.3, radius=0.1, steps=3)(x, y)
-    assert adv.is_cuda and adv.dtype == torch.float32 and not adv.requires_grad
-    assert adv.min() >= 0 and adv.max() <= 1 and bool((adv - x).abs().max() <= 0.3 + 1e-6)

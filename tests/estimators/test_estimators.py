@@ -274,8 +274,8 @@ def test_train_estimators_is_seeded_and_leaves_global_rng(digits_split, digits_m
 def test_train_estimators_with_a_feature_tap(digits_split, digits_model):
     x, y = digits_split["x_train"][:200], digits_split["y_train"][:200]
     res = train_estimators(digits_model, x, y, attack=_pgd(digits_model), epochs=1, batch_size=100, width=8,
-                           layer="features.3", progress=False)
-    assert res.natural.global_dim == 32 and res.metadata["layer"] == "features.3"
+                           layer="model.features.4", progress=False)
+    assert res.natural.global_dim == 32 and res.metadata["layer"] == "model.features.4"
 
 
 def test_train_estimators_no_selected_sample_is_a_clear_error(digits_split, digits_model):

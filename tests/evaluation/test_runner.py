@@ -221,13 +221,14 @@ def test_autoattack_reduced_budget_runs_every_stage(digits_model, digits_split):
 def test_modes_device_dtype_and_seeds_are_handled(digits_model, digits_split):
     data = (digits_split["x_test"], digits_split["y_test"])
     model = copy.deepcopy(digits_model).train()
-    model.features[1].eval()  # a mixed state must come back exactly
-    stats = model.features[1].running_mean.clone()
+    features = model.model.features  # the small CNN's layers (features[1] is a BatchNorm)
+    features[1].eval()  # a mixed state must come back exactly
+    stats = features[1].running_mean.clone()
     rng = torch.get_rng_state()
     a = evaluate(model, data, suite="quick", n=20, max_steps=3, progress=False, sanity=["eps"])
     assert torch.equal(torch.get_rng_state(), rng)
-    assert model.training and not model.features[1].training and model.features[4].training
-    assert torch.equal(model.features[1].running_mean, stats)  # attacks ran in eval mode
+    assert model.training and not features[1].training and features[4].training
+    assert torch.equal(features[1].running_mean, stats)  # attacks ran in eval mode
     b = evaluate(model, data, suite="quick", n=20, max_steps=3, progress=False, sanity=["eps"])
     for label in a.results:
         assert torch.equal(a.results[label].robust, b.results[label].robust)
