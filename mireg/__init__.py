@@ -3,7 +3,8 @@
 Drop-in loss terms and torchattacks-compatible attacks from two papers:
 
 - InfoAT (Xu et al., IEEE TNNLS 2022, arXiv:2206.12292): :class:`InfoAT`, :class:`InfoPGD`, :class:`MARTPlus`;
-- NAMID (Zhou et al., ICML 2022, arXiv:2207.12203): :class:`NaturalAdversarialMILoss`, :mod:`mireg.estimators`;
+- NAMID (Zhou et al., ICML 2022, arXiv:2207.12203): :class:`NAMID` (Eq. 9), :class:`NAMID_T`, :class:`NAMID_M`,
+  built on :class:`NaturalAdversarialMILoss` and :mod:`mireg.estimators`; the :class:`WMIM` baseline;
 
 the reference losses (:class:`ATLoss`, :class:`TRADESLoss`, :class:`MARTLoss`), the attacks the papers
 evaluate with (:mod:`mireg.attacks`), the training engine (:mod:`mireg.train`), data
@@ -24,6 +25,10 @@ from mireg import attacks, data, estimators, functional, models, registry, train
 from mireg.attacks import BPDA, DDN, FWA, CWInf, DDNBounded, InfoPGD, RayS, TrainingAttack
 from mireg.evaluation import EvaluationReport, evaluate
 from mireg.losses import (
+    NAMID,
+    NAMID_M,
+    NAMID_T,
+    WMIM,
     ATLoss,
     EntropyWeightedMSEReg,
     InfoAT,
@@ -50,11 +55,15 @@ __all__ = [
     "LossTerm",
     "MARTLoss",
     "MARTPlus",
+    "NAMID",
+    "NAMID_M",
+    "NAMID_T",
     "NaturalAdversarialMILoss",
     "RayS",
     "TRADESLoss",
     "TrainConfig",
     "TrainingAttack",
+    "WMIM",
     "WMIMLoss",
     "attacks",
     "data",

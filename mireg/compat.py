@@ -24,6 +24,8 @@ import importlib.util
 import sys
 import warnings
 
+from mireg.utils.modes import preserved_modes
+
 __all__ = ["apply", "install_autoattack_alias", "patch_torchattacks_mode_restore"]
 
 
@@ -53,12 +55,8 @@ def patch_torchattacks_mode_restore() -> None:
 
     @functools.wraps(original_call)
     def call_restoring_mode(self, *args, **kwargs):
-        modes = [(module, module.training) for module in self.model.modules()]
-        try:
+        with preserved_modes(self.model):
             return original_call(self, *args, **kwargs)
-        finally:
-            for module, training in modes:
-                module.training = training
 
     call_restoring_mode._mireg_restores_mode = True  # type: ignore[attr-defined]
     Attack.__call__ = call_restoring_mode

@@ -2,15 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import torch
 from torch import nn
 from torchattacks.attack import Attack
 
 from mireg._validation import check_choice, check_images, check_labels
+from mireg.utils.modes import preserved_modes
 
 AttackFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+@contextmanager
+def _frozen(model: nn.Module) -> Iterator[None]:
+    """``requires_grad=False`` on every parameter for the block; each parameter's ``requires_grad``
+    and ``.grad`` are restored exactly afterwards (also on exceptions)."""
+    params = list(model.parameters())
+    saved = [(p.requires_grad, p.grad) for p in params]
+    try:
+        for p in params:
+            p.requires_grad_(False)
+        yield
+    finally:
+        for p, (requires_grad, grad) in zip(params, saved, strict=True):
+            p.requires_grad_(requires_grad)
+            p.grad = grad
 
 
 class TrainingAttack:
@@ -64,21 +82,8 @@ class TrainingAttack:
     def __call__(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         check_images("images", images)
         check_labels("labels", labels, batch=images.shape[0])
-        modes = [(module, module.training) for module in self.model.modules()]
-        params = list(self.model.parameters())
-        saved = [(p.requires_grad, p.grad) for p in params]
-        try:
-            self.model.train(self.mode == "train")
-            for p in params:
-                p.requires_grad_(False)
-            with torch.enable_grad():
-                adv = self.attack(images, labels)
-        finally:
-            for module, training in modes:
-                module.training = training
-            for p, (requires_grad, grad) in zip(params, saved, strict=True):
-                p.requires_grad_(requires_grad)
-                p.grad = grad
+        with preserved_modes(self.model, training=self.mode == "train"), _frozen(self.model), torch.enable_grad():
+            adv = self.attack(images, labels)
         if not isinstance(adv, torch.Tensor) or adv.shape != images.shape:
             got = tuple(adv.shape) if isinstance(adv, torch.Tensor) else type(adv).__name__
             raise ValueError(f"the attack returned {got}, expected a tensor of the images' shape "

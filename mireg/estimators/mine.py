@@ -19,9 +19,10 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from mireg._validation import check_number, check_tensor
-from mireg.estimators._rng import seeded
 from mireg.estimators.tap import FeatureTap
 from mireg.functional.mi import dv_bound, mine_surrogate
+from mireg.utils.modes import preserved_modes
+from mireg.utils.seeding import seeded
 
 __all__ = ["MINE", "MINEResult", "estimate_layer_mi", "fit_mine"]
 
@@ -186,9 +187,7 @@ def estimate_layer_mi(model: nn.Module, x: torch.Tensor, layers: list[str], *, e
     check_tensor("x", x, ndim=4)
     if isinstance(layers, str) or not layers:
         raise ValueError(f"layers must be a non-empty list of submodule names, got {layers!r}")
-    was_training = model.training
-    model.eval()
-    try:
+    with preserved_modes(model, training=False):
         xf = _pool_flat(x, pool)
         out = {}
         for layer in layers:
@@ -196,5 +195,3 @@ def estimate_layer_mi(model: nn.Module, x: torch.Tensor, layers: list[str], *, e
             out[layer] = fit_mine(xf, z, epochs=epochs, batch_size=batch_size, lr=lr, hidden=hidden, pool=None,
                                   progress=progress, seed=seed).mi
         return out
-    finally:
-        model.train(was_training)

@@ -28,10 +28,12 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from mireg._validation import check_images, check_labels, check_number
-from mireg.estimators._rng import seeded
-from mireg.estimators.analysis import Attack, _device_of, _run_attack, global_inputs
 from mireg.estimators.local_dim import LocalDIMEstimator
+from mireg.estimators.scoring import Attack, global_inputs, run_attack
 from mireg.functional.mi_summary import worst_case_offset_means
+from mireg.utils.device import model_device
+from mireg.utils.modes import preserved_modes
+from mireg.utils.seeding import seeded
 
 __all__ = ["StandardMIAnalysis", "fig4_offset_means", "plot_standard_mi", "standard_mi_analysis",
            "train_standard_estimator"]
@@ -61,26 +63,22 @@ def train_standard_estimator(model: nn.Module, x: torch.Tensor, *, epochs: int =
     check_number("epochs", epochs, low=1, integer=True)
     check_number("batch_size", batch_size, low=2, integer=True)
     check_number("lr", lr, low=0.0, low_open=True)
-    device, was_training = _device_of(model), model.training
-    model.eval()
-    try:
-        with seeded(seed, device):
-            _, g = global_inputs(model, x, batch_size=batch_size, layer=layer, device=device)
-            est = LocalDIMEstimator(g.shape[1], x.shape[1], width).to(device).train()
-            optimizer = torch.optim.Adam(est.parameters(), lr=lr)
-            steps = sorted({max(1, math.floor(m * epochs)) for m in milestones if 0 < m < 1})
-            scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, steps, gamma=0.1)
-            for _ in tqdm(range(epochs), desc="standard MI estimator", disable=not progress):
-                for idx in torch.randperm(x.shape[0], device=device).split(batch_size):
-                    if idx.numel() < 2:
-                        continue
-                    loss = -est(x[idx.to(x.device)].to(device), g[idx]).mean()
-                    optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                    optimizer.step()
-                scheduler.step()
-    finally:
-        model.train(was_training)
+    device = model_device(model)
+    with preserved_modes(model, training=False), seeded(seed, device):
+        _, g = global_inputs(model, x, batch_size=batch_size, layer=layer, device=device)
+        est = LocalDIMEstimator(g.shape[1], x.shape[1], width).to(device).train()
+        optimizer = torch.optim.Adam(est.parameters(), lr=lr)
+        steps = sorted({max(1, math.floor(m * epochs)) for m in milestones if 0 < m < 1})
+        scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, steps, gamma=0.1)
+        for _ in tqdm(range(epochs), desc="standard MI estimator", disable=not progress):
+            for idx in torch.randperm(x.shape[0], device=device).split(batch_size):
+                if idx.numel() < 2:
+                    continue
+                loss = -est(x[idx.to(x.device)].to(device), g[idx]).mean()
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+            scheduler.step()
     return est.eval()
 
 
@@ -123,17 +121,14 @@ def standard_mi_analysis(model: nn.Module, estimator: LocalDIMEstimator, x: torc
     check_labels("y", y, batch=x.shape[0])
     if not isinstance(attacks, Mapping) or not attacks:
         raise ValueError("attacks must be a non-empty dict name -> attack (x, y) -> x_adv")
-    device, was_training = _device_of(model), model.training
-    model.eval()
+    device = model_device(model)
     result = StandardMIAnalysis()
-    try:
+    with preserved_modes(model, training=False):
         _, g_nat = global_inputs(model, x, batch_size=batch_size, layer=layer, device=device)
         for name, attack in tqdm(attacks.items(), desc="standard MI", disable=not progress):
-            x_adv = _run_attack(attack, x, y, batch_size, device, name, progress)
+            x_adv = run_attack(attack, x, y, batch_size, device, name, progress)
             _, g_adv = global_inputs(model, x_adv, batch_size=batch_size, layer=layer, device=device)
             result.scores[name] = _scores(estimator.eval(), x, x_adv, g_nat, g_adv, batch_size)
-    finally:
-        model.train(was_training)
     return result
 
 

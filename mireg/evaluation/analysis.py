@@ -34,6 +34,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from mireg._validation import check_choice, check_images, check_labels, check_number
+from mireg.utils.device import model_device
+from mireg.utils.modes import preserved_modes
+from mireg.utils.seeding import seeded
 
 __all__ = ["filter_normalized_direction", "weight_loss_surface", "input_loss_surface", "minimal_perturbation",
            "entropy_vs_perturbation", "prediction_entropy"]
@@ -41,10 +44,6 @@ __all__ = ["filter_normalized_direction", "weight_loss_surface", "input_loss_sur
 
 #: 21 steps in [-1, 1] along the weight direction (Li et al. 2018 plot the same range).
 DEFAULT_ALPHAS = tuple(i / 10 for i in range(-10, 11))
-
-
-def _device(model: nn.Module) -> torch.device:
-    return next(iter(model.parameters())).device
 
 
 def prediction_entropy(logits: torch.Tensor) -> torch.Tensor:
@@ -108,7 +107,7 @@ def weight_loss_surface(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
     if not alphas:
         raise ValueError("alphas must not be empty")
     net = copy.deepcopy(model).eval()
-    device = _device(net)
+    device = model_device(net)
     x, y = x.to(device).float(), y.to(device)
     base = {name: p.detach().clone() for name, p in net.named_parameters()}
     direction = filter_normalized_direction(net, torch.Generator().manual_seed(seed))
@@ -120,8 +119,7 @@ def weight_loss_surface(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
         with torch.no_grad():
             for name, p in params.items():
                 p.copy_(base[name] + alpha * direction[name])
-        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-            torch.manual_seed(seed)  # the same PGD start at every alpha
+        with seeded(seed, device):  # the same PGD start at every alpha
             out["clean"].append(_loss(net, x, y, batch_size))
             if adversarial:
                 attack = _pgd(net, norm, eps, steps)
@@ -154,13 +152,10 @@ def input_loss_surface(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: 
     check_number("eps", eps, low=0.0, low_open=True)
     check_number("points", points, low=2, integer=True)
     span = eps if span is None else float(check_number("span", span, low=0.0, low_open=True))
-    was_training = [(m, m.training) for m in model.modules()]
-    model.eval()
-    try:
-        device = _device(model)
+    with preserved_modes(model, training=False):
+        device = model_device(model)
         x, y = x.to(device).float(), y.to(device)
-        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-            torch.manual_seed(seed)
+        with seeded(seed, device):
             x_adv = _pgd(model, "Linf", eps, steps)(x, y)
             v = torch.randint(0, 2, x.shape, device=device).float() * 2 - 1
         u = torch.sign(x_adv - x)
@@ -173,9 +168,6 @@ def input_loss_surface(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: 
                 logits = model(batch)
                 losses.append(F.cross_entropy(logits, y.expand(points), reduction="none").tolist())
             pgd_loss = float(F.cross_entropy(model(x_adv), y))
-    finally:
-        for module, training in was_training:
-            module.training = training
     return {"a": grid.tolist(), "b": grid.tolist(), "loss": losses, "pgd_loss": pgd_loss}
 
 
@@ -194,16 +186,13 @@ def minimal_perturbation(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps
     grid = sorted(float(e) for e in eps_grid)
     if not grid or grid[0] <= 0:
         raise ValueError(f"eps_grid must hold positive radii, got {list(eps_grid)}")
-    was_training = [(m, m.training) for m in model.modules()]
-    model.eval()
-    device = _device(model)
-    try:
+    device = model_device(model)
+    with preserved_modes(model, training=False):
         with torch.no_grad():
             pred = torch.cat([model(x[i].to(device)).argmax(1).cpu() for i in torch.arange(len(y)).split(batch_size)])
         result = torch.full((len(y),), float("inf"), dtype=torch.float64)
         result[pred != y] = 0.0
-        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-            torch.manual_seed(seed)
+        with seeded(seed, device):
             for eps in grid:
                 todo = torch.isinf(result).nonzero().flatten()
                 if len(todo) == 0:
@@ -215,9 +204,6 @@ def minimal_perturbation(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps
                     with torch.no_grad():
                         broken = (model(x_adv).argmax(1) != yb).cpu()
                     result[idx[broken]] = eps
-    finally:
-        for module, training in was_training:
-            module.training = training
     return result
 
 
@@ -232,16 +218,10 @@ def entropy_vs_perturbation(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
     correlation of entropy with min_eps over the points with finite, positive min_eps.
     """
     check_images("x", x)
-    device = _device(model)
-    was_training = [(m, m.training) for m in model.modules()]
-    model.eval()
-    try:
-        with torch.no_grad():
-            entropy = torch.cat([prediction_entropy(model(x[i].to(device))).cpu()
-                                 for i in torch.arange(len(x)).split(batch_size)])
-    finally:
-        for module, training in was_training:
-            module.training = training
+    device = model_device(model)
+    with preserved_modes(model, training=False), torch.no_grad():
+        entropy = torch.cat([prediction_entropy(model(x[i].to(device))).cpu()
+                             for i in torch.arange(len(x)).split(batch_size)])
     min_eps = minimal_perturbation(model, x, y, eps_grid, norm=norm, steps=steps, batch_size=batch_size, seed=seed)
     keep = torch.isfinite(min_eps) & (min_eps > 0)
     corr = float("nan")

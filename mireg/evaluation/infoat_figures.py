@@ -22,7 +22,10 @@ from torch import nn
 
 from mireg._validation import check_images, check_labels, check_number
 from mireg.estimators.mine import estimate_layer_mi
-from mireg.evaluation.analysis import _device, _pgd
+from mireg.evaluation.analysis import _pgd
+from mireg.utils.device import model_device
+from mireg.utils.modes import preserved_modes
+from mireg.utils.seeding import seeded
 
 __all__ = ["plot_robust_vs_nonrobust_mi", "robust_vs_nonrobust_mi"]
 
@@ -30,10 +33,9 @@ __all__ = ["plot_robust_vs_nonrobust_mi", "robust_vs_nonrobust_mi"]
 def _split_by_robustness(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, steps: int,
                          batch_size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Boolean masks (robust, non_robust) over the samples, model in eval mode."""
-    device = _device(model)
+    device = model_device(model)
     robust, broken = [], []
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        torch.manual_seed(seed)
+    with seeded(seed, device):
         attack = _pgd(model, "Linf", eps, steps)
         for idx in torch.arange(len(y)).split(batch_size):
             xb, yb = x[idx].to(device), y[idx].to(device)
@@ -63,13 +65,8 @@ def robust_vs_nonrobust_mi(model: nn.Module, x: torch.Tensor, y: torch.Tensor, l
     check_labels("y", y, batch=x.shape[0])
     check_number("eps", eps, low=0.0, low_open=True)
     check_number("steps", steps, low=1, integer=True)
-    modes = [(m, m.training) for m in model.modules()]
-    model.eval()
-    try:
+    with preserved_modes(model, training=False):
         robust, broken = _split_by_robustness(model, x, y, eps, steps, batch_size, seed)
-    finally:
-        for module, training in modes:
-            module.training = training
     n = min(int(robust.sum()), int(broken.sum()))
     if n < 2:
         raise ValueError(f"need at least 2 robust and 2 non-robust examples, got {int(robust.sum())} robust and "

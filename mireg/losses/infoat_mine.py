@@ -35,6 +35,8 @@ from mireg.functional._common import REDUCTIONS, check_pair
 from mireg.functional.divergence import DIVERGENCES
 from mireg.functional.infoat_mine import mi_weighted_term
 from mireg.losses.base import LossTerm
+from mireg.utils.device import model_device
+from mireg.utils.modes import preserved_modes
 
 __all__ = ["InfoATMINE"]
 
@@ -94,16 +96,10 @@ class InfoATMINE(LossTerm):
         """Tap ``model.<layer>`` and build a MINE of the right shapes (one no-grad eval-mode forward on
         two zero images finds the layer's shape; the model's modes are restored)."""
         tap = FeatureTap(model, layer, detach=False, by_input=True)
-        modes = [(m, m.training) for m in model.modules()]
         param = next(model.parameters(), None)
-        try:
-            model.eval()
-            with torch.no_grad():
-                _, feats = tap(torch.zeros(2, *image_shape, device=None if param is None else param.device,
-                                           dtype=None if param is None else param.dtype))
-        finally:
-            for module, training in modes:
-                module.training = training
+        with preserved_modes(model, training=False), torch.no_grad():
+            _, feats = tap(torch.zeros(2, *image_shape, device=None if param is None else param.device,
+                                       dtype=None if param is None else param.dtype))
         return cls(tap, MINE(tuple(image_shape), tuple(feats.shape[1:]), hidden, pool=pool), **kwargs)
 
     def _update(self, x: torch.Tensor, z: torch.Tensor) -> None:
@@ -126,7 +122,7 @@ class InfoATMINE(LossTerm):
     def batch_mi(self, x: torch.Tensor) -> torch.Tensor:
         """Update MINE (in train mode) and return the batch DV estimate of I(x; z_l(x)) (0-d tensor)."""
         z = self.tap.features_of(x)
-        if next(self.mine.parameters()).device != x.device:
+        if model_device(self.mine) != x.device:
             self.mine.to(x.device)
         dtype = next(self.mine.parameters()).dtype  # MINE runs in its own precision (fp32), outside autocast
         with torch.autocast(x.device.type, enabled=False):

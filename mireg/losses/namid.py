@@ -14,11 +14,11 @@ direction of the per-sample MI profile on adversarial inputs with the one on nat
 Minimising the lam term raises E_n and lowers E_a on adversarial inputs, as the corrected paper (the
 PDF in dwDavidxd/MIAT, arXiv v1) has it; the released code comments it out (lam = 0).
 
-The methods are compositions (Eq. 9 and its TRADES/MART variants, alpha = 5, lam = 0.1)::
+The methods are named compositions (Eq. 9 and its TRADES/MART variants, alpha = 5, lam = 0.1)::
 
-    namid   = ATLoss() + 5.0 * NaturalAdversarialMILoss(e_n, e_a, lam=0.1)        # NAMID
-    namid_t = TRADESLoss(beta=6.0) + 5.0 * NaturalAdversarialMILoss(e_n, e_a)     # NAMID_T
-    namid_m = MARTLoss(beta=6.0) + 5.0 * NaturalAdversarialMILoss(e_n, e_a)       # NAMID_M
+    NAMID(e_n, e_a)     == ATLoss() + 5.0 * NaturalAdversarialMILoss(e_n, e_a, lam=0.1)        # Eq. 9
+    NAMID_T(e_n, e_a)   == TRADESLoss(beta=6.0) + 5.0 * NaturalAdversarialMILoss(e_n, e_a)     # NAMID_T
+    NAMID_M(e_n, e_a)   == MARTLoss(beta=6.0) + 5.0 * NaturalAdversarialMILoss(e_n, e_a)       # NAMID_M
 """
 
 from __future__ import annotations
@@ -28,9 +28,13 @@ import torch
 from mireg._validation import check_images, check_labels, check_logits, check_number, check_same_shape
 from mireg.estimators.local_dim import LocalDIMEstimator
 from mireg.functional.mi import cosine_loss, namid_selection
-from mireg.losses.base import LossTerm
+from mireg.losses.at import ATLoss
+from mireg.losses.base import LossTerm, ScaledLoss, SumLoss, default_of
+from mireg.losses.mart import MARTLoss
+from mireg.losses.trades import TRADESLoss
+from mireg.utils.device import model_device
 
-__all__ = ["NaturalAdversarialMILoss"]
+__all__ = ["NAMID", "NAMID_M", "NAMID_T", "NaturalAdversarialMILoss"]
 
 
 def _freeze(estimator: LocalDIMEstimator) -> LocalDIMEstimator:
@@ -136,7 +140,7 @@ class NaturalAdversarialMILoss(LossTerm):
                                            ("adversarial", self.estimator_a, x_adv.detach() - x.detach())):
                 if not getattr(self, name):
                     continue
-                if next(est.parameters()).device != x.device:
+                if model_device(est) != x.device:
                     est.to(x.device)
                 with torch.no_grad():
                     local = est.local_features(local_input.float())
@@ -157,3 +161,66 @@ class NaturalAdversarialMILoss(LossTerm):
     def extra_repr(self) -> str:
         parts = "" if self.natural and self.adversarial else f", natural={self.natural}, adversarial={self.adversarial}"
         return f"lam={self.lam}{parts}"
+
+
+_LAM = default_of(NaturalAdversarialMILoss, "lam")
+
+
+def _weighted_mi_term(estimator_n: LocalDIMEstimator, estimator_a: LocalDIMEstimator, alpha: float,
+                      lam: float) -> ScaledLoss:
+    """``alpha * L_mi``: the MI term every NAMID method adds to its base loss."""
+    check_number("alpha", alpha, low=0.0)
+    return alpha * NaturalAdversarialMILoss(estimator_n, estimator_a, lam=lam)
+
+
+class NAMID(SumLoss):
+    """NAMID's training objective (Zhou et al., ICML 2022, Eq. 9): ``CE(f(x_adv), y) + alpha * L_mi``.
+
+    Args:
+        estimator_n, estimator_a: the natural and adversarial MI estimators E_n, E_a (frozen by
+            :class:`NaturalAdversarialMILoss`), e.g. from ``mireg.estimators.load_estimators``.
+        alpha: weight of L_mi (the paper's 5.0).
+        lam: L_mi's lambda (the paper's 0.1, :class:`NaturalAdversarialMILoss`'s default).
+
+    Call: ``loss = namid(logits_nat, logits_adv, y, x=x, x_adv=x_adv)``; ``namid.components`` holds the
+    ``ATLoss`` and ``NaturalAdversarialMILoss`` values of the last call.
+
+    Example:
+        >>> e_n, e_a, _ = mireg.estimators.load_estimators("estimators.pt")
+        >>> criterion = mireg.NAMID(e_n, e_a)          # ATLoss() + 5.0 * NaturalAdversarialMILoss(e_n, e_a, lam=0.1)
+    """
+
+    def __init__(self, estimator_n: LocalDIMEstimator, estimator_a: LocalDIMEstimator, alpha: float = 5.0,
+                 lam: float = _LAM) -> None:
+        super().__init__(ATLoss(), _weighted_mi_term(estimator_n, estimator_a, alpha, lam))
+
+
+_ALPHA = default_of(NAMID, "alpha")
+
+
+class NAMID_T(SumLoss):  # noqa: N801 - the paper's name
+    """NAMID_T (Zhou et al., ICML 2022, Sec. 4): TRADES plus the MI term, ``TRADESLoss(beta) + alpha * L_mi``.
+
+    Args: as :class:`NAMID`, and ``beta``: TRADES' weight (:class:`~mireg.losses.TRADESLoss`'s default, 6.0).
+
+    Example:
+        >>> criterion = mireg.NAMID_T(e_n, e_a)        # TRADESLoss(6.0) + 5.0 * NaturalAdversarialMILoss(e_n, e_a)
+    """
+
+    def __init__(self, estimator_n: LocalDIMEstimator, estimator_a: LocalDIMEstimator, alpha: float = _ALPHA,
+                 lam: float = _LAM, beta: float = default_of(TRADESLoss, "beta")) -> None:
+        super().__init__(TRADESLoss(beta=beta), _weighted_mi_term(estimator_n, estimator_a, alpha, lam))
+
+
+class NAMID_M(SumLoss):  # noqa: N801 - the paper's name
+    """NAMID_M (Zhou et al., ICML 2022, Sec. 4): MART plus the MI term, ``MARTLoss(beta) + alpha * L_mi``.
+
+    Args: as :class:`NAMID`, and ``beta``: MART's weight (:class:`~mireg.losses.MARTLoss`'s default, 6.0).
+
+    Example:
+        >>> criterion = mireg.NAMID_M(e_n, e_a)        # MARTLoss(6.0) + 5.0 * NaturalAdversarialMILoss(e_n, e_a)
+    """
+
+    def __init__(self, estimator_n: LocalDIMEstimator, estimator_a: LocalDIMEstimator, alpha: float = _ALPHA,
+                 lam: float = _LAM, beta: float = default_of(MARTLoss, "beta")) -> None:
+        super().__init__(MARTLoss(beta=beta), _weighted_mi_term(estimator_n, estimator_a, alpha, lam))

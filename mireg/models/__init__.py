@@ -31,6 +31,7 @@ from mireg.models import preact_resnet, resnet, small_cnn, vgg, wide_resnet  # n
 from mireg.models.normalize import Normalized
 from mireg.models.preact_resnet import PreActResNet
 from mireg.models.resnet import ResNet
+from mireg.models.robustbench import load_robustbench_model, robustbench_checkpoint_path, with_normalization
 from mireg.models.small_cnn import SmallCNN
 from mireg.models.vgg import VGG
 from mireg.models.wide_resnet import WideResNet
@@ -70,4 +71,5 @@ def list_models() -> list[str]:
     return MODELS.names()
 
 
-__all__ = ["VGG", "Normalized", "PreActResNet", "ResNet", "SmallCNN", "WideResNet", "create_model", "list_models"]
+__all__ = ["VGG", "Normalized", "PreActResNet", "ResNet", "SmallCNN", "WideResNet", "create_model", "list_models",
+           "load_robustbench_model", "robustbench_checkpoint_path", "with_normalization"]
