@@ -86,8 +86,8 @@ def test_weight_surface_reports_the_loss_change(digits_model, digits_split):
 def test_robust_vs_nonrobust_mi_on_digits(digits_model, digits_split):
     x, y = digits_split["x_test"][:200], digits_split["y_test"][:200]
     model = copy.deepcopy(digits_model).train()
-    out = robust_vs_nonrobust_mi(model, x, y, ["model.features.2", "model.features.5"], eps=0.1, epochs=3, batch_size=64,
-                                 hidden=32, progress=False)
+    out = robust_vs_nonrobust_mi(model, x, y, ["model.features.2", "model.features.5"], eps=0.1, epochs=3,
+                                 batch_size=64, hidden=32, progress=False)
     assert model.training  # mode restored
     assert out["n_used"] == min(out["n_robust"], out["n_non_robust"]) >= 2
     assert set(out["robust"]) == set(out["non_robust"]) == {"model.features.2", "model.features.5"}
