@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -88,12 +90,39 @@ def test_returns_detached_adversarial_images(batch):
     assert not adv.requires_grad and adv.grad_fn is None and adv.shape == batch[0].shape
 
 
-def test_the_torchattacks_eval_mode_bug_is_repaired_by_import_mireg(batch):
+def _training_flags(attack):
+    return attack._model_training, attack._batchnorm_training, attack._dropout_training
+
+
+@pytest.mark.parametrize("mode", ["eval", "train"])
+def test_leaves_the_callers_attack_settings_as_it_found_them(batch, mode):
+    model = ModeRecorder().eval()
+    model.net[2] = nn.Identity()  # no BatchNorm: MultiAttack may hand FGSM a single image
+    pgd, fgsm = torchattacks.PGD(model, steps=1), torchattacks.FGSM(model)
+    fgsm.set_model_training_mode(model_training=True, batchnorm_training=False, dropout_training=True)
+    multi = torchattacks.MultiAttack([pgd, fgsm])
+    before = [_training_flags(a) for a in (multi, pgd, fgsm)]
+    hook = mireg.TrainingAttack(multi, mode=mode)
+    assert [_training_flags(a) for a in (multi, pgd, fgsm)] == before  # construction changes nothing
+    hook(*batch)
+    assert model.seen and all(seen == (mode == "train") for seen in model.seen)  # the hook's mode inside
+    assert [_training_flags(a) for a in (multi, pgd, fgsm)] == before  # and the caller's settings after
+    assert not model.training
+
+
+def test_import_mireg_does_not_patch_torchattacks(batch):
+    """Plain torchattacks keeps its own behaviour: 3.5.1 leaves this eval model in train mode."""
+    result = subprocess.run([sys.executable, "-c",
+                             "import torchattacks.attack as a; before = a.Attack.__call__\n"
+                             "import mireg; print(a.Attack.__call__ is before)"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "True"
     model = ModeRecorder().eval()
     attack = torchattacks.PGD(model, steps=1)
     attack.set_model_training_mode(model_training=True)
-    attack(*batch)  # torchattacks 3.5.1 alone leaves the model in train mode here
-    assert not model.training
+    attack(*batch)
+    assert model.training  # torchattacks' own behaviour, documented in docs/ecosystem.md
 
 
 @pytest.mark.parametrize("images,labels,error,match", [
