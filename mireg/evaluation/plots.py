@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from mireg._optional import require
 from mireg.evaluation.report import EvaluationReport, format_eps
 
 __all__ = ["plot_report", "plot_robust_accuracy", "plot_eps_curve", "plot_weight_surface", "plot_input_surface",
@@ -18,6 +19,7 @@ __all__ = ["plot_report", "plot_robust_accuracy", "plot_eps_curve", "plot_weight
 
 
 def _pyplot():
+    require("matplotlib", "plotting an evaluation")
     import matplotlib
 
     matplotlib.use("Agg")

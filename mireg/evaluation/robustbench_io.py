@@ -30,6 +30,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from mireg._optional import require
 from mireg._validation import check_choice, check_number
 from mireg.evaluation.report import EvaluationReport, format_eps
 from mireg.evaluation.runner import evaluate
@@ -48,6 +49,7 @@ _EPS = {"Linf": 8 / 255, "L2": 0.5}
 
 
 def _robustbench_fields() -> list[str]:
+    require("robustbench", "RobustBench's model-info fields")
     from robustbench.utils import ModelInfo
 
     return [f.name for f in dataclasses.fields(ModelInfo)]
@@ -73,6 +75,7 @@ def load_robustbench_model(name: str, model_dir: str | os.PathLike = "./models",
         >>> model = load_robustbench_model("Carmon2019Unlabeled", model_dir="models")
         >>> report = robustbench_evaluate(model, "cifar10", n=1000)
     """
+    require("robustbench", "load_robustbench_model")
     from robustbench.model_zoo import model_dicts
     from robustbench.model_zoo.enums import BenchmarkDataset, ThreatModel
     from robustbench.utils import load_model

@@ -31,6 +31,7 @@ from typing import Any
 
 import torch
 
+from mireg._optional import require
 from mireg._validation import check_number
 from mireg.registry import METHODS, RECIPES
 
@@ -194,6 +195,7 @@ def plot_demo(rows: list[dict[str, Any]], histories: dict[str, list[dict[str, An
               steps: int, offsets: dict[str, int] | None = None) -> Path:
     """Bars of test clean / PGD accuracy per method and the validation PGD curves (a run that
     fine-tunes from epoch k of another is drawn from epoch k + 1, ``offsets``)."""
+    require("matplotlib", "the demo's plot")
     import matplotlib
 
     matplotlib.use("Agg")

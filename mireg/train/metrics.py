@@ -8,6 +8,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from mireg._optional import require
+
 
 def _atomic_write_text(path: Path, text: str) -> None:
     tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
@@ -36,6 +38,7 @@ def write_history(history: list[dict[str, Any]], out_dir: str | os.PathLike,
 
 def plot_history(history: list[dict[str, Any]], path: str | os.PathLike, title: str = "") -> Path:
     """Draw loss (left) and accuracies (right) against epochs into ``path`` (PNG)."""
+    require("matplotlib", "plot_history")
     import matplotlib
 
     matplotlib.use("Agg")
