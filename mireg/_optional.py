@@ -8,6 +8,7 @@ imported only where it is used, after :func:`require` has checked that it is the
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import importlib.util
 from types import ModuleType
 
@@ -25,6 +26,23 @@ EXTRAS: dict[str, tuple[str, str]] = {
 }
 
 
+# Importable without being installed: torchattacks 3.5.1's wheel ships a partial copy of robustbench (no
+# metadata, none of its dependencies), so for these the distribution must be installed too.
+_PARTIAL_COPIES = {"robustbench": "torchattacks 3.5.1 ships a partial copy of it"}
+
+
+def _missing(module: str) -> str | None:
+    """Why ``module`` cannot be used (None when it can)."""
+    if importlib.util.find_spec(module) is None:
+        return "which is not installed"
+    if module in _PARTIAL_COPIES:
+        try:
+            importlib.metadata.distribution(EXTRAS[module][0])
+        except importlib.metadata.PackageNotFoundError:
+            return f"which is not installed ({_PARTIAL_COPIES[module]}, which does not work alone)"
+    return None
+
+
 def require(module: str, purpose: str) -> ModuleType:
     """Import the optional top-level ``module`` for ``purpose``, or raise a ``ModuleNotFoundError`` naming
     the extra that installs it. Only a missing package is translated; any other import error propagates.
@@ -34,9 +52,10 @@ def require(module: str, purpose: str) -> ModuleType:
     """
     if module not in EXTRAS:
         raise ValueError(f"module must be one of mireg's optional packages {sorted(EXTRAS)}, got {module!r}")
-    if importlib.util.find_spec(module) is None:
+    why = _missing(module)
+    if why is not None:
         dist, extra = EXTRAS[module]
         raise ModuleNotFoundError(
-            f"{purpose} needs the optional package {dist!r}, which is not installed. "
+            f"{purpose} needs the optional package {dist!r}, {why}. "
             f'Install it with: pip install "mireg[{extra}]"  (or pip install "mireg[all]")', name=module)
     return importlib.import_module(module)

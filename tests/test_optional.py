@@ -95,6 +95,20 @@ def test_a_missing_package_raises_an_error_naming_the_extra(monkeypatch, module,
     assert info.value.name == module and "this feature" in str(info.value)
 
 
+def test_torchattacks_partial_robustbench_copy_counts_as_missing(monkeypatch):
+    import importlib.metadata
+
+    def no_robustbench(name):
+        if name == "robustbench":
+            raise importlib.metadata.PackageNotFoundError(name)
+        return real(name)
+
+    real = importlib.metadata.distribution
+    monkeypatch.setattr(importlib.metadata, "distribution", no_robustbench)
+    with pytest.raises(ModuleNotFoundError, match=r'partial copy.*pip install "mireg\[robustbench\]"'):
+        require("robustbench", "RobustBench models")
+
+
 def test_require_refuses_a_module_that_is_not_optional():
     with pytest.raises(ValueError, match="optional"):
         require("torch", "x")
