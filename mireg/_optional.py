@@ -43,9 +43,10 @@ def _missing(module: str) -> str | None:
     return None
 
 
-def require(module: str, purpose: str) -> ModuleType:
+def require(module: str, purpose: str, extra: str | None = None) -> ModuleType:
     """Import the optional top-level ``module`` for ``purpose``, or raise a ``ModuleNotFoundError`` naming
-    the extra that installs it. Only a missing package is translated; any other import error propagates.
+    the extra that installs it (``extra`` overrides the smallest one, e.g. ``"demo"`` for the whole demo).
+    Only a missing package is translated; any other import error propagates.
 
     Example:
         >>> plt = require("matplotlib", "saving a plot")   # ModuleNotFoundError: ... pip install "mireg[plot]"
@@ -54,7 +55,8 @@ def require(module: str, purpose: str) -> ModuleType:
         raise ValueError(f"module must be one of mireg's optional packages {sorted(EXTRAS)}, got {module!r}")
     why = _missing(module)
     if why is not None:
-        dist, extra = EXTRAS[module]
+        dist, smallest = EXTRAS[module]
+        extra = extra or smallest
         raise ModuleNotFoundError(
             f"{purpose} needs the optional package {dist!r}, {why}. "
             f'Install it with: pip install "mireg[{extra}]"  (or pip install "mireg[all]")', name=module)

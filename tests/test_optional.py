@@ -109,6 +109,14 @@ def test_torchattacks_partial_robustbench_copy_counts_as_missing(monkeypatch):
         require("robustbench", "RobustBench models")
 
 
+def test_the_demo_names_its_own_extra_before_training(monkeypatch):
+    from mireg.train.demo import run_demo
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.raises(ModuleNotFoundError, match=r'mireg demo needs .*pip install "mireg\[demo\]"'):
+        run_demo(methods=["at"], epochs=1)
+
+
 def test_require_refuses_a_module_that_is_not_optional():
     with pytest.raises(ValueError, match="optional"):
         require("torch", "x")

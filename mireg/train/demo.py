@@ -93,6 +93,8 @@ def run_demo(out_dir: str = "runs/demo", methods: Sequence[str] = ("at", "trades
     from mireg.train import build_config, train
 
     t_start = time.perf_counter()
+    require("sklearn", "mireg demo", extra="demo")  # before minutes of training, not after
+    require("matplotlib", "mireg demo", extra="demo")
     methods = [m.lower() for m in methods]
     if not methods:
         raise ValueError("methods must name at least one method, e.g. at,trades,mart,infoat,namid")
