@@ -11,9 +11,9 @@ evaluate with (:mod:`mireg.attacks`), the training engine (:mod:`mireg.train`), 
 
 ``import mireg`` fills the name registries (:mod:`mireg.registry`) with every model, dataset, attack,
 method, recipe and evaluation suite, and arms the robustbench repair of :mod:`mireg.compat` (it acts
-only when robustbench is imported; ``MIREG_NO_ROBUSTBENCH_REPAIR=1`` switches it off). It imports no
-optional package (robustbench, pyautoattack, matplotlib, scipy, scikit-learn, tensorboard) and patches
-nothing in torchattacks.
+only when robustbench is imported; ``MIREG_NO_ROBUSTBENCH_REPAIR=1`` switches it off). It imports none
+of the optional packages (robustbench, pyautoattack, matplotlib, scikit-learn, tensorboard; scipy only
+as far as torchattacks itself imports it) and patches nothing in torchattacks.
 """
 
 __version__ = "0.2.0"
