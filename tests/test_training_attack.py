@@ -143,3 +143,15 @@ def test_bad_construction_and_bad_attack_output(batch):
         mireg.TrainingAttack(torchattacks.PGD(model), model=copy.deepcopy(model))
     with pytest.raises(ValueError, match="shape"):
         mireg.TrainingAttack(lambda x, y: x[:2], model=model)(*batch)
+
+
+def test_estimator_attack_runs_restore_the_model_mode(batch):
+    """mireg's MI analysis / estimator training run any attack; a plain torchattacks one configured to attack
+    in train mode must not leave the model in train mode for the scoring that follows."""
+    from mireg.estimators.analysis import _run_attack
+
+    model = ModeRecorder().eval()
+    attack = torchattacks.PGD(model, steps=1)
+    attack.set_model_training_mode(model_training=True)
+    x_adv = _run_attack(attack, *batch, batch_size=4, device=torch.device("cpu"), desc="", progress=False)
+    assert x_adv.shape == batch[0].shape and not any(m.training for m in model.modules())

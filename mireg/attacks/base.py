@@ -2,9 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from torch import nn
 from torchattacks.attack import Attack as _TorchattacksAttack
 
-__all__ = ["Attack"]
+__all__ = ["Attack", "preserving_modes"]
+
+
+@contextmanager
+def preserving_modes(module: nn.Module | None) -> Iterator[None]:
+    """Restore every submodule's own train/eval flag on exit (also on error); ``None`` does nothing.
+
+    Example:
+        >>> with preserving_modes(model):
+        ...     x_adv = torchattacks.PGD(model)(x, y)   # whatever torchattacks does to the modes
+    """
+    modes = [(m, m.training) for m in module.modules()] if module is not None else []
+    try:
+        yield
+    finally:
+        for m, training in modes:
+            m.training = training
 
 
 class Attack(_TorchattacksAttack):
@@ -25,9 +45,5 @@ class Attack(_TorchattacksAttack):
     """
 
     def __call__(self, *args, **kwargs):
-        modes = [(module, module.training) for module in self.model.modules()]
-        try:
+        with preserving_modes(self.model):
             return super().__call__(*args, **kwargs)
-        finally:
-            for module, training in modes:
-                module.training = training

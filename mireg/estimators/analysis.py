@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 
 from mireg._optional import require
 from mireg._validation import check_images, check_labels, check_number
+from mireg.attacks.base import preserving_modes
 from mireg.estimators.local_dim import LocalDIMEstimator
 from mireg.estimators.tap import FeatureTap
 from mireg.functional.mi import namid_selection
@@ -145,7 +146,8 @@ def _run_attack(attack: Attack, x: torch.Tensor, y: torch.Tensor, batch_size: in
     parts = []
     for i in tqdm(range(0, x.shape[0], batch_size), desc=desc, disable=not progress, leave=False):
         xb, yb = x[i:i + batch_size].to(device), y[i:i + batch_size].to(device)
-        x_adv = attack(xb, yb)
+        with preserving_modes(getattr(attack, "model", None)):  # plain torchattacks may leave it in train mode
+            x_adv = attack(xb, yb)
         if not isinstance(x_adv, torch.Tensor) or x_adv.shape != xb.shape:
             raise ValueError(f"attack must return a tensor shaped like its input {tuple(xb.shape)}, got "
                              f"{getattr(x_adv, 'shape', type(x_adv).__name__)}")
