@@ -10,7 +10,8 @@ robustbench is imported, and only then, it
    installed package provides ``autoattack`` (a real fra31 package always wins) and pyautoattack is
    installed, and serves mireg's fra31-API adapter (:mod:`mireg._autoattack_api`) with pyautoattack's
    submodules under ``autoattack.*`` (``from autoattack.autopgd_base import APGDAttack``);
-2. silences setuptools' "pkg_resources is deprecated" warning that robustbench's import triggers.
+2. silences the warnings of setuptools' ``pkg_resources`` that robustbench's import triggers ("pkg_resources
+   is deprecated", and "Module _mireg_robustbench_hook was already imported" from a mireg source checkout).
 
 Set the environment variable ``MIREG_NO_ROBUSTBENCH_REPAIR=1`` to switch all of it off.
 ``install_autoattack_alias()`` serves ``autoattack`` without robustbench being imported.
@@ -69,6 +70,8 @@ class RobustBenchTrigger(MetaPathFinder):
     def find_spec(self, fullname, path=None, target=None):
         if fullname == "robustbench" and enabled():
             warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+            # pkg_resources also warns when run from a mireg source checkout (this file on sys.path twice)
+            warnings.filterwarnings("ignore", message=f"Module {__name__} was already imported", category=UserWarning)
             install_autoattack_alias()
         return None
 
