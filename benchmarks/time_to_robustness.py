@@ -51,22 +51,16 @@ class TimeUp(Exception):
 
 def build_model(cfg, data):
     """The model the engine would build for ``cfg`` (same seed, so the same initial weights)."""
-    from mireg.data import dataset_info
-    from mireg.models import create_model
+    from mireg.runs import build_model as build_run_model
 
-    options = {k: getattr(cfg, k) for k in ("image_size", "channels") if getattr(cfg, k) is not None}
-    info = dataset_info(cfg.dataset, **options)
-    mean, std = (info.mean, info.std) if cfg.normalize else (None, None)
     torch.manual_seed(cfg.seed)
-    return create_model(cfg.model, num_classes=data.num_classes, in_channels=data.image_shape[0], mean=mean,
-                        std=std, **cfg.model_kwargs)
+    return build_run_model(cfg, data)
 
 
 def load_test(cfg, n: int | None, device: torch.device):
-    from mireg.data import load_dataset
+    from mireg.runs import load_split
 
-    options = {k: getattr(cfg, k) for k in ("image_size", "channels") if getattr(cfg, k) is not None}
-    test = load_dataset(cfg.dataset, root=cfg.data_root, split="test", **options)
+    test = load_split(cfg, "test")
     n = min(n or len(test), len(test))
     return test, test.x[:n].to(device).float().div_(255), test.y[:n].to(device)
 
@@ -155,7 +149,7 @@ def main(argv=None) -> dict:
         if report["curve"]:
             plot_curve(report["curve"], (args.clean, args.robust), png_path, f"{args.recipe} ({report['device']})")
 
-    import mireg.train.recipes  # noqa: F401  (registers the recipes)
+    import mireg.recipes  # noqa: F401  (registers the recipes)
     if args.recipe not in RECIPES:
         report["error"] = f"unknown recipe {args.recipe!r}; known: {', '.join(RECIPES.names())}"
         save()

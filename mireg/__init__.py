@@ -10,12 +10,14 @@ the reference losses (:class:`ATLoss`, :class:`TRADESLoss`, :class:`MARTLoss`), 
 evaluate with (:mod:`mireg.attacks`), the training engine (:mod:`mireg.train`), data
 (:mod:`mireg.data`), models (:mod:`mireg.models`) and the evaluation suite (:func:`evaluate`).
 
-``import mireg`` also repairs the PyPI robustbench / torchattacks releases (see :mod:`mireg.compat`)
-and fills the name registries (:mod:`mireg.registry`) with every model, dataset, attack, method,
-recipe and evaluation suite.
+``import mireg`` fills the name registries (:mod:`mireg.registry`) with every model, dataset, attack,
+method, recipe and evaluation suite, and arms the robustbench repair of :mod:`mireg.compat` (it acts
+only when robustbench is imported; ``MIREG_NO_ROBUSTBENCH_REPAIR=1`` switches it off). It imports none
+of the optional packages (robustbench, pyautoattack, matplotlib, scikit-learn, tensorboard; scipy only
+as far as torchattacks itself imports it) and patches nothing in torchattacks.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 from mireg import compat as _compat
 

@@ -19,7 +19,7 @@ PACKAGE = ROOT / "mireg"
 
 #: floor (lowest first) -> the modules/packages on it
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("mireg._validation", "mireg.registry"),
+    ("mireg._optional", "mireg._validation", "mireg.registry"),
     ("mireg.utils",),
     ("mireg._autoattack_api", "mireg.checkpoints", "mireg.config", "mireg.functional"),
     ("mireg.compat", "mireg.data", "mireg.models"),

@@ -9,6 +9,7 @@ mireg's own (``infopgd``, ``cw-inf``, ``ddn``, ``ddn-bounded``, ``fwa``, ``wasse
 
 from mireg.attacks import zoo as _zoo  # noqa: F401  (registers torchattacks' attacks by name)
 from mireg.attacks.autoattack import AutoAttack
+from mireg.attacks.base import Attack
 from mireg.attacks.bpda import BPDA, bpda
 from mireg.attacks.cw_inf import CWInf
 from mireg.attacks.ddn import DDN, DDNBounded
@@ -21,5 +22,5 @@ from mireg.attacks.training import TrainingAttack
 from mireg.attacks.transfer import TransferAttack
 from mireg.attacks.wasserstein_pgd import WassersteinPGD
 
-__all__ = ["AutoAttack", "BPDA", "CWInf", "DDN", "DDNBounded", "FWA", "InfoPGD", "RayS", "TIDIM", "TrainingAttack",
-           "TransferAttack", "WassersteinPGD", "bpda", "create_attack"]
+__all__ = ["Attack", "AutoAttack", "BPDA", "CWInf", "DDN", "DDNBounded", "FWA", "InfoPGD", "RayS", "TIDIM",
+           "TrainingAttack", "TransferAttack", "WassersteinPGD", "bpda", "create_attack"]

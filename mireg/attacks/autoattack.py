@@ -11,9 +11,10 @@ from typing import Any
 
 import torch
 from torch import nn
-from torchattacks.attack import Attack
 
+from mireg._optional import require
 from mireg._validation import check_choice, check_images, check_labels, check_number
+from mireg.attacks.base import Attack
 from mireg.registry import ATTACKS
 
 __all__ = ["AutoAttack"]
@@ -81,6 +82,7 @@ class AutoAttack(Attack):
 
     def build(self) -> Any:
         """The configured ``pyautoattack.AutoAttack`` adversary."""
+        require("pyautoattack", "AutoAttack")
         from pyautoattack import AutoAttack as PyAutoAttack
 
         adversary = PyAutoAttack(self.model, attacks=self.attacks, device=self.device, eps=self.eps,

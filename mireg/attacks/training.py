@@ -46,8 +46,10 @@ class TrainingAttack:
        also when the attack raises (torchattacks 3.5.1 alone leaves an eval model in train mode);
     5. checks the result's shape and returns ``x_adv`` detached.
 
-    For a torchattacks ``Attack`` the model is ``attack.model`` and the attack is configured with
-    ``set_model_training_mode`` to match ``mode``. Under DDP, build the attack on the unwrapped module.
+    For a torchattacks ``Attack`` the model is ``attack.model``; during each call the attack runs with
+    ``set_model_training_mode`` matching ``mode``, and its own settings (and its sub-attacks') are
+    restored afterwards, so the caller's attack object is left as it was. Under DDP, build the attack on
+    the unwrapped module.
 
     Args:
         attack: a torchattacks ``Attack`` or a callable ``(images, labels) -> adversarial images``.
@@ -70,9 +72,6 @@ class TrainingAttack:
             if model is not None and model is not attack.model:
                 raise ValueError("model must be the attack's own model (attack.model) or None")
             model = attack.model
-            training = mode == "train"
-            attack.set_model_training_mode(model_training=training, batchnorm_training=training,
-                                           dropout_training=training)
         if not isinstance(model, nn.Module):
             raise TypeError("model (an nn.Module) is required when attack is a plain callable, "
                             f"got {type(model).__name__}")
@@ -83,12 +82,35 @@ class TrainingAttack:
         check_images("images", images)
         check_labels("labels", labels, batch=images.shape[0])
         with preserved_modes(self.model, training=self.mode == "train"), _frozen(self.model), torch.enable_grad():
-            adv = self.attack(images, labels)
+            adv = self._run_attack(images, labels)
         if not isinstance(adv, torch.Tensor) or adv.shape != images.shape:
             got = tuple(adv.shape) if isinstance(adv, torch.Tensor) else type(adv).__name__
             raise ValueError(f"the attack returned {got}, expected a tensor of the images' shape "
                              f"{tuple(images.shape)}")
         return adv.detach()
 
+    def _run_attack(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Call the attack; a torchattacks one runs in this hook's mode, its own settings restored after."""
+        if not isinstance(self.attack, Attack):
+            return self.attack(images, labels)
+        attacks = _with_sub_attacks(self.attack)
+        saved = [(a._model_training, a._batchnorm_training, a._dropout_training) for a in attacks]
+        training = self.mode == "train"
+        try:
+            self.attack.set_model_training_mode(model_training=training, batchnorm_training=training,
+                                                dropout_training=training)
+            return self.attack(images, labels)
+        finally:
+            for a, flags in zip(attacks, saved, strict=True):
+                a._model_training, a._batchnorm_training, a._dropout_training = flags
+
     def __repr__(self) -> str:
         return f"TrainingAttack({self.attack!r}, mode={self.mode!r})"
+
+
+def _with_sub_attacks(attack: Attack) -> list[Attack]:
+    """The attack and, recursively, the sub-attacks torchattacks propagates settings to (``MultiAttack``)."""
+    out = [attack]
+    for sub in attack.__dict__.get("_attacks", {}).values():
+        out += _with_sub_attacks(sub)
+    return out

@@ -10,9 +10,9 @@ from typing import Any
 
 import torch
 from torch import nn
-from torchattacks.attack import Attack
 
 from mireg._validation import check_images, check_labels, check_number
+from mireg.attacks.base import Attack
 from mireg.attacks.factory import create_attack
 from mireg.registry import ATTACKS
 from mireg.utils.device import model_device

@@ -18,9 +18,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 from torch.nn import functional as F
-from torchattacks.attack import Attack
 
 from mireg._validation import check_images, check_labels, check_number
+from mireg.attacks.base import Attack
 from mireg.registry import ATTACKS
 
 __all__ = ["WassersteinPGD", "window_offsets", "window_cost", "window_transport", "simplex_projection",

@@ -161,7 +161,7 @@ def warn_if_modified(path: str | os.PathLike[str], md5: str, what: str) -> bool:
         _WARNED.add(key)
         warnings.warn(
             f"{what} file {path} has md5 {got}, not the official {md5}: it is not the official release "
-            "(e.g. the CIFAR-10 JPEG-q75 copy written by cifar10_from_jpeg.py). Loading it anyway; label results "
+            "(e.g. a re-encoded copy). Loading it anyway; label results "
             "with the data's provenance. Pass verify=False to skip this check.",
             UserWarning, stacklevel=3,
         )

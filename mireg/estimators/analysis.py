@@ -12,6 +12,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from mireg._optional import require
 from mireg._validation import check_images, check_labels, check_number
 from mireg.estimators.local_dim import LocalDIMEstimator
 from mireg.estimators.scoring import Attack, EstimatorCheck, global_inputs, mi_scores, run_attack
@@ -131,6 +132,7 @@ def plot_mi_analysis(analysis: MIAnalysis, path: str | None = None, *, selected_
     Returns:
         the matplotlib ``Figure``.
     """
+    require("matplotlib", "plot_mi_analysis")
     from matplotlib.figure import Figure  # no pyplot: no global state, renders with Agg
 
     if not isinstance(analysis, MIAnalysis) or not analysis.scores:

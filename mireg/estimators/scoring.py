@@ -137,7 +137,9 @@ def run_attack(attack: Attack, x: torch.Tensor, y: torch.Tensor, batch_size: int
     parts = []
     for i in tqdm(range(0, x.shape[0], batch_size), desc=desc, disable=not progress, leave=False):
         xb, yb = x[i:i + batch_size].to(device), y[i:i + batch_size].to(device)
-        x_adv = attack(xb, yb)
+        model = getattr(attack, "model", None)  # plain torchattacks may leave it in train mode
+        with preserved_modes(*([model] if isinstance(model, nn.Module) else [])):
+            x_adv = attack(xb, yb)
         if not isinstance(x_adv, torch.Tensor) or x_adv.shape != xb.shape:
             raise ValueError(f"attack must return a tensor shaped like its input {tuple(xb.shape)}, got "
                              f"{getattr(x_adv, 'shape', type(x_adv).__name__)}")

@@ -27,6 +27,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from mireg._optional import require
 from mireg._validation import check_images, check_labels, check_number
 from mireg.estimators.local_dim import LocalDIMEstimator
 from mireg.estimators.scoring import Attack, global_inputs, run_attack
@@ -144,6 +145,7 @@ def fig4_offset_means(scores: Mapping[str, torch.Tensor]) -> dict[str, float]:
 def plot_standard_mi(analysis: StandardMIAnalysis, path: str | None = None):
     """Fig. 2's plot: per attack, the three offset means; the gap between I(x~; h(x~)) and
     I(x; h(x~)) shaded. Returns the matplotlib ``Figure`` (saved to ``path`` when given)."""
+    require("matplotlib", "plot_standard_mi")
     from matplotlib.figure import Figure
 
     means = analysis.offset_means()

@@ -20,6 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from mireg._optional import require
 from mireg._validation import check_images, check_labels, check_number
 from mireg.estimators.mine import estimate_layer_mi
 from mireg.evaluation.analysis import _pgd
@@ -83,6 +84,7 @@ def robust_vs_nonrobust_mi(model: nn.Module, x: torch.Tensor, y: torch.Tensor, l
 
 def plot_robust_vs_nonrobust_mi(data: dict[str, Any], path: str | None = None):
     """Bars of I(x; z_l) per layer, robust vs non-robust examples; returns the ``Figure``."""
+    require("matplotlib", "plot_robust_vs_nonrobust_mi")
     from matplotlib.figure import Figure
 
     layers = list(data["robust"])

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mireg._optional import require
 from mireg.evaluation.suites import format_eps
 
 if TYPE_CHECKING:  # the report imports this module (EvaluationReport.plot); the type is for annotations only
@@ -23,6 +24,7 @@ __all__ = ["plot_report", "plot_robust_accuracy", "plot_eps_curve", "plot_weight
 
 def _figure(figsize: tuple[float, float]) -> Any:
     """A ``matplotlib.figure.Figure`` (no pyplot: no global state, the backend is left alone)."""
+    require("matplotlib", "plotting an evaluation")
     from matplotlib.figure import Figure
 
     return Figure(figsize=figsize)

@@ -22,6 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from mireg._optional import require
 from mireg._validation import check_choice, check_number
 from mireg.evaluation.report import EvaluationReport
 from mireg.evaluation.runner import evaluate
@@ -40,6 +41,7 @@ _EPS = {"Linf": 8 / 255, "L2": 0.5}
 
 
 def _robustbench_fields() -> list[str]:
+    require("robustbench", "RobustBench's model-info fields")
     from robustbench.utils import ModelInfo
 
     return [f.name for f in dataclasses.fields(ModelInfo)]

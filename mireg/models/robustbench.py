@@ -20,6 +20,7 @@ from pathlib import Path
 
 from torch import nn
 
+from mireg._optional import require
 from mireg._validation import check_choice
 from mireg.models.normalize import Normalized
 
@@ -49,6 +50,7 @@ def load_robustbench_model(name: str, model_dir: str | os.PathLike = "./models",
         >>> model = load_robustbench_model("Carmon2019Unlabeled", model_dir="models")
         >>> report = robustbench_evaluate(model, "cifar10", n=1000)
     """
+    require("robustbench", "load_robustbench_model")
     from robustbench.model_zoo import model_dicts
     from robustbench.model_zoo.enums import BenchmarkDataset, ThreatModel
     from robustbench.utils import load_model

@@ -32,6 +32,7 @@ from typing import Any
 
 import torch
 
+from mireg._optional import require
 from mireg._validation import check_number
 from mireg.attacks import create_attack
 from mireg.checkpoints import load_model_weights
@@ -177,6 +178,8 @@ def run_demo(out_dir: str = "runs/demo", methods: Sequence[str] = ("at", "trades
              test_steps: int = 20, seed: int = 0, device: str = "cpu", progress: bool = True) -> dict[str, Any]:
     """Run the demo (module docstring); returns ``{"rows": [...], "table": str, "seconds": float}``."""
     t_start = time.perf_counter()
+    require("sklearn", "mireg demo", extra="demo")  # before minutes of training, not after
+    require("matplotlib", "mireg demo", extra="demo")
     methods, estimator_epochs = _check_arguments(methods, epochs, estimator_epochs, test_steps)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -226,6 +229,7 @@ def plot_demo(rows: list[dict[str, Any]], histories: dict[str, list[dict[str, An
               steps: int, offsets: dict[str, int] | None = None) -> Path:
     """Bars of test clean / PGD accuracy per method and the validation PGD curves (a run that
     fine-tunes from epoch k of another is drawn from epoch k + 1, ``offsets``)."""
+    require("matplotlib", "the demo's plot")
     from matplotlib.figure import Figure  # no pyplot: no global state, the backend is left alone
 
     fig = Figure(figsize=(11, 4))

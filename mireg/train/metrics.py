@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from mireg._optional import require
 from mireg.config import TrainConfig
 from mireg.utils.atomic import atomic_write_text, atomic_writer
 
@@ -51,6 +52,7 @@ def format_row(row: dict[str, Any], config: TrainConfig) -> str:
 
 def plot_history(history: list[dict[str, Any]], path: str | os.PathLike, title: str = "") -> Path:
     """Draw loss (left) and accuracies (right) against epochs into ``path`` (PNG)."""
+    require("matplotlib", "plot_history")
     from matplotlib.figure import Figure  # no pyplot: no global state, the backend is left alone
 
     epochs = [row["epoch"] for row in history]

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 import mireg  # noqa: F401
-from mireg.attacks import BPDA, CWInf, bpda
+from mireg.attacks import BPDA, CWInf, InfoPGD, bpda
 from tests._attack_helpers import TinyNet, accuracy, assert_modes_preserved
 
 
@@ -112,7 +112,16 @@ def test_inside_multiattack_and_modes(digits_model, digits_split):
     assert adv.min() >= 0 and adv.max() <= 1 and (adv - x).abs().max() <= 0.3 + 1e-6
     assert accuracy(defended, adv, y) < accuracy(defended, x, y)
     x4, y4 = torch.rand(4, 1, 8, 8), torch.randint(0, 3, (4,))
-    assert_modes_preserved(lambda m: torchattacks.PGD(BPDA(_binarize, m), steps=2), TinyNet(), x4, y4)
+    assert_modes_preserved(lambda m: InfoPGD(BPDA(_binarize, m), steps=2), TinyNet(), x4, y4)
+
+
+def test_wrapper_starts_in_the_models_mode_so_plain_torchattacks_leaves_an_eval_model_in_eval():
+    model = TinyNet().eval()
+    defended = BPDA(_binarize, model)
+    assert not defended.training
+    torchattacks.PGD(defended, steps=1)(torch.rand(4, 1, 8, 8), torch.randint(0, 3, (4,)))
+    assert not any(m.training for m in model.modules())
+    assert BPDA(_binarize, TinyNet().train()).training
 
 
 def test_module_transform_is_registered_and_follows_the_model():

@@ -88,11 +88,35 @@ def test_returns_detached_adversarial_images(batch):
     assert not adv.requires_grad and adv.grad_fn is None and adv.shape == batch[0].shape
 
 
-def test_the_torchattacks_eval_mode_bug_is_repaired_by_import_mireg(batch):
+def _training_flags(attack):
+    return attack._model_training, attack._batchnorm_training, attack._dropout_training
+
+
+@pytest.mark.parametrize("mode", ["eval", "train"])
+def test_leaves_the_callers_attack_settings_as_it_found_them(batch, mode):
+    model = ModeRecorder().eval()
+    model.net[2] = nn.Identity()  # no BatchNorm: MultiAttack may hand FGSM a single image
+    pgd, fgsm = torchattacks.PGD(model, steps=1), torchattacks.FGSM(model)
+    fgsm.set_model_training_mode(model_training=True, batchnorm_training=False, dropout_training=True)
+    multi = torchattacks.MultiAttack([pgd, fgsm])
+    before = [_training_flags(a) for a in (multi, pgd, fgsm)]
+    hook = mireg.TrainingAttack(multi, mode=mode)
+    assert [_training_flags(a) for a in (multi, pgd, fgsm)] == before  # construction changes nothing
+    hook(*batch)
+    assert model.seen and all(seen == (mode == "train") for seen in model.seen)  # the hook's mode inside
+    assert [_training_flags(a) for a in (multi, pgd, fgsm)] == before  # and the caller's settings after
+    assert not model.training
+
+
+def test_plain_torchattacks_keeps_its_own_behaviour_and_the_hook_repairs_it(batch):
+    """torchattacks 3.5.1 leaves this eval model in train mode (mireg does not patch it); the hook does not."""
     model = ModeRecorder().eval()
     attack = torchattacks.PGD(model, steps=1)
     attack.set_model_training_mode(model_training=True)
-    attack(*batch)  # torchattacks 3.5.1 alone leaves the model in train mode here
+    attack(*batch)
+    assert model.training  # torchattacks' own behaviour, documented in docs/ecosystem.md
+    model.eval()
+    mireg.TrainingAttack(attack, mode="train")(*batch)
     assert not model.training
 
 
@@ -119,3 +143,15 @@ def test_bad_construction_and_bad_attack_output(batch):
         mireg.TrainingAttack(torchattacks.PGD(model), model=copy.deepcopy(model))
     with pytest.raises(ValueError, match="shape"):
         mireg.TrainingAttack(lambda x, y: x[:2], model=model)(*batch)
+
+
+def test_estimator_attack_runs_restore_the_model_mode(batch):
+    """mireg's MI analysis / estimator training run any attack; a plain torchattacks one configured to attack
+    in train mode must not leave the model in train mode for the scoring that follows."""
+    from mireg.estimators.scoring import run_attack
+
+    model = ModeRecorder().eval()
+    attack = torchattacks.PGD(model, steps=1)
+    attack.set_model_training_mode(model_training=True)
+    x_adv = run_attack(attack, *batch, batch_size=4, device=torch.device("cpu"), desc="", progress=False)
+    assert x_adv.shape == batch[0].shape and not any(m.training for m in model.modules())

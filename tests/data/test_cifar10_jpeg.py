@@ -24,7 +24,7 @@ TOOL = SHARED / "tools" / "cifar10_from_jpeg.py"
 OFFICIAL_NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
 pytestmark = pytest.mark.skipif(not (PACK / "test.npz").is_file() or not TOOL.is_file(),
-                                reason="the CIFAR-10 JPEG copy (../shared/data/cifar10-jpeg) is not available")
+                                reason="the CIFAR-10 JPEG-q75 copy of the development workspace is not available")
 
 
 @pytest.fixture(scope="module")

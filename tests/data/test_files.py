@@ -109,7 +109,7 @@ def test_cifar10_missing_file_message(tmp_path):
         load_dataset("cifar10", root=tmp_path, split="train", verify=False)
     text = str(info.value)
     assert str(tmp_path / "cifar-10-batches-py" / "data_batch_3") in text
-    assert "download=True" in text and "--download" in text and "cifar10_from_jpeg.py" in text
+    assert "download=True" in text and "--download" in text and "https://www.cs.toronto.edu/~kriz/cifar.html" in text
     load_dataset("cifar10", root=tmp_path, split="test", verify=False)  # the test split is still complete
     (tmp_path / "cifar-10-batches-py" / "batches.meta").unlink()
     with pytest.raises(DatasetNotFoundError, match="batches.meta"):
