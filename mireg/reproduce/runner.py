@@ -211,16 +211,15 @@ def _train(run: _Run, arm: Arm, seed: int, config) -> tuple[Any, dict[str, Any]]
             f"{f', resuming after epoch {resumed}' if resumed else ''})")
     start = time.perf_counter()
     try:
-        result = train(config)
-        outcome, history = result, result.history
+        outcome = train(config)
+        history, device = outcome.history, str(next(outcome.model.parameters()).device)
     except NonFiniteLossError as err:
         run.say(f"{arm.name} seed {seed}: FAILED: {err}")
         saved = read_json(Path(config.out_dir) / "metrics.json")
-        outcome, history = str(err), (saved or {}).get("epochs") or []
+        outcome, history, device = str(err), (saved or {}).get("epochs") or [], config.device
     wall = time.perf_counter() - start
     seconds = sum(row.get("train_seconds") or 0.0 for row in history)
     images = sum((row.get("images_per_second") or 0.0) * (row.get("train_seconds") or 0.0) for row in history)
-    device = str(next(result.model.parameters()).device) if not isinstance(outcome, str) else config.device
     return outcome, {"train_seconds": seconds, "images_per_second": images / seconds if seconds else None,
                      "wall_seconds": wall, "epochs": len(history), "resumed_after_epoch": resumed,
                      "device": device}
