@@ -125,10 +125,11 @@ def render_markdown(report: dict[str, Any], figures: list[str] = ()) -> str:
     lines += [f"Seeds: {seeds}. Accuracy in percent on the test split: mean ± standard deviation over seeds "
               "(number of seeds); the paper's number on a `(paper)` row where filled in. The worst case "
               "counts a point robust only if it survives every attack.", ""]
+    lines += _settings_section(study)
     for name, ev in report["evaluations"].items():
         lines += _evaluation_section(name, ev, report["arms"], study["baseline"])
     lines += [f"![{f}]({f})" for f in figures] + ([""] if figures else [])
-    lines += _cost_section(report) + [""] + _settings_section(study) + _problems_section(report)
+    lines += _cost_section(report) + [""] + _problems_section(report)
     if study.get("notes"):
         lines += ["## Deviations from the paper", "", study["notes"], ""]
     if report["notes"]:
