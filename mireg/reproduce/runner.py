@@ -169,17 +169,27 @@ def _check_settings(directory: Path, saved: dict[str, Any] | None, config) -> No
                          "requested now; use another --out folder, or delete that cell folder to redo it")
 
 
-def run_cell(run: _Run, arm: Arm, seed: int) -> dict[str, Any]:
-    """Train and evaluate one (arm, seed) cell unless it is finished; returns its record."""
+def _checked_config(run: _Run, arm: Arm, seed: int):
+    """``(config, finished record or None)`` of a cell, after checking that what its folder already
+    holds (a finished record, or a partial run's ``config.json``) was made with the same settings."""
     directory = cell_dir(run.out, arm.key, seed)
     config = run.config(arm, seed)
     record = read_cell(directory)
+    partial = read_json(directory / "config.json")
     if record is not None:
         _check_settings(directory, record["train"], config)
+    elif isinstance(partial, dict):
+        _check_settings(directory, train_fingerprint(partial), config)
+    return config, record
+
+
+def run_cell(run: _Run, arm: Arm, seed: int) -> dict[str, Any]:
+    """Train and evaluate one (arm, seed) cell unless it is finished; returns its record."""
+    directory = cell_dir(run.out, arm.key, seed)
+    config, record = _checked_config(run, arm, seed)
+    if record is not None:
         run.say(f"{arm.name} seed {seed}: finished earlier ({record['status']}), skipped")
         return record
-    partial = read_json(directory / "config.json")
-    _check_settings(directory, train_fingerprint(partial) if isinstance(partial, dict) else None, config)
     estimator_seconds = None
     if arm.needs_estimators:
         path, info = ensure_estimators(run, seed)
@@ -242,7 +252,7 @@ def ensure_estimators(run: _Run, seed: int) -> tuple[Path, dict[str, Any]]:
         return path, info
     source = run.study.arm(run.study.estimators_from)
     run.say(f"estimators of seed {seed}: on the {source.name} model of seed {seed} (trained first if needed)")
-    result = train(run.config(source, seed))
+    result = train(_checked_config(run, source, seed)[0])
     model, epoch = selected_model(result, run.budget.evaluation.select)
     cfg, settings = result.config, run.budget.estimators
     options = {k: getattr(cfg, k) for k in ("image_size", "channels") if getattr(cfg, k) is not None}
