@@ -162,9 +162,9 @@ def reproduce(study: str | Study, budget: str = "smoke", seeds: int | Sequence[i
 
 
 def _check_settings(directory: Path, saved: dict[str, Any] | None, config) -> None:
-    if saved is not None and saved != train_fingerprint(config.to_dict()):
-        changed = sorted(k for k in set(saved) | set(train_fingerprint(config.to_dict()))
-                         if saved.get(k) != config.to_dict().get(k))
+    now = train_fingerprint(config.to_dict())
+    if saved is not None and saved != now:
+        changed = sorted(k for k in set(saved) | set(now) if saved.get(k) != now.get(k))
         raise ValueError(f"{str(directory)!r} was trained with other settings ({', '.join(changed)}) than "
                          "requested now; use another --out folder, or delete that cell folder to redo it")
 
