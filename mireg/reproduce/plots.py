@@ -66,7 +66,7 @@ def plot_paired(ev: dict[str, Any], baseline: str, title: str = ""):
         ax.set_title(col, fontsize=8)
         ax.tick_params(labelsize=7)
     axes[0].set_yticks(range(len(arms)), arms)
-    axes[0].set_ylim(-0.5, len(arms) - 0.5)
+    axes[0].set_ylim(len(arms) - 0.5, -0.5)   # the table's order, top to bottom
     figure.supxlabel(f"difference vs {baseline} (percentage points, 95% interval over seed pairs)", fontsize=8)
     if title:
         figure.suptitle(title, fontsize=9)

@@ -42,7 +42,8 @@ def _eps_text(settings: dict[str, Any]) -> str:
 def _evaluation_section(name: str, ev: dict[str, Any], arms: list[str], baseline: str) -> list[str]:
     st = ev["settings"]
     points = ", ".join(f"{col} {'/'.join(map(str, n))}" for col, n in ev["points"].items() if n)
-    lines = [f"## {name}: suite `{st.get('suite', '?')}`, {st.get('norm', '?')} eps = {_eps_text(st)}",
+    threat = f", {st['norm']} eps = {_eps_text(st)}" if "norm" in st else ""
+    lines = [f"## {name}: suite `{st['suite']}`{threat}",
              "", f"Test points per column: {points or DASH}."
              + (f" Every iteration budget capped at {st['max_steps']} (reduced)." if st.get("max_steps") else ""), ""]
     cols = ev["columns"]

@@ -57,11 +57,12 @@ def _evaluation_report(description: dict[str, Any], records: list[dict[str, Any]
         paired = {arm: {col: paired_difference(values[arm][col], values[baseline][col]) for col in columns}
                   for arm in arms if arm != baseline}
     paper = description.get("paper_numbers", {}).get(evaluation, {})
-    settings = next((r["evaluation"][evaluation] for r in done if evaluation in r["evaluation"]), {})
+    suite = next(e["suite"] for e in description["settings"]["evaluations"] if e["name"] == evaluation)
+    settings = next((r["evaluation"][evaluation] for r in done if evaluation in r["evaluation"]), {"suite": suite})
     counts = sorted({(col, r["n"][evaluation][col]) for r in done for col in r["n"].get(evaluation, {})})
     return {"columns": columns, "summary": summary, "paired": paired,
             "paper": {arm: {col: paper.get(arm, {}).get(col) for col in columns} for arm in arms},
-            "paper_only_columns": sorted({c for row in paper.values() for c in row} - set(columns)),
+            "paper_only_columns": sorted({c for row in paper.values() for c in row} - set(columns)) if done else [],
             "settings": {k: v for k, v in settings.items() if k != "seconds"},
             "points": {col: sorted({n for c, n in counts if c == col}) for col in columns}}
 
