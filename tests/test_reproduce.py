@@ -111,6 +111,29 @@ def test_paper_budgets_use_registered_paper_recipes():
         assert all(r in RECIPES for r in study.budget("paper").recipes.values())
 
 
+@pytest.mark.parametrize("budget", ["smoke", "paper"])
+def test_each_arm_trains_with_its_methods_weights(budget):
+    from mireg.train import build_config
+
+    def configs_of(study):
+        return {a.name: build_config(recipe, overrides=overrides) for a in study.arms
+                for recipe, overrides in [study.train_settings(a, budget)]}
+
+    study = get_study("namid-table1")
+    configs = configs_of(study)
+    assert {n: c.method for n, c in configs.items()} == {a.name: a.method for a in study.arms}
+    for name in ("NAMID", "NAMID_T", "NAMID_M"):
+        assert (configs[name].mi_weight, configs[name].lam) == (5.0, 0.1)
+    for name in ("AT", "WMIM", "TRADES", "MART"):
+        assert (configs[name].mi_weight, configs[name].lam) == (None, None)
+    assert configs["TRADES"].beta == configs["NAMID_T"].beta == configs["MART"].beta == 6.0
+    infoat = get_study("infoat-table2")
+    configs = configs_of(infoat)
+    assert (configs["InfoAT"].lam, configs["InfoAT"].beta) == (2.5, 0.2)
+    assert (configs["TRADES"].beta, configs["MART"].beta, configs["MART+"].beta) == (6.0, 5.0, 5.0)
+    assert len({(c.epochs, c.model, c.dataset, c.eps) for c in configs.values()}) == 1   # one shared budget
+
+
 def test_unknown_names_are_clear_value_errors():
     with pytest.raises(ValueError, match="unknown study 'infoat-table3'.*infoat-table2"):
         get_study("infoat-table3")
