@@ -28,6 +28,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("mireg.recipes", "mireg.runs"),
     ("mireg.evaluation",),
     ("mireg.train",),
+    ("mireg.reproduce",),
     ("mireg",),
     ("mireg.cli",),
     ("mireg.__main__",),

@@ -21,6 +21,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from mireg.utils.atomic import atomic_write_text
+
 __all__ = ["CELL_FORMAT", "CELL_FILE", "STUDY_FILE", "CELL_KEYS", "cell_dir", "write_json", "read_json",
            "read_cell", "find_cells", "train_fingerprint", "prepare_out", "read_study"]
 
@@ -41,12 +43,11 @@ def cell_dir(out: str | os.PathLike, arm_key: str, seed: int) -> Path:
 
 
 def write_json(path: str | os.PathLike, data: Any) -> Path:
-    """Write ``data`` as indented JSON atomically (tmp file + ``os.replace``); NaN and inf become null."""
+    """Write ``data`` as indented JSON atomically (:func:`mireg.utils.atomic.atomic_write_text`); NaN and
+    inf become null."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(_finite(data), indent=2, sort_keys=True, allow_nan=False) + "\n")
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(_finite(data), indent=2, sort_keys=True, allow_nan=False) + "\n")
     return path
 
 

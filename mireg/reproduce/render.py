@@ -32,7 +32,7 @@ def _table(head: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def _eps_text(settings: dict[str, Any]) -> str:
-    from mireg.evaluation.report import format_eps
+    from mireg.evaluation.suites import format_eps
 
     if settings.get("eps") is None:
         return "?"

@@ -26,6 +26,7 @@ from typing import Any
 from mireg.reproduce.cells import cell_dir, find_cells, prepare_out, read_study, write_json
 from mireg.reproduce.stats import paired_difference, summarize
 from mireg.reproduce.studies import CLEAN, WORST
+from mireg.utils.atomic import atomic_write_text
 
 __all__ = ["REPORT_FORMAT", "build_report", "write_report", "merge"]
 
@@ -111,9 +112,7 @@ def write_report(out: str | os.PathLike, notes: Sequence[str] = ()) -> dict[str,
         figures = [p.name for p in plot_report(report, out)]
     except ImportError as err:
         print(f"mireg reproduce: no plots: {err}", file=sys.stderr)
-    tmp = out / f"report.md.tmp-{os.getpid()}"
-    tmp.write_text(render_markdown(report, figures))
-    os.replace(tmp, out / "report.md")
+    atomic_write_text(out / "report.md", render_markdown(report, figures))
     return report
 
 

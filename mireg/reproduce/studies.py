@@ -238,6 +238,4 @@ def get_study(study: str | Study) -> Study:
     """A registered study by name (``"infoat-table2"``), or the :class:`Study` itself."""
     if isinstance(study, Study):
         return study
-    from mireg.reproduce import tables  # noqa: F401  (registers the papers' studies)
-
     return STUDIES.get(study)

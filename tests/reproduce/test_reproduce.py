@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from mireg.cli import reproduce as reproduce_cli
 from mireg.reproduce import (
     Arm,
     Budget,
@@ -29,7 +30,6 @@ from mireg.reproduce import (
     t_quantile,
     write_report,
 )
-from mireg.reproduce import cli as reproduce_cli
 from mireg.reproduce.cells import CELL_FORMAT, cell_dir, find_cells, prepare_out, train_fingerprint, write_json
 from mireg.reproduce.render import format_paired, format_summary, render_markdown
 from mireg.reproduce.stats import t_cdf
