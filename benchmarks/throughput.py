@@ -1,6 +1,6 @@
 """Training throughput of mireg's engine step: PGD-10 AT, InfoAT and NAMID on ResNet-18 at 32x32.
 
-Runs the engine's own :class:`mireg.train.engine.TrainingStep` (attack + forward + loss + backward +
+Runs the engine's own :class:`mireg.train.step.TrainingStep` (attack + forward + loss + backward +
 SGD step, exactly what ``mireg train`` runs per batch) on random [0, 1] images and reports images per
 second (the methods timed side by side, one step of each per round, median over rounds), the FLOPs
 per training image counted with ``torch.utils.flop_counter``'s formulas on one real step (so
@@ -34,8 +34,10 @@ from mireg.estimators import LocalDIMEstimator
 from mireg.models import create_model
 from mireg.registry import METHODS
 from mireg.train import TrainConfig
-from mireg.train.distributed import DistContext, resolve_device
-from mireg.train.engine import TrainingStep, build_optimizer
+from mireg.train.distributed import DistContext
+from mireg.train.optim import build_optimizer
+from mireg.train.step import TrainingStep
+from mireg.utils.device import resolve_device
 
 #: dense bf16 tensor-core peaks in FLOP/s: (datasheet, achievable matmul rate where measured)
 PEAKS = {"H200": (989e12, 790e12), "H100": (989e12, None), "A100": (312e12, None)}

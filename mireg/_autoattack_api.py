@@ -11,14 +11,23 @@ in the standard version) are pyautoattack's, unchanged.
 
 from __future__ import annotations
 
+import itertools
 import logging
+import weakref
 from pathlib import Path
 
 import torch
-from pyautoattack import AutoAttack as _PyAutoAttack
-from pyautoattack import state  # noqa: F401  (``autoattack.state`` is imported by robustbench)
+
+from mireg._optional import require
+
+require("pyautoattack", "AutoAttack (robustbench.eval.benchmark, mireg's autoattack module)")
+
+from pyautoattack import AutoAttack as _PyAutoAttack  # noqa: E402
+from pyautoattack import state  # noqa: E402,F401  (``autoattack.state`` is imported by robustbench)
 
 __all__ = ["AutoAttack", "state"]
+
+_RUNS = itertools.count(1)
 
 
 class AutoAttack(_PyAutoAttack):
@@ -54,9 +63,25 @@ class AutoAttack(_PyAutoAttack):
         )
         self.verbose = verbose
         if log_path is not None:
-            handler = logging.FileHandler(log_path)
-            self.logger.addHandler(handler)
-            self.logger.setLevel(logging.DEBUG)
+            self._log_to(log_path)
+
+    def _log_to(self, log_path: str) -> None:
+        """Log this adversary's run (and only it) to ``log_path``, as fra31's ``Logger(log_path)`` does.
+
+        pyautoattack logs to the process-wide logger ``"auto-attack"``; a file handler added there would
+        collect every later run too. This adversary gets its own logger, not registered with ``logging``
+        (so it is freed with the adversary), a child of ``"auto-attack"`` so that handlers the user put
+        there still see the messages; the file is closed when the adversary is garbage-collected.
+        """
+        logger = logging.Logger(f"auto-attack.run{next(_RUNS)}", logging.DEBUG)
+        logger.parent = logging.getLogger("auto-attack")
+        handler = logging.FileHandler(log_path)
+        logger.addHandler(handler)
+        weakref.finalize(self, handler.close)
+        self.logger = logger
+        for attack in (self.apgd, self.apgd_targeted, self.fab, self.square):
+            if hasattr(attack, "logger"):
+                attack.logger = logger
 
     def run_standard_evaluation(  # type: ignore[override]
         self,

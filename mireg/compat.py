@@ -1,71 +1,50 @@
-"""Make the PyPI robustness ecosystem work as installed; applied once by ``import mireg``.
+"""mireg's one repair of the PyPI ecosystem, scoped to robustbench and switchable off (``docs/ecosystem.md``).
 
-Three breakages of the released packages are repaired here (details in ``docs/ecosystem.md``):
+robustbench 1.1.1 imports ``autoattack`` (fra31's module) but depends on ``pyautoattack`` (another
+module name, another API). ``import mireg`` arms a watcher (``_mireg_robustbench_hook``, standard
+library only) that acts only when ``robustbench`` is imported: it then serves ``autoattack`` from
+mireg's fra31-API adapter over pyautoattack (:mod:`mireg._autoattack_api`), with pyautoattack's
+submodules under ``autoattack.*``, whenever no real ``autoattack`` is installed, and silences the
+"pkg_resources is deprecated" warning of robustbench's import. A regular (non-editable) install also
+arms it at interpreter start-up (``mireg-robustbench.pth``), so a bare ``import robustbench`` works.
 
-1. robustbench 1.1.1 imports ``autoattack`` (fra31's module) but depends on ``pyautoattack``
-   (another module name, another API). When no real ``autoattack`` is importable, mireg registers
-   :mod:`mireg._autoattack_api` under that name, so ``robustbench.eval.benchmark`` runs the official
-   AutoAttack algorithm through pyautoattack. A (non-editable) install also ships a start-up hook
-   (``_mireg_robustbench_hook``) that does the same for a bare ``import robustbench``.
-2. robustbench imports ``pkg_resources``; mireg depends on ``setuptools<81`` (which still has it)
-   and silences its deprecation warning.
-3. torchattacks 3.5.1 leaves an eval-mode model in train mode after an attack configured with
-   ``set_model_training_mode(model_training=True)``, and resets every submodule to train mode
-   after attacking a training model. mireg wraps ``Attack.__call__`` so that each module's own
-   train/eval flag is restored exactly, also when the attack raises.
+Switch it off with the environment variable ``MIREG_NO_ROBUSTBENCH_REPAIR=1`` (set before Python
+starts, or before ``import mireg``/``import robustbench``).
 
-Each repair is idempotent and can be applied on its own.
+``import mireg`` changes nothing else: torchattacks is not patched. torchattacks 3.5.1 leaves an
+eval-mode model in train mode after an attack configured with
+``set_model_training_mode(model_training=True)``; mireg's own attacks, :class:`mireg.TrainingAttack`
+and the evaluation runner restore every module's mode themselves.
 """
 
 from __future__ import annotations
 
-import functools
-import importlib.util
-import sys
-import warnings
+import _mireg_robustbench_hook as _hook
 
-__all__ = ["apply", "install_autoattack_alias", "patch_torchattacks_mode_restore"]
+ENV_VAR = _hook.ENV_VAR
 
-
-def install_autoattack_alias() -> bool:
-    """Serve ``autoattack`` from pyautoattack when fra31's package is absent. Returns True if aliased."""
-    from mireg import _autoattack_api
-
-    existing = sys.modules.get("autoattack")
-    if existing is not None:
-        return getattr(existing, "AutoAttack", None) is _autoattack_api.AutoAttack
-    spec = importlib.util.find_spec("autoattack")
-    if spec is not None and type(spec.loader).__module__ != "_mireg_robustbench_hook":
-        return False  # the real fra31 package is installed: leave it alone
-
-    sys.modules["autoattack"] = _autoattack_api
-    sys.modules["autoattack.state"] = _autoattack_api.state
-    return True
+__all__ = ["ENV_VAR", "apply", "install_autoattack_alias", "repair_enabled"]
 
 
-def patch_torchattacks_mode_restore() -> None:
-    """Make every torchattacks ``Attack`` call restore each module's train/eval flag exactly."""
-    from torchattacks.attack import Attack
+def repair_enabled() -> bool:
+    """False when ``MIREG_NO_ROBUSTBENCH_REPAIR`` is set (to anything but ``0``, ``false`` or ``no``)."""
+    return _hook.enabled()
 
-    if getattr(Attack.__call__, "_mireg_restores_mode", False):
-        return
-    original_call = Attack.__call__
 
-    @functools.wraps(original_call)
-    def call_restoring_mode(self, *args, **kwargs):
-        modes = [(module, module.training) for module in self.model.modules()]
-        try:
-            return original_call(self, *args, **kwargs)
-        finally:
-            for module, training in modes:
-                module.training = training
+def install_autoattack_alias() -> None:
+    """Serve ``autoattack`` from pyautoattack now, without waiting for ``import robustbench``.
 
-    call_restoring_mode._mireg_restores_mode = True  # type: ignore[attr-defined]
-    Attack.__call__ = call_restoring_mode
+    Appends a finder at the end of ``sys.meta_path``: a real fra31 ``autoattack`` package, when
+    installed, is always found first. Needs pyautoattack (``pip install "mireg[autoattack]"``).
+
+    Example:
+        >>> mireg.compat.install_autoattack_alias()
+        >>> from autoattack import AutoAttack                  # fra31's API on top of pyautoattack
+        >>> from autoattack.autopgd_base import APGDAttack     # pyautoattack's module
+    """
+    _hook.install_autoattack_alias()
 
 
 def apply() -> None:
-    """Apply every repair (called by ``import mireg``)."""
-    warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
-    install_autoattack_alias()
-    patch_torchattacks_mode_restore()
+    """Arm the robustbench repair (called by ``import mireg``; does nothing when switched off)."""
+    _hook.install()

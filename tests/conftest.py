@@ -1,4 +1,5 @@
-"""Shared test fixtures: deterministic seeds, one torch thread, a small trained digits model."""
+"""Shared test fixtures: deterministic seeds, one torch thread, digits and a small trained model, both
+built with mireg itself (``mireg.data`` and ``mireg.models``)."""
 
 from __future__ import annotations
 
@@ -22,42 +23,28 @@ def _seed_everything():
     yield
 
 
-class TinyDigitsNet(nn.Module):
-    """A small CNN on 1x8x8 images in [0, 1] (scikit-learn digits), logits-only forward."""
-
-    def __init__(self, num_classes: int = 10) -> None:
-        super().__init__()
-        self.features = nn.Sequential(
-            nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(),
-            nn.Conv2d(16, 32, 3, padding=1, stride=2), nn.BatchNorm2d(32), nn.ReLU(),
-        )
-        self.head = nn.Linear(32 * 4 * 4, num_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x).flatten(1))
-
-
 @pytest.fixture(scope="session")
 def digits_split() -> dict[str, torch.Tensor]:
-    """scikit-learn's bundled digits as 1x8x8 float images in [0, 1]: 1,297 train / 500 test."""
-    from sklearn.datasets import load_digits
+    """scikit-learn's bundled digits through ``mireg.data.load_dataset("digits")`` at their own 8x8
+    pixels, one channel, float in [0, 1]: 1,297 train / 500 test (mireg's fixed split)."""
+    from mireg.data import load_dataset
 
-    bunch = load_digits()
-    x = torch.tensor(bunch.images, dtype=torch.float32).unsqueeze(1) / 16.0
-    y = torch.tensor(bunch.target, dtype=torch.long)
-    perm = torch.randperm(len(y), generator=torch.Generator().manual_seed(0))
-    x, y = x[perm], y[perm]
-    return {"x_train": x[:1297], "y_train": y[:1297], "x_test": x[1297:], "y_test": y[1297:]}
+    train = load_dataset("digits", split="train", image_size=8, channels=1)
+    test = load_dataset("digits", split="test", image_size=8, channels=1)
+    return {"x_train": train.float(), "y_train": train.y, "x_test": test.float(), "y_test": test.y}
 
 
 @pytest.fixture(scope="session")
 def digits_model(digits_split) -> nn.Module:
-    """TinyDigitsNet trained clean for a few seconds (about 95% test accuracy), in eval mode.
+    """``mireg.models.create_model("small_cnn")`` (width 16) trained clean for a few seconds on the 8x8
+    digits (about 95% test accuracy), in eval mode.
 
     Session-scoped and shared: tests must not modify its weights (copy.deepcopy it first).
     """
+    from mireg.models import create_model
+
     torch.manual_seed(0)
-    model = TinyDigitsNet()
+    model = create_model("small_cnn", num_classes=10, in_channels=1, width=16, hidden=64)
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
     x, y = digits_split["x_train"], digits_split["y_train"]
     for _ in range(8):

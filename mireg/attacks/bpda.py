@@ -82,7 +82,8 @@ class BPDA(nn.Module):
     Arguments:
         transform: the (possibly non-differentiable) input transform ``g``, a callable (B, ...) -> (B, ...);
             an ``nn.Module`` is registered as a submodule (device moves, train/eval flags).
-        model: the classifier ``f`` applied after the transform, mapping to logits (N, K).
+        model: the classifier ``f`` applied after the transform, mapping to logits (N, K); the wrapper
+            starts in its train/eval mode.
         backward: ``None`` (identity, needs ``g`` to keep the shape) or a differentiable ``h``.
 
     Shapes: x (N, C, H, W) in [0, 1] -> logits (N, K).
@@ -102,6 +103,10 @@ class BPDA(nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         if backward is not None and not callable(backward):
             raise TypeError(f"backward must be callable or None, got {type(backward).__name__}")
+        # The wrapper starts in the model's mode (a fresh nn.Module is in train mode): torchattacks calls
+        # model.train() after attacking a "training" model, which would switch an eval classifier to train.
+        # Set before any submodule is attached, so only the wrapper's own flag changes.
+        super().train(model.training)
         self.transform = transform
         self.model = model
         self.backward_fn = backward

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torchattacks.attack import Attack
 
 from mireg._validation import check_images, check_labels, check_number
+from mireg.attacks.base import Attack
 from mireg.registry import ATTACKS
 
 __all__ = ["CWInf", "cw_margin"]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchattacks.attack import Attack
 
 from mireg._validation import check_images, check_labels, check_number
+from mireg.attacks.base import Attack
 from mireg.functional.entropy import _entropy
 from mireg.functional.infoat import _infopgd_objective
 from mireg.registry import ATTACKS

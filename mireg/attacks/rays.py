@@ -10,9 +10,9 @@ import math
 
 import torch
 from torch import nn
-from torchattacks.attack import Attack
 
 from mireg._validation import check_images, check_labels, check_number
+from mireg.attacks.base import Attack
 from mireg.registry import ATTACKS
 
 __all__ = ["RayS"]
@@ -149,17 +149,8 @@ class RayS(Attack):
             r = r_best[active]
             # fast check: is the candidate's ray already adversarial at the best radius?
             ok = is_adv((x[active] + r.unsqueeze(1) * cand).clamp(0, 1), active)
-            sub, d_sub, hi = active[ok], cand[ok], r[ok]
-            lo = torch.zeros_like(hi)
-            while True:  # bisection within each sample's remaining budget
-                searching = ((hi - lo) > self.tol) & (queries[sub] < self.query_limit)
-                s = searching.nonzero().squeeze(1)
-                if s.numel() == 0:
-                    break
-                mid = (lo[s] + hi[s]) / 2
-                hit = is_adv((x[sub[s]] + mid.unsqueeze(1) * d_sub[s]).clamp(0, 1), sub[s])
-                hi[s] = torch.where(hit, mid, hi[s])
-                lo[s] = torch.where(hit, lo[s], mid)
+            sub, d_sub = active[ok], cand[ok]
+            hi = self._bisect(x, sub, d_sub, r[ok], queries, is_adv)
             better = (hi < r_best[sub]) | ~found[sub]
             upd = sub[better]
             r_best[upd] = hi[better]
@@ -173,6 +164,27 @@ class RayS(Attack):
                     stage += 1
             active = (~done()).nonzero().squeeze(1)
 
+        return self._result(x, r_best, sign, found, adv_at_start, queries).view(n, *shape).detach()
+
+    def _bisect(self, x: torch.Tensor, sub: torch.Tensor, d_sub: torch.Tensor, hi: torch.Tensor,
+                queries: torch.Tensor, is_adv) -> torch.Tensor:
+        """Bisection of the boundary radius along rays ``d_sub`` (adversarial at ``hi``) of samples ``sub``,
+        each within its remaining query budget; returns the smallest adversarial radii found."""
+        lo = torch.zeros_like(hi)
+        while True:
+            searching = ((hi - lo) > self.tol) & (queries[sub] < self.query_limit)
+            s = searching.nonzero().squeeze(1)
+            if s.numel() == 0:
+                return hi
+            mid = (lo[s] + hi[s]) / 2
+            hit = is_adv((x[sub[s]] + mid.unsqueeze(1) * d_sub[s]).clamp(0, 1), sub[s])
+            hi[s] = torch.where(hit, mid, hi[s])
+            lo[s] = torch.where(hit, lo[s], mid)
+
+    def _result(self, x: torch.Tensor, r_best: torch.Tensor, sign: torch.Tensor, found: torch.Tensor,
+                adv_at_start: torch.Tensor, queries: torch.Tensor) -> torch.Tensor:
+        """The (flattened) output: boundary points within eps where successful, clean images elsewhere;
+        records ``last_queries``, ``last_distances``, ``last_success`` and ``last_adbd``."""
         adv = (x + r_best.unsqueeze(1) * sign).clamp(0, 1)
         dist = torch.where(found, (adv - x).abs().amax(1), torch.full_like(r_best, math.inf))
         success = found & (dist <= self.eps)
@@ -181,8 +193,7 @@ class RayS(Attack):
         self._last_success = success
         kept = dist[~adv_at_start]
         self._last_adbd = float(kept.mean()) if kept.numel() > 0 else math.nan
-        out = torch.where(success.unsqueeze(1), adv, x)
-        return out.view(n, *shape).detach()
+        return torch.where(success.unsqueeze(1), adv, x)
 
     @staticmethod
     def _distance(x: torch.Tensor, sign: torch.Tensor, r: torch.Tensor) -> torch.Tensor:

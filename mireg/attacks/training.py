@@ -2,15 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import torch
 from torch import nn
 from torchattacks.attack import Attack
 
 from mireg._validation import check_choice, check_images, check_labels
+from mireg.utils.modes import preserved_modes
 
 AttackFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+@contextmanager
+def _frozen(model: nn.Module) -> Iterator[None]:
+    """``requires_grad=False`` on every parameter for the block; each parameter's ``requires_grad``
+    and ``.grad`` are restored exactly afterwards (also on exceptions)."""
+    params = list(model.parameters())
+    saved = [(p.requires_grad, p.grad) for p in params]
+    try:
+        for p in params:
+            p.requires_grad_(False)
+        yield
+    finally:
+        for p, (requires_grad, grad) in zip(params, saved, strict=True):
+            p.requires_grad_(requires_grad)
+            p.grad = grad
 
 
 class TrainingAttack:
@@ -28,8 +46,10 @@ class TrainingAttack:
        also when the attack raises (torchattacks 3.5.1 alone leaves an eval model in train mode);
     5. checks the result's shape and returns ``x_adv`` detached.
 
-    For a torchattacks ``Attack`` the model is ``attack.model`` and the attack is configured with
-    ``set_model_training_mode`` to match ``mode``. Under DDP, build the attack on the unwrapped module.
+    For a torchattacks ``Attack`` the model is ``attack.model``; during each call the attack runs with
+    ``set_model_training_mode`` matching ``mode``, and its own settings (and its sub-attacks') are
+    restored afterwards, so the caller's attack object is left as it was. Under DDP, build the attack on
+    the unwrapped module.
 
     Args:
         attack: a torchattacks ``Attack`` or a callable ``(images, labels) -> adversarial images``.
@@ -52,9 +72,6 @@ class TrainingAttack:
             if model is not None and model is not attack.model:
                 raise ValueError("model must be the attack's own model (attack.model) or None")
             model = attack.model
-            training = mode == "train"
-            attack.set_model_training_mode(model_training=training, batchnorm_training=training,
-                                           dropout_training=training)
         if not isinstance(model, nn.Module):
             raise TypeError("model (an nn.Module) is required when attack is a plain callable, "
                             f"got {type(model).__name__}")
@@ -64,26 +81,36 @@ class TrainingAttack:
     def __call__(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         check_images("images", images)
         check_labels("labels", labels, batch=images.shape[0])
-        modes = [(module, module.training) for module in self.model.modules()]
-        params = list(self.model.parameters())
-        saved = [(p.requires_grad, p.grad) for p in params]
-        try:
-            self.model.train(self.mode == "train")
-            for p in params:
-                p.requires_grad_(False)
-            with torch.enable_grad():
-                adv = self.attack(images, labels)
-        finally:
-            for module, training in modes:
-                module.training = training
-            for p, (requires_grad, grad) in zip(params, saved, strict=True):
-                p.requires_grad_(requires_grad)
-                p.grad = grad
+        with preserved_modes(self.model, training=self.mode == "train"), _frozen(self.model), torch.enable_grad():
+            adv = self._run_attack(images, labels)
         if not isinstance(adv, torch.Tensor) or adv.shape != images.shape:
             got = tuple(adv.shape) if isinstance(adv, torch.Tensor) else type(adv).__name__
             raise ValueError(f"the attack returned {got}, expected a tensor of the images' shape "
                              f"{tuple(images.shape)}")
         return adv.detach()
 
+    def _run_attack(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Call the attack; a torchattacks one runs in this hook's mode, its own settings restored after."""
+        if not isinstance(self.attack, Attack):
+            return self.attack(images, labels)
+        attacks = _with_sub_attacks(self.attack)
+        saved = [(a._model_training, a._batchnorm_training, a._dropout_training) for a in attacks]
+        training = self.mode == "train"
+        try:
+            self.attack.set_model_training_mode(model_training=training, batchnorm_training=training,
+                                                dropout_training=training)
+            return self.attack(images, labels)
+        finally:
+            for a, flags in zip(attacks, saved, strict=True):
+                a._model_training, a._batchnorm_training, a._dropout_training = flags
+
     def __repr__(self) -> str:
         return f"TrainingAttack({self.attack!r}, mode={self.mode!r})"
+
+
+def _with_sub_attacks(attack: Attack) -> list[Attack]:
+    """The attack and, recursively, the sub-attacks torchattacks propagates settings to (``MultiAttack``)."""
+    out = [attack]
+    for sub in attack.__dict__.get("_attacks", {}).values():
+        out += _with_sub_attacks(sub)
+    return out

@@ -25,7 +25,7 @@ ATTACKS.add("apgd-dlr", functools.partial(torchattacks.APGD, loss="dlr"))
 ATTACKS.add("apgd-t", torchattacks.APGDT)
 ATTACKS.add("cw-l2", torchattacks.CW)
 ATTACKS.add("spsa", torchattacks.SPSA)
-# TI-DIM: translation-invariant, input-diversity momentum FGSM (Dong et al. 2019; Xie et al. 2019).
-ATTACKS.add("ti-dim", torchattacks.TIFGSM)
+# torchattacks' TI-FGSM (3 channels only); "ti-dim" is mireg.attacks.TIDIM (MIAT's update, any channels).
+ATTACKS.add("tifgsm", torchattacks.TIFGSM)
 ATTACKS.add("square", torchattacks.Square)
 ATTACKS.add("fab", torchattacks.FAB)

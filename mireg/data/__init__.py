@@ -7,6 +7,8 @@ One file per dataset format; each registers itself in :data:`mireg.registry.DATA
 ``cifar10``        CIFAR-10, official python-pickle layout (``cifar-10-batches-py/``)
 ``cifar100``       CIFAR-100, official python-pickle layout (``cifar-100-python/``)
 ``svhn``           SVHN cropped digits, official ``.mat`` files (``svhn/train_32x32.mat``, ...)
+``mnist``          MNIST, official IDX files (``mnist/train-images-idx3-ubyte.gz``, ...)
+``fashion-mnist``  Fashion-MNIST, official IDX files (``fashion-mnist/train-images-idx3-ubyte.gz``, ...)
 ``tiny-imagenet``  Tiny-ImageNet-200, official folder layout (``tiny-imagenet-200/``)
 ``image-folder``   any ``root/<split>/<class>/*.png|jpg`` folder
 =================  ==========================================================================
@@ -23,7 +25,7 @@ Example::
     loader = TensorLoader(train, batch_size=128, augment=True)
 """
 
-from mireg.data import cifar, digits, image_folder, svhn, tiny_imagenet  # noqa: F401  (registration)
+from mireg.data import cifar, digits, image_folder, mnist, svhn, tiny_imagenet  # noqa: F401  (registration)
 from mireg.data.augment import crop_flip, random_crop_flip, sample_crop_flip
 from mireg.data.base import (
     CorruptDatasetError,

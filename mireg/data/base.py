@@ -208,8 +208,8 @@ def load_dataset(name: str, root: str | os.PathLike[str] | None = None, split: s
     """Load a whole dataset split by name into memory as uint8 :class:`ImageTensors`.
 
     Args:
-        name: a registered dataset: ``digits``, ``cifar10``, ``cifar100``, ``svhn``,
-            ``tiny-imagenet``, ``image-folder`` (see ``mireg.registry.DATASETS.names()``).
+        name: a registered dataset: ``digits``, ``cifar10``, ``cifar100``, ``svhn``, ``mnist``,
+            ``fashion-mnist``, ``tiny-imagenet``, ``image-folder`` (see ``mireg.registry.DATASETS.names()``).
         root: the data folder (default ``$MIREG_DATA`` or ``./data``); ignored by ``digits``.
         split: ``"train"`` or ``"test"`` (SVHN also ``"extra"``).
         download: fetch and extract the official files into ``root`` when they are missing

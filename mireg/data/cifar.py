@@ -13,8 +13,7 @@ so a tampered file cannot run code.
 
 ``download=True`` fetches the official archive (md5-checked) and unpacks it into ``root``. Local
 files whose md5 differs from the official release are loaded with a warning (``verify=False``
-skips the check): e.g. the CIFAR-10 JPEG-q75 copy written in this layout by
-``cifar10_from_jpeg.py OUT_DIR``.
+skips the check): e.g. a re-encoded (JPEG) copy written in this layout.
 """
 
 from __future__ import annotations
@@ -75,8 +74,8 @@ CIFAR100 = CifarSpec(
     labels={"fine": ("fine_labels", "fine_label_names", 100), "coarse": ("coarse_labels", "coarse_label_names", 20)},
 )
 
-CONVERT_HINT = ("or, offline, write this layout from the CIFAR-10 JPEG-q75 copy with "
-                "`python cifar10_from_jpeg.py {root}` (shared/tools/ of the mireg workspace)")
+#: The datasets' public page (Krizhevsky 2009), named in the missing-file error.
+HOME_PAGE = "https://www.cs.toronto.edu/~kriz/cifar.html"
 
 
 class _ArrayUnpickler(pickle.Unpickler):
@@ -115,9 +114,7 @@ def _text(value: Any) -> str:
 def _missing(spec: CifarSpec, root: Path, path: Path) -> DatasetNotFoundError:
     how = (f"Get the official files with load_dataset({spec.name!r}, root={str(root)!r}, download=True) "
            f"(CLI: --download), which fetches {spec.archive.url} (md5 {spec.archive.md5}) and unpacks it into "
-           f"{root / spec.folder}")
-    if spec is CIFAR10:
-        how += "; " + CONVERT_HINT.format(root=root)
+           f"{root / spec.folder}; or download that archive from {HOME_PAGE} yourself and unpack it into {root}")
     return DatasetNotFoundError(f"{spec.title}: expected file {path} is missing. {how}.")
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from mireg._optional import require
 from mireg._validation import check_number
 from mireg.data.base import DatasetInfo, ImageTensors, check_split, register_dataset
 
@@ -57,6 +58,7 @@ def load_digits(root: object = None, split: str = "train", download: bool = Fals
     check_number("image_size", image_size, low=1, integer=True)
     if channels not in (1, 3) or isinstance(channels, bool):
         raise ValueError(f"channels must be 1 or 3, got {channels!r}")
+    require("sklearn", "the digits dataset (scikit-learn's bundled copy)")
     from sklearn.datasets import load_digits as sk_load_digits
 
     bunch = sk_load_digits()

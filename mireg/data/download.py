@@ -1,7 +1,8 @@
 """Fetching, checking and unpacking the official dataset files (used only with ``download=True``).
 
-Downloads stream to ``<file>.part`` and are renamed into place only after their md5 matches the
-official one, so an interrupted or corrupted download never looks like a dataset. Archives are
+Downloads stream to a temporary file that is moved into place only after its md5 matches the
+official one (:func:`mireg.utils.atomic.atomic_writer`), so an interrupted or corrupted download
+never looks like a dataset. Archives are
 unpacked with path checks (no member may land outside the target folder). Local files that differ
 from the official checksums (e.g. the CIFAR-10 JPEG-q75 copy converted to the pickle layout) only
 get a warning: :func:`warn_if_modified`.
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mireg.data.base import CorruptDatasetError
+from mireg.utils.atomic import atomic_writer
 
 CHUNK = 1 << 20
 
@@ -46,16 +48,25 @@ def md5sum(path: str | os.PathLike[str]) -> str:
     return digest.hexdigest()
 
 
-def _fetch(url: str, dest: Path, progress: bool) -> None:
-    """Stream ``url`` (http(s), ftp or file) to ``dest`` with a tqdm bar."""
+class _ChecksumMismatch(Exception):
+    """The downloaded bytes have another md5 than the official one (``args[0]``: the md5 got)."""
+
+
+def _fetch(url: str, dest: Path, md5: str, progress: bool) -> None:
+    """Stream ``url`` (http(s), ftp or file) into ``dest`` with a tqdm bar; the file appears only when
+    the bytes' md5 equals ``md5`` (else :class:`_ChecksumMismatch`, and nothing is written)."""
     from tqdm.auto import tqdm
 
-    with urllib.request.urlopen(url, timeout=60) as response, open(dest, "wb") as out:
+    digest = hashlib.md5(usedforsecurity=False)
+    with urllib.request.urlopen(url, timeout=60) as response, atomic_writer(dest) as out:
         total = int(response.headers.get("Content-Length") or 0) or None
         with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name, disable=not progress) as bar:
             for chunk in iter(lambda: response.read(CHUNK), b""):
                 out.write(chunk)
+                digest.update(chunk)
                 bar.update(len(chunk))
+        if digest.hexdigest() != md5:
+            raise _ChecksumMismatch(digest.hexdigest())
 
 
 def download_resource(resource: Resource, folder: str | os.PathLike[str], *, progress: bool = True) -> Path:
@@ -72,22 +83,18 @@ def download_resource(resource: Resource, folder: str | os.PathLike[str], *, pro
     target = folder / resource.filename
     if target.is_file() and md5sum(target) == resource.md5:
         return target
-    part = target.with_name(target.name + ".part")
     errors: list[str] = []
     mismatch = False
     for url in resource.urls:
         try:
-            _fetch(url, part, progress)
+            _fetch(url, target, resource.md5, progress)
         except OSError as err:  # URLError, HTTPError and socket errors are OSErrors
             errors.append(f"{url}: {err}")
             continue
-        got = md5sum(part)
-        if got != resource.md5:
-            part.unlink(missing_ok=True)
-            errors.append(f"{url}: got md5 {got}, expected the official {resource.md5} (file deleted)")
+        except _ChecksumMismatch as err:
+            errors.append(f"{url}: got md5 {err.args[0]}, expected the official {resource.md5} (file deleted)")
             mismatch = True
             continue
-        os.replace(part, target)
         return target
     message = (f"could not download {resource.filename} into {folder}:\n  " + "\n  ".join(errors)
                + f"\nRetry, or download it by hand from {resource.url} into {folder}.")
@@ -154,7 +161,7 @@ def warn_if_modified(path: str | os.PathLike[str], md5: str, what: str) -> bool:
         _WARNED.add(key)
         warnings.warn(
             f"{what} file {path} has md5 {got}, not the official {md5}: it is not the official release "
-            "(e.g. the CIFAR-10 JPEG-q75 copy written by cifar10_from_jpeg.py). Loading it anyway; label results "
+            "(e.g. a re-encoded copy). Loading it anyway; label results "
             "with the data's provenance. Pass verify=False to skip this check.",
             UserWarning, stacklevel=3,
         )

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from mireg._validation import check_number
+from mireg.checkpoints import load_file, save_file
 from mireg.data.base import (
     CorruptDatasetError,
     DatasetInfo,
@@ -93,7 +94,7 @@ def load_cached(cache_path: Path, paths: Sequence[Path], labels: torch.Tensor, c
     fingerprint = _fingerprint(paths) if cache else []
     if cache and cache_path.is_file():
         try:
-            saved = torch.load(cache_path, weights_only=True)
+            saved = load_file(cache_path)
             if saved["fingerprint"] == fingerprint and saved["classes"] == classes and torch.equal(saved["y"], labels):
                 return ImageTensors(saved["x"], saved["y"], classes)
         except Exception:  # an unreadable or stale cache is rebuilt
@@ -101,9 +102,7 @@ def load_cached(cache_path: Path, paths: Sequence[Path], labels: torch.Tensor, c
     x = decode_images(paths, channels, image_size, progress=progress, desc=desc)
     data = ImageTensors(x, labels, classes)
     if cache:
-        tmp = cache_path.with_name(cache_path.name + ".tmp")
-        torch.save({"x": data.x, "y": data.y, "classes": classes, "fingerprint": fingerprint}, tmp)
-        os.replace(tmp, cache_path)
+        save_file({"x": data.x, "y": data.y, "classes": classes, "fingerprint": fingerprint}, cache_path)
     return data
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from mireg._optional import require
 from mireg.data.base import (
     CorruptDatasetError,
     DatasetInfo,
@@ -41,6 +42,7 @@ FILES = {
 
 
 def _read_mat(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    require("scipy", "reading SVHN's .mat files")
     import scipy.io
 
     try:

@@ -1,173 +1,26 @@
-"""MI analysis of NAMID (Zhou et al., ICML 2022, Fig. 2 and Fig. 4): per-sample natural and
-adversarial MI of natural and adversarial samples, per attack, as a table and a figure.
-
-For a frozen classifier h, a natural estimator E_n (local input x) and an adversarial estimator E_a
-(local input n = x_adv - x), each sample gets four scores:
-
-- ``en_nat`` = E_n(x, h(x)): natural MI of the natural sample,
-- ``en_adv`` = E_n(x, h(x_adv)): natural MI of the adversarial sample,
-- ``ea_adv`` = E_a(n, h(x_adv)): adversarial MI of the adversarial sample,
-- ``ea_nat`` = E_a(n, h(x)): adversarial MI of the natural sample.
-
-NAMID's premise (Fig. 4) is ``en_nat > en_adv`` and ``ea_adv > ea_nat`` on the samples of Eq. 6.
+"""MI analysis of NAMID (Zhou et al., ICML 2022, Fig. 2 and Fig. 4): the four per-sample scores of
+:mod:`mireg.estimators.scoring` for every sample under each of several attacks, as a table
+(:class:`MIAnalysis`) and a figure (:func:`plot_mi_analysis`).
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from mireg._optional import require
 from mireg._validation import check_images, check_labels, check_number
 from mireg.estimators.local_dim import LocalDIMEstimator
-from mireg.estimators.tap import FeatureTap
+from mireg.estimators.scoring import Attack, EstimatorCheck, global_inputs, mi_scores, run_attack
 from mireg.functional.mi import namid_selection
+from mireg.utils.device import model_device
+from mireg.utils.modes import preserved_modes
 
-__all__ = ["EstimatorCheck", "MIAnalysis", "check_estimators", "global_inputs", "mi_analysis", "mi_scores",
-           "plot_mi_analysis"]
-
-Attack = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-
-
-def _device_of(model: nn.Module) -> torch.device:
-    param = next(model.parameters(), None)
-    return param.device if param is not None else torch.device("cpu")
-
-
-@torch.no_grad()
-def global_inputs(model: nn.Module, x: torch.Tensor, *, batch_size: int = 256, layer: str | None = None,
-                  device: torch.device | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(logits, global features)`` of ``model`` on ``x`` under no_grad, in batches, on ``device``.
-
-    The global features are the logits when ``layer`` is None, otherwise the output of that layer
-    (read with :class:`FeatureTap`) average-pooled to (N, C). The model is used as it is (set its
-    mode before calling).
-    """
-    device = device or _device_of(model)
-    logits, feats = [], []
-    tap = FeatureTap(model, layer, detach=True) if layer is not None else None
-    try:
-        for i in range(0, x.shape[0], batch_size):
-            xb = x[i:i + batch_size].to(device)
-            if tap is None:
-                out = model(xb)
-                feat = out
-            else:
-                out, feat = tap(xb)
-                feat = feat.flatten(2).mean(dim=2) if feat.dim() > 2 else feat
-            logits.append(out.float())
-            feats.append(feat.float())
-    finally:
-        if tap is not None:
-            tap.remove()
-    return torch.cat(logits), torch.cat(feats)
-
-
-@torch.no_grad()
-def mi_scores(natural: LocalDIMEstimator, adversarial: LocalDIMEstimator, x: torch.Tensor, x_adv: torch.Tensor,
-              g_nat: torch.Tensor, g_adv: torch.Tensor, *, batch_size: int = 256) -> dict[str, torch.Tensor]:
-    """The four per-sample scores (see the module docstring), estimators in eval mode, scored in
-    consecutive batches of ``batch_size`` (the other samples of a batch are the negatives).
-
-    ``g_nat``/``g_adv`` are the global inputs on ``x``/``x_adv`` (e.g. from :func:`global_inputs`).
-    Returns a dict of (N,) CPU float tensors ``en_nat, en_adv, ea_adv, ea_nat``.
-    """
-    modes = natural.training, adversarial.training
-    natural.eval()
-    adversarial.eval()
-    device = g_nat.device
-    out: dict[str, list[torch.Tensor]] = {"en_nat": [], "en_adv": [], "ea_adv": [], "ea_nat": []}
-    try:
-        for i in range(0, x.shape[0], batch_size):
-            xb, xab = x[i:i + batch_size].to(device), x_adv[i:i + batch_size].to(device)
-            gn, ga = g_nat[i:i + batch_size], g_adv[i:i + batch_size]
-            local_n = natural.local_features(xb)
-            out["en_nat"].append(natural.score(local_n, natural.global_features(gn)))
-            out["en_adv"].append(natural.score(local_n, natural.global_features(ga)))
-            local_a = adversarial.local_features(xab - xb)
-            out["ea_adv"].append(adversarial.score(local_a, adversarial.global_features(ga)))
-            out["ea_nat"].append(adversarial.score(local_a, adversarial.global_features(gn)))
-    finally:
-        natural.train(modes[0])
-        adversarial.train(modes[1])
-    return {k: torch.cat(v).float().cpu() for k, v in out.items()}
-
-
-@dataclass
-class EstimatorCheck:
-    """The held-out check of NAMID's Fig. 4 on the samples of Eq. 6 (means over those samples).
-
-    ``frac_en``: fraction of selected samples with E_n(x) > E_n(x_adv); ``frac_ea``: with
-    E_a(x_adv) > E_a(x). ``passed``: both mean inequalities hold (and some sample was selected).
-    """
-
-    n_samples: int
-    n_selected: int
-    en_nat: float
-    en_adv: float
-    ea_adv: float
-    ea_nat: float
-    frac_en: float
-    frac_ea: float
-
-    @property
-    def passed(self) -> bool:
-        return self.n_selected > 0 and self.en_nat > self.en_adv and self.ea_adv > self.ea_nat
-
-    @classmethod
-    def from_scores(cls, scores: Mapping[str, torch.Tensor], selected: torch.Tensor) -> EstimatorCheck:
-        sel = selected.cpu()
-        m = int(sel.sum())
-
-        def mean(t: torch.Tensor) -> float:
-            return float(t[sel].mean()) if m else math.nan
-
-        return cls(n_samples=int(sel.numel()), n_selected=m,
-                   en_nat=mean(scores["en_nat"]), en_adv=mean(scores["en_adv"]),
-                   ea_adv=mean(scores["ea_adv"]), ea_nat=mean(scores["ea_nat"]),
-                   frac_en=mean((scores["en_nat"] > scores["en_adv"]).float()),
-                   frac_ea=mean((scores["ea_adv"] > scores["ea_nat"]).float()))
-
-    def __str__(self) -> str:
-        verdict = "PASSED" if self.passed else "FAILED"
-        return (f"estimator check {verdict} on {self.n_selected}/{self.n_samples} selected samples: "
-                f"E_n(x)={self.en_nat:.3f} vs E_n(x_adv)={self.en_adv:.3f} ({self.frac_en:.0%} of samples >); "
-                f"E_a(x_adv)={self.ea_adv:.3f} vs E_a(x)={self.ea_nat:.3f} ({self.frac_ea:.0%} of samples >)")
-
-
-def _run_attack(attack: Attack, x: torch.Tensor, y: torch.Tensor, batch_size: int, device: torch.device,
-                desc: str, progress: bool) -> torch.Tensor:
-    parts = []
-    for i in tqdm(range(0, x.shape[0], batch_size), desc=desc, disable=not progress, leave=False):
-        xb, yb = x[i:i + batch_size].to(device), y[i:i + batch_size].to(device)
-        x_adv = attack(xb, yb)
-        if not isinstance(x_adv, torch.Tensor) or x_adv.shape != xb.shape:
-            raise ValueError(f"attack must return a tensor shaped like its input {tuple(xb.shape)}, got "
-                             f"{getattr(x_adv, 'shape', type(x_adv).__name__)}")
-        parts.append(x_adv.detach().to(x.device, x.dtype))
-    return torch.cat(parts)
-
-
-def check_estimators(model: nn.Module, natural: LocalDIMEstimator, adversarial: LocalDIMEstimator,
-                     x: torch.Tensor, y: torch.Tensor, x_adv: torch.Tensor, *, batch_size: int = 256,
-                     layer: str | None = None) -> EstimatorCheck:
-    """NAMID Fig. 4 check on held-out data: on the samples of Eq. 6, is E_n(x) > E_n(x_adv) and
-    E_a(x_adv) > E_a(x)? ``model`` should be in eval mode.
-
-    Example:
-        >>> check = check_estimators(model.eval(), e_n, e_a, x_test, y_test, x_test_adv)
-        >>> check.passed, print(check)
-    """
-    device = _device_of(model)
-    logits_nat, g_nat = global_inputs(model, x, batch_size=batch_size, layer=layer, device=device)
-    logits_adv, g_adv = global_inputs(model, x_adv, batch_size=batch_size, layer=layer, device=device)
-    selected = namid_selection(logits_nat, logits_adv, y.to(device))
-    scores = mi_scores(natural, adversarial, x, x_adv, g_nat, g_adv, batch_size=batch_size)
-    return EstimatorCheck.from_scores(scores, selected)
+__all__ = ["MIAnalysis", "mi_analysis", "plot_mi_analysis"]
 
 
 @dataclass
@@ -183,7 +36,9 @@ class MIAnalysis:
     rows: list[dict[str, float | int | str]] = field(default_factory=list)
 
     def table(self) -> str:
-        """A Markdown table: per attack, robust accuracy, #selected and mean scores on the selection."""
+        """A Markdown table: per attack, robust accuracy, #selected and raw mean scores on the Eq. 6
+        selection (mireg's check; NAMID's Fig. 4 averages all samples after a worst-case offset, see
+        :func:`mireg.estimators.fig4_offset_means`)."""
         head = ("| attack | robust acc | selected | E_n(x) | E_n(x_adv) | E_a(x_adv) | E_a(x) | "
                 "E_n(x)>E_n(x_adv) | E_a(x_adv)>E_a(x) |")
         lines = [head, "|" + "---|" * 9]
@@ -239,15 +94,13 @@ def mi_analysis(model: nn.Module, natural: LocalDIMEstimator, adversarial: Local
     for name, attack in named.items():
         if not callable(attack):
             raise TypeError(f"attack {name!r} must be callable (x, y) -> x_adv, got {type(attack).__name__}")
-    device = _device_of(model)
-    was_training = model.training
-    model.eval()
+    device = model_device(model)
     result = MIAnalysis()
-    try:
+    with preserved_modes(model, training=False):
         logits_nat, g_nat = global_inputs(model, x, batch_size=batch_size, layer=layer, device=device)
         yd = y.to(device)
         for name, attack in tqdm(named.items(), desc="MI analysis", disable=not progress):
-            x_adv = _run_attack(attack, x, y, batch_size, device, name, progress)
+            x_adv = run_attack(attack, x, y, batch_size, device, name, progress)
             logits_adv, g_adv = global_inputs(model, x_adv, batch_size=batch_size, layer=layer, device=device)
             selected = namid_selection(logits_nat, logits_adv, yd).cpu()
             scores = mi_scores(natural, adversarial, x, x_adv, g_nat, g_adv, batch_size=batch_size)
@@ -260,8 +113,6 @@ def mi_analysis(model: nn.Module, natural: LocalDIMEstimator, adversarial: Local
                                 "n_selected": check.n_selected, "en_nat": check.en_nat, "en_adv": check.en_adv,
                                 "ea_adv": check.ea_adv, "ea_nat": check.ea_nat, "frac_en": check.frac_en,
                                 "frac_ea": check.frac_ea})
-    finally:
-        model.train(was_training)
     return result
 
 
@@ -273,11 +124,15 @@ def plot_mi_analysis(analysis: MIAnalysis, path: str | None = None, *, selected_
     Args:
         analysis: the result of :func:`mi_analysis`.
         path: where to save the figure (PNG/PDF by extension); None: only return it.
-        selected_only: restrict to the samples of Eq. 6 (as the paper does); else all samples.
+        selected_only: restrict to the samples of Eq. 6 (mireg's choice, to show the premise where
+            it is stated); else all samples. NAMID's own Fig. 2 and Fig. 4 report averages over ALL
+            test samples, offset so that the worst case equals 0: see
+            :func:`mireg.estimators.fig4_offset_means` and :func:`mireg.estimators.standard_mi_analysis`.
 
     Returns:
         the matplotlib ``Figure``.
     """
+    require("matplotlib", "plot_mi_analysis")
     from matplotlib.figure import Figure  # no pyplot: no global state, renders with Agg
 
     if not isinstance(analysis, MIAnalysis) or not analysis.scores:

@@ -1,17 +1,17 @@
 """Save and load a pair of NAMID estimators (E_n, E_a) with what is needed to rebuild them.
 
-The file is a plain dict of tensors and Python types, written atomically (tmp file + ``os.replace``)
-and read with ``torch.load(..., weights_only=True)``: loading runs no pickled code.
+The file is a plain dict of tensors and Python types, written atomically and read weights-only
+through :mod:`mireg.checkpoints`: loading runs no pickled code.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
 
 import torch
 
+from mireg.checkpoints import load_file, save_file
 from mireg.estimators.local_dim import LocalDIMEstimator
 
 __all__ = ["load_estimators", "save_estimators"]
@@ -49,17 +49,7 @@ def save_estimators(path: str | os.PathLike, natural: LocalDIMEstimator, adversa
     for name, est in (("natural", natural), ("adversarial", adversarial)):
         payload[name] = {"config": est.config,
                          "state_dict": {k: v.detach().cpu() for k, v in est.state_dict().items()}}
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".estimators-", suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    save_file(payload, path)
 
 
 def load_estimators(path: str | os.PathLike, *, map_location: str | torch.device | None = "cpu"
@@ -69,7 +59,7 @@ def load_estimators(path: str | os.PathLike, *, map_location: str | torch.device
     path = _check_path(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no estimator file at {path!r}")
-    payload = torch.load(path, map_location=map_location, weights_only=True)
+    payload = load_file(path, map_location, what="estimator file")
     if not isinstance(payload, dict) or payload.get("format") != _FORMAT:
         raise ValueError(f"{path!r} is not a mireg estimator file (expected format {_FORMAT!r}); "
                          "write it with mireg.estimators.save_estimators")

@@ -1,10 +1,11 @@
-"""MINE (Belghazi et al., ICML 2018, arXiv:1801.04062) for the InfoAT paper's layer-wise MI ablation.
+"""MINE (Belghazi et al., ICML 2018, arXiv:1801.04062): post-hoc estimates of I(x; z) per layer.
 
 InfoAT (Xu et al. 2022, arXiv:2206.12292) estimates I(x; z) between the input and the features z of
 layers #1-#4 with MINE: a statistics network T(x, z) trained to maximise the batch-level
 Donsker-Varadhan bound ``E_P[T] - log E_Q[e^T]`` (MINE Eq. 10), with the moving-average correction
-of the biased mini-batch gradient (MINE Sec. 3.2). :func:`estimate_layer_mi` runs that ablation on
-any model through :class:`~mireg.estimators.FeatureTap`.
+of the biased mini-batch gradient (MINE Sec. 3.2). :func:`estimate_layer_mi` estimates it after the
+fact on any model through :class:`~mireg.estimators.FeatureTap`; InfoAT's ablation itself (Eq. 19,
+MINE trained alongside the classifier) is the loss :class:`mireg.losses.InfoATMINE`.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from mireg._validation import check_number, check_tensor
-from mireg.estimators._rng import seeded
 from mireg.estimators.tap import FeatureTap
 from mireg.functional.mi import dv_bound, mine_surrogate
+from mireg.utils.modes import preserved_modes
+from mireg.utils.seeding import seeded
 
 __all__ = ["MINE", "MINEResult", "estimate_layer_mi", "fit_mine"]
 
@@ -172,7 +174,8 @@ def _collect(model: nn.Module, x: torch.Tensor, layer: str, batch_size: int, poo
 def estimate_layer_mi(model: nn.Module, x: torch.Tensor, layers: list[str], *, epochs: int = 50,
                       batch_size: int = 256, lr: float = 1e-4, hidden: int = 256, pool: int | None = 4,
                       progress: bool = True, seed: int = 0) -> dict[str, float]:
-    """InfoAT's ablation: the MINE estimate of I(x; z_l) for each named layer ``l`` of ``model``.
+    """The MINE estimate of I(x; z_l) for each named layer ``l`` of a trained ``model`` (post hoc; the
+    training ablation of InfoAT Eq. 19 is :class:`mireg.losses.InfoATMINE`).
 
     ``model`` is put in eval mode (and restored); features are read with :class:`FeatureTap` and
     pooled to ``pool x pool`` before MINE (as is ``x``).
@@ -184,9 +187,7 @@ def estimate_layer_mi(model: nn.Module, x: torch.Tensor, layers: list[str], *, e
     check_tensor("x", x, ndim=4)
     if isinstance(layers, str) or not layers:
         raise ValueError(f"layers must be a non-empty list of submodule names, got {layers!r}")
-    was_training = model.training
-    model.eval()
-    try:
+    with preserved_modes(model, training=False):
         xf = _pool_flat(x, pool)
         out = {}
         for layer in layers:
@@ -194,5 +195,3 @@ def estimate_layer_mi(model: nn.Module, x: torch.Tensor, layers: list[str], *, e
             out[layer] = fit_mine(xf, z, epochs=epochs, batch_size=batch_size, lr=lr, hidden=hidden, pool=None,
                                   progress=progress, seed=seed).mi
         return out
-    finally:
-        model.train(was_training)

@@ -2,7 +2,7 @@
 
 mireg models (and RobustBench / torchattacks models) return logits only. To feed an estimator's
 global net with, say, ResNet ``layer3`` features (the NAMID code's ``--is_internal`` option, or the
-InfoAT ablation on layers #1-#4), a :class:`FeatureTap` records that layer's output on every forward.
+MINE ablation of InfoAT on layers #1-#4), a :class:`FeatureTap` records that layer's output on every forward.
 """
 
 from __future__ import annotations
@@ -23,6 +23,10 @@ class FeatureTap:
         layer: dotted submodule name as in ``model.named_modules()``, e.g. ``"layer3"`` or
             ``"model.layer3"`` for a model wrapped in ``mireg.models.Normalized``.
         detach: store the features detached (no graph) instead of as part of the autograd graph.
+        by_input: also remember which model input each of the last two forward passes had (a
+            forward pre-hook on ``model``), so that :meth:`features_of` returns the features of a
+            given input tensor whatever the order of the forwards (e.g. the training engine's
+            ``model(x_adv)`` then ``model(x)``). Off by default: it keeps two feature maps alive.
 
     After ``logits = model(x)``, :attr:`features` holds that layer's output for ``x`` (the last
     forward wins). ``tap(x)`` does both and returns ``(logits, features)``. Use it as a context
@@ -35,7 +39,7 @@ class FeatureTap:
         >>> scores = estimator(x, feats)     # the map is average-pooled to (B, 256)
     """
 
-    def __init__(self, model: nn.Module, layer: str, *, detach: bool = False) -> None:
+    def __init__(self, model: nn.Module, layer: str, *, detach: bool = False, by_input: bool = False) -> None:
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         if not isinstance(layer, str):
@@ -52,6 +56,13 @@ class FeatureTap:
         self.detach = detach
         self.features: torch.Tensor | None = None
         self._handle = model.get_submodule(layer).register_forward_hook(self._hook)
+        self.by_input = bool(by_input)
+        self._input: object = None
+        self._recent: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self._pre_handle = model.register_forward_pre_hook(self._pre_hook) if self.by_input else None
+
+    def _pre_hook(self, module: nn.Module, inputs: tuple) -> None:
+        self._input = inputs[0] if inputs else None
 
     def _hook(self, module: nn.Module, inputs: tuple, output: object) -> None:
         if isinstance(output, (tuple, list)):
@@ -59,6 +70,21 @@ class FeatureTap:
         if not isinstance(output, torch.Tensor):
             raise TypeError(f"layer {self.layer!r} returned {type(output).__name__}, expected a tensor")
         self.features = output.detach() if self.detach else output
+        if self.by_input and isinstance(self._input, torch.Tensor):
+            older = [pair for pair in self._recent if pair[0] is not self._input][-1:]
+            self._recent = [*older, (self._input, self.features)]
+
+    def features_of(self, x: torch.Tensor) -> torch.Tensor:
+        """The tapped features of the latest forward pass of the model on this very tensor ``x``
+        (matched by identity, among the last two inputs; needs ``by_input=True``)."""
+        if not self.by_input:
+            raise ValueError("features_of needs a tap built with FeatureTap(model, layer, by_input=True)")
+        for seen, features in reversed(self._recent):
+            if seen is x:
+                return features
+        raise ValueError(f"the model has not been run on this tensor among its last two forward passes: call "
+                         f"model(x) with this same tensor before reading its {self.layer!r} features (a copy or "
+                         f"a slice of it is another tensor; compiled models may skip the hooks)")
 
     def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Run the model on ``x``; return ``(logits, features of the tapped layer)``."""
@@ -72,7 +98,10 @@ class FeatureTap:
     def remove(self) -> None:
         """Take the hook off the model and drop the stored features."""
         self._handle.remove()
+        if self._pre_handle is not None:
+            self._pre_handle.remove()
         self.features = None
+        self._input, self._recent = None, []
 
     def __enter__(self) -> FeatureTap:
         return self

@@ -29,10 +29,12 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from mireg._validation import check_choice, check_images, check_labels, check_number
-from mireg.estimators._rng import seeded
-from mireg.estimators.analysis import EstimatorCheck, _device_of, _run_attack, global_inputs, mi_scores
 from mireg.estimators.local_dim import LocalDIMEstimator
+from mireg.estimators.scoring import EstimatorCheck, check_estimators, global_inputs, run_attack
 from mireg.functional.mi import namid_selection
+from mireg.utils.device import model_device
+from mireg.utils.modes import preserved_modes
+from mireg.utils.seeding import seeded
 
 __all__ = ["EstimatorTrainingResult", "default_attack", "train_estimators"]
 
@@ -136,15 +138,10 @@ def train_estimators(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, atta
             check_images(name, adv)
             if ref is None or adv.shape != ref.shape:
                 raise ValueError(f"{name} must have the shape of its clean images, got {tuple(adv.shape)}")
-    device = torch.device(device) if device is not None else _device_of(model)
-    was_training = model.training
-    model.eval()
-    try:
-        with seeded(seed, device):
-            return _train(model, x, y, attack, epochs, batch_size, lr, objective, x_val, y_val, device, progress,
-                          seed, width, layer, milestones, x_adv, x_val_adv)
-    finally:
-        model.train(was_training)
+    device = torch.device(device) if device is not None else model_device(model)
+    with preserved_modes(model, training=False), seeded(seed, device):
+        return _train(model, x, y, attack, epochs, batch_size, lr, objective, x_val, y_val, device, progress,
+                      seed, width, layer, milestones, x_adv, x_val_adv)
 
 
 def _train(model, x, y, attack, epochs, batch_size, lr, objective, x_val, y_val, device, progress, seed, width,
@@ -152,7 +149,7 @@ def _train(model, x, y, attack, epochs, batch_size, lr, objective, x_val, y_val,
     if attack is None and (x_adv is None or (x_val is not None and x_val_adv is None)):
         attack = default_attack(model)
     if x_adv is None:
-        x_adv = _run_attack(attack, x, y, batch_size, device, "attack (train)", progress)
+        x_adv = run_attack(attack, x, y, batch_size, device, "attack (train)", progress)
     logits_nat, g_nat = global_inputs(model, x, batch_size=batch_size, layer=layer, device=device)
     logits_adv, g_adv = global_inputs(model, x_adv, batch_size=batch_size, layer=layer, device=device)
     selected = namid_selection(logits_nat, logits_adv, y.to(device))
@@ -160,12 +157,10 @@ def _train(model, x, y, attack, epochs, batch_size, lr, objective, x_val, y_val,
     if n_selected == 0:
         raise ValueError("no training sample is correct on x and wrong on x_adv (NAMID Eq. 6): the attack is "
                          "too weak or the model too inaccurate to train the estimators")
-    num_classes = logits_nat.shape[1]
     global_dim = g_nat.shape[1]
     natural = LocalDIMEstimator(global_dim, x.shape[1], width).to(device)
     adversarial = LocalDIMEstimator(global_dim, x.shape[1], width).to(device)
-    params = list(natural.parameters()) + list(adversarial.parameters())
-    optimizer = torch.optim.Adam(params, lr=lr)
+    optimizer = torch.optim.Adam(list(natural.parameters()) + list(adversarial.parameters()), lr=lr)
     steps = sorted({max(1, math.floor(m * epochs)) for m in milestones if 0 < m < 1})
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, steps, gamma=0.1)
     natural.train()
@@ -173,34 +168,10 @@ def _train(model, x, y, attack, epochs, batch_size, lr, objective, x_val, y_val,
     history = []
     bar = tqdm(range(epochs), desc=f"estimators ({objective})", disable=not progress)
     for epoch in bar:
-        sums = {"loss_n": 0.0, "loss_a": 0.0, "gap_n": 0.0, "gap_a": 0.0}
-        batches = skipped = 0
-        for idx in torch.randperm(x.shape[0], device=device).split(batch_size):
-            sel = selected[idx]
-            if idx.numel() < 2 or not bool(sel.any()):
-                skipped += 1
-                continue
-            idx_cpu = idx.to(x.device)
-            xb, xab = x[idx_cpu].to(device), x_adv[idx_cpu].to(device)
-            g_both = torch.cat([g_nat[idx], g_adv[idx]])  # one global pass: shared BatchNorm statistics
-            b = idx.numel()
-            en_nat, en_adv = natural.score(natural.local_features(xb),
-                                           natural.global_features(g_both).view(2, b, -1))
-            ea_nat, ea_adv = adversarial.score(adversarial.local_features(xab - xb),
-                                               adversarial.global_features(g_both).view(2, b, -1))
-            loss_n, loss_a = _objective(objective, sel, en_nat, en_adv, ea_adv, ea_nat)
-            optimizer.zero_grad(set_to_none=True)
-            (loss_n + loss_a).backward()
-            optimizer.step()
-            with torch.no_grad():
-                sums["loss_n"] += float(loss_n)
-                sums["loss_a"] += float(loss_a)
-                sums["gap_n"] += float((en_nat - en_adv)[sel].mean())
-                sums["gap_a"] += float((ea_adv - ea_nat)[sel].mean())
-            batches += 1
+        means, skipped = _fit_epoch(natural, adversarial, optimizer, objective, x, x_adv, g_nat, g_adv, selected,
+                                    batch_size, device)
         scheduler.step()
-        row = {"epoch": epoch + 1, **{k: v / max(batches, 1) for k, v in sums.items()},
-               "n_selected": n_selected, "skipped_batches": skipped}
+        row = {"epoch": epoch + 1, **means, "n_selected": n_selected, "skipped_batches": skipped}
         history.append(row)
         bar.set_postfix(gap_n=f"{row['gap_n']:.3f}", gap_a=f"{row['gap_a']:.3f}")
     natural.eval()
@@ -208,14 +179,43 @@ def _train(model, x, y, attack, epochs, batch_size, lr, objective, x_val, y_val,
     check = None
     if x_val is not None:
         if x_val_adv is None:
-            x_val_adv = _run_attack(attack, x_val, y_val, batch_size, device, "attack (val)", progress)
-        v_logits_nat, v_g_nat = global_inputs(model, x_val, batch_size=batch_size, layer=layer, device=device)
-        v_logits_adv, v_g_adv = global_inputs(model, x_val_adv, batch_size=batch_size, layer=layer, device=device)
-        v_sel = namid_selection(v_logits_nat, v_logits_adv, y_val.to(device))
-        scores = mi_scores(natural, adversarial, x_val, x_val_adv, v_g_nat, v_g_adv, batch_size=batch_size)
-        check = EstimatorCheck.from_scores(scores, v_sel)
+            x_val_adv = run_attack(attack, x_val, y_val, batch_size, device, "attack (val)", progress)
+        check = check_estimators(model, natural, adversarial, x_val, y_val, x_val_adv, batch_size=batch_size,
+                                 layer=layer)
     metadata = {"objective": objective, "epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed,
-                "width": width, "layer": layer, "num_classes": num_classes, "n_train": int(x.shape[0]),
+                "width": width, "layer": layer, "num_classes": logits_nat.shape[1], "n_train": int(x.shape[0]),
                 "n_selected": n_selected, "attack": type(attack).__name__ if attack is not None else "given",
                 "image_shape": list(x.shape[1:])}
     return EstimatorTrainingResult(natural, adversarial, history, check, metadata)
+
+
+def _fit_epoch(natural: LocalDIMEstimator, adversarial: LocalDIMEstimator, optimizer: torch.optim.Optimizer,
+               objective: str, x: torch.Tensor, x_adv: torch.Tensor, g_nat: torch.Tensor, g_adv: torch.Tensor,
+               selected: torch.Tensor, batch_size: int, device: torch.device) -> tuple[dict[str, float], int]:
+    """One epoch over shuffled batches (batches without a selected sample are skipped); returns the
+    mean losses and MI gaps on the selection, and the number of skipped batches."""
+    sums = {"loss_n": 0.0, "loss_a": 0.0, "gap_n": 0.0, "gap_a": 0.0}
+    batches = skipped = 0
+    for idx in torch.randperm(x.shape[0], device=device).split(batch_size):
+        sel = selected[idx]
+        if idx.numel() < 2 or not bool(sel.any()):
+            skipped += 1
+            continue
+        idx_cpu = idx.to(x.device)
+        xb, xab = x[idx_cpu].to(device), x_adv[idx_cpu].to(device)
+        g_both = torch.cat([g_nat[idx], g_adv[idx]])  # one global pass: shared BatchNorm statistics
+        b = idx.numel()
+        en_nat, en_adv = natural.score(natural.local_features(xb), natural.global_features(g_both).view(2, b, -1))
+        ea_nat, ea_adv = adversarial.score(adversarial.local_features(xab - xb),
+                                           adversarial.global_features(g_both).view(2, b, -1))
+        loss_n, loss_a = _objective(objective, sel, en_nat, en_adv, ea_adv, ea_nat)
+        optimizer.zero_grad(set_to_none=True)
+        (loss_n + loss_a).backward()
+        optimizer.step()
+        with torch.no_grad():
+            sums["loss_n"] += float(loss_n)
+            sums["loss_a"] += float(loss_a)
+            sums["gap_n"] += float((en_nat - en_adv)[sel].mean())
+            sums["gap_a"] += float((ea_adv - ea_nat)[sel].mean())
+        batches += 1
+    return {k: v / max(batches, 1) for k, v in sums.items()}, skipped

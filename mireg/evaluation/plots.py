@@ -1,6 +1,7 @@
 """Figures: robust accuracy per attack, accuracy against eps, and the InfoAT paper's analyses.
 
-matplotlib is imported inside each function (Agg backend), so importing mireg never needs it.
+matplotlib is imported inside each function, which draws on a ``matplotlib.figure.Figure`` (no pyplot,
+no change of the global backend), so importing mireg never needs matplotlib.
 Every function writes one PNG and returns its path.
 """
 
@@ -9,21 +10,24 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mireg.evaluation.report import EvaluationReport, format_eps
+from mireg._optional import require
+from mireg.evaluation.suites import format_eps
+
+if TYPE_CHECKING:  # the report imports this module (EvaluationReport.plot); the type is for annotations only
+    from mireg.evaluation.report import EvaluationReport
 
 __all__ = ["plot_report", "plot_robust_accuracy", "plot_eps_curve", "plot_weight_surface", "plot_input_surface",
            "plot_entropy_vs_perturbation"]
 
 
-def _pyplot():
-    import matplotlib
+def _figure(figsize: tuple[float, float]) -> Any:
+    """A ``matplotlib.figure.Figure`` (no pyplot: no global state, the backend is left alone)."""
+    require("matplotlib", "plotting an evaluation")
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    return Figure(figsize=figsize)
 
 
 def _save(fig: Any, path: str | os.PathLike) -> Path:
@@ -31,16 +35,15 @@ def _save(fig: Any, path: str | os.PathLike) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    _pyplot().close(fig)
     return path
 
 
 def plot_robust_accuracy(report: EvaluationReport, path: str | os.PathLike) -> Path:
     """Bar chart: clean, each attack, and the per-sample worst case (percent)."""
-    plt = _pyplot()
     names = ["clean", *report.results, "worst case"]
     values = [report.clean_accuracy, *report.robust_accuracy.values(), report.worst_case_accuracy]
-    fig, ax = plt.subplots(figsize=(max(4.0, 0.8 * len(names) + 1), 3.5))
+    fig = _figure((max(4.0, 0.8 * len(names) + 1), 3.5))
+    ax = fig.subplots()
     colors = ["tab:gray"] + ["tab:blue" if r.kind == "white-box" else "tab:orange"
                              for r in report.results.values()] + ["tab:red"]
     bars = ax.bar(range(len(names)), [100 * v for v in values], color=colors)
@@ -57,11 +60,11 @@ def plot_eps_curve(report: EvaluationReport, path: str | os.PathLike) -> Path:
     """Accuracy against eps (the sanity sweep; the suite's eps marked)."""
     if not report.eps_curve:
         raise ValueError("the report has no eps curve: evaluate with sanity=True (or sanity=['eps'])")
-    plt = _pyplot()
     curve = report.eps_curve
     eps = [0.0, *curve["eps"]]
     acc = [report.clean_accuracy, *curve["accuracy"]]
-    fig, ax = plt.subplots(figsize=(4.5, 3.5))
+    fig = _figure((4.5, 3.5))
+    ax = fig.subplots()
     ax.plot(eps, [100 * a for a in acc], marker="o", label=curve.get("attack", "PGD"))
     ax.axvline(report.eps, color="tab:red", linestyle="--", linewidth=1, label=f"eps={format_eps(report.eps)}")
     ax.set_xlabel(f"eps ({report.norm})")
@@ -82,14 +85,16 @@ def plot_report(report: EvaluationReport, directory: str | os.PathLike) -> list[
 
 
 def plot_weight_surface(surface: dict[str, list[float]], path: str | os.PathLike) -> Path:
-    """InfoAT Fig. 4: loss against the step along a filter-normalized weight direction."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(4.5, 3.5))
-    ax.plot(surface["alpha"], surface["clean"], label="clean")
+    """InfoAT Fig. 4: the loss change ``L(theta + alpha d) - L(theta)`` (after Wu et al. 2020) along a
+    filter-normalized weight direction (the absolute loss for a surface without ``*_change`` keys)."""
+    fig = _figure((4.5, 3.5))
+    ax = fig.subplots()
+    suffix = "_change" if "clean_change" in surface else ""
+    ax.plot(surface["alpha"], surface["clean" + suffix], label="clean")
     if "adversarial" in surface:
-        ax.plot(surface["alpha"], surface["adversarial"], label="adversarial (PGD)")
+        ax.plot(surface["alpha"], surface["adversarial" + suffix], label="adversarial (PGD)")
     ax.set_xlabel("alpha (filter-normalized direction)")
-    ax.set_ylabel("cross-entropy")
+    ax.set_ylabel("loss change L(θ + αd) − L(θ)" if suffix else "cross-entropy")
     ax.legend()
     ax.set_title("weight-space loss surface")
     return _save(fig, path)
@@ -99,9 +104,8 @@ def plot_input_surface(surface: dict[str, Any], path: str | os.PathLike) -> Path
     """InfoAT Fig. 5: 3-D loss surface over (PGD direction, random direction)."""
     import numpy as np
 
-    plt = _pyplot()
     a, b = np.meshgrid(np.asarray(surface["a"]), np.asarray(surface["b"]), indexing="ij")
-    fig = plt.figure(figsize=(5, 4))
+    fig = _figure((5, 4))
     ax = fig.add_subplot(projection="3d")
     ax.plot_surface(a, b, np.asarray(surface["loss"]), cmap="viridis")
     ax.set_xlabel("PGD direction")
@@ -113,10 +117,10 @@ def plot_input_surface(surface: dict[str, Any], path: str | os.PathLike) -> Path
 
 def plot_entropy_vs_perturbation(data: dict[str, Any], path: str | os.PathLike) -> Path:
     """InfoAT Fig. 1: clean prediction entropy against the smallest successful perturbation."""
-    plt = _pyplot()
     pairs = [(h, e) for h, e in zip(data["entropy"], data["min_eps"], strict=True) if 0 < e < math.inf]
     never = sum(1 for e in data["min_eps"] if e == math.inf)
-    fig, ax = plt.subplots(figsize=(4.5, 3.5))
+    fig = _figure((4.5, 3.5))
+    ax = fig.subplots()
     if pairs:
         ax.scatter([p[0] for p in pairs], [p[1] for p in pairs], s=8, alpha=0.6)
     ax.set_xlabel("entropy H(p(x))")

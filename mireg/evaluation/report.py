@@ -25,19 +25,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from mireg.evaluation.plots import plot_report
+from mireg.evaluation.suites import format_eps
+from mireg.utils.atomic import atomic_write_text, atomic_writer
+
 __all__ = ["AttackResult", "SanityCheck", "EvaluationReport", "format_eps"]
 
 REPORT_JSON = "report.json"
 OUTCOMES_NPZ = "outcomes.npz"
-
-
-def format_eps(eps: float, norm: str = "Linf") -> str:
-    """``8/255`` for multiples of 1/255 in L-inf, else a short decimal."""
-    if norm == "Linf" and eps > 0:
-        k = eps * 255
-        if abs(k - round(k)) < 1e-6:
-            return f"{round(k)}/255"
-    return f"{eps:.4g}"
 
 
 @dataclasses.dataclass
@@ -233,9 +228,9 @@ class EvaluationReport:
         summary["outcomes"] = {"file": OUTCOMES_NPZ,
                                "attack_keys": {label: i for i, label in enumerate(self.results)}}
         paths = {"json": out / REPORT_JSON, "npz": out / OUTCOMES_NPZ}
-        _atomic_write(paths["npz"], lambda f: np.savez_compressed(f, **arrays))
-        text = json.dumps(_jsonable(summary), indent=2)
-        _atomic_write(paths["json"], lambda f: f.write(text.encode()))
+        with atomic_writer(paths["npz"]) as fh:
+            np.savez_compressed(fh, **arrays)
+        atomic_write_text(paths["json"], json.dumps(_jsonable(summary), indent=2))
         return paths
 
     @classmethod
@@ -262,16 +257,7 @@ class EvaluationReport:
 
     def plot(self, directory: str | os.PathLike) -> list[Path]:
         """Draw the report's figures into ``directory`` (see :mod:`mireg.evaluation.plots`)."""
-        from mireg.evaluation.plots import plot_report
-
         return plot_report(self, directory)
-
-
-def _atomic_write(path: Path, write) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        write(f)
-    os.replace(tmp, path)
 
 
 def _jsonable(value: Any) -> Any:

@@ -1,15 +1,8 @@
-"""RobustBench in and out.
+"""RobustBench out: evaluate the RobustBench way and write the leaderboard's model-info JSON.
 
-In:
-- :func:`load_robustbench_model`: any Model-Zoo entry by name from a local model directory in
-  RobustBench's layout (``model_dir/<dataset>/<threat_model>/<name>.pt``), through
-  ``robustbench.utils.load_model``; ``download=True`` keeps RobustBench's own download path
-  (Google Drive / timm hub) for users with internet.
-- :func:`with_normalization`: any ``nn.Module`` that expects standardised inputs becomes a model of
-  [0, 1] images (:class:`mireg.models.Normalized`).
-- :func:`finetune`: fine-tune any model with any mireg method through the training engine.
+(RobustBench in: :mod:`mireg.models.robustbench` loads Model-Zoo models; :func:`mireg.train.finetune`
+fine-tunes any model with any mireg method.)
 
-Out:
 - :func:`robustbench_evaluate`: evaluate the RobustBench way: the FIRST n test points, AutoAttack
   ``version="standard"`` at 8/255 (L-inf) or 0.5 (L2), plus mireg's sanity checks.
 - :func:`model_info` / :func:`write_model_info`: the leaderboard's model-info JSON with every field
@@ -20,7 +13,6 @@ Out:
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -30,15 +22,16 @@ from typing import Any
 import torch
 from torch import nn
 
+from mireg._optional import require
 from mireg._validation import check_choice, check_number
-from mireg.evaluation.report import EvaluationReport, format_eps
+from mireg.evaluation.report import EvaluationReport
 from mireg.evaluation.runner import evaluate
+from mireg.evaluation.suites import format_eps
+from mireg.utils.atomic import atomic_write_text
 
-__all__ = ["load_robustbench_model", "robustbench_checkpoint_path", "with_normalization", "finetune",
-           "robustbench_evaluate", "model_info", "write_model_info", "read_model_info", "missing_fields",
+__all__ = ["robustbench_evaluate", "model_info", "write_model_info", "read_model_info", "missing_fields",
            "MODEL_INFO_EXTRA_FIELDS", "TODO"]
 
-DATASETS = ("cifar10", "cifar100", "imagenet")
 THREAT_MODELS = ("Linf", "L2")
 #: Fields the leaderboard JSON files carry beyond ``ModelInfo`` (RobustBench ``model_info/*/*.json``).
 MODEL_INFO_EXTRA_FIELDS = ("unreliable", "external")
@@ -48,85 +41,10 @@ _EPS = {"Linf": 8 / 255, "L2": 0.5}
 
 
 def _robustbench_fields() -> list[str]:
+    require("robustbench", "RobustBench's model-info fields")
     from robustbench.utils import ModelInfo
 
     return [f.name for f in dataclasses.fields(ModelInfo)]
-
-
-def robustbench_checkpoint_path(name: str, model_dir: str | os.PathLike = "./models", dataset: str = "cifar10",
-                                threat_model: str = "Linf") -> Path:
-    """Where RobustBench keeps a Model-Zoo checkpoint: ``model_dir/<dataset>/<threat_model>/<name>.pt``."""
-    check_choice("dataset", dataset, DATASETS)
-    check_choice("threat_model", threat_model, THREAT_MODELS)
-    return Path(model_dir) / dataset / threat_model / f"{name}.pt"
-
-
-def load_robustbench_model(name: str, model_dir: str | os.PathLike = "./models", dataset: str = "cifar10",
-                           threat_model: str = "Linf", download: bool = False) -> nn.Module:
-    """A RobustBench Model-Zoo model by name, in eval mode (inputs in [0, 1], logits out).
-
-    Without ``download`` the checkpoint must already be at :func:`robustbench_checkpoint_path`
-    (copy it there; no network is touched). With ``download=True`` RobustBench fetches it.
-
-    Example::
-
-        >>> model = load_robustbench_model("Carmon2019Unlabeled", model_dir="models")
-        >>> report = robustbench_evaluate(model, "cifar10", n=1000)
-    """
-    from robustbench.model_zoo import model_dicts
-    from robustbench.model_zoo.enums import BenchmarkDataset, ThreatModel
-    from robustbench.utils import load_model
-
-    if not isinstance(name, str) or not name:
-        raise TypeError(f"name must be a RobustBench model name (str), got {name!r}")
-    path = robustbench_checkpoint_path(name, model_dir, dataset, threat_model)
-    zoo = model_dicts[BenchmarkDataset(dataset)][ThreatModel(threat_model)]
-    if name not in zoo:
-        close = difflib.get_close_matches(name, list(zoo), n=3)
-        hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
-        raise ValueError(f"unknown RobustBench model {name!r} for {dataset}/{threat_model}.{hint}")
-    if not isinstance(download, bool):
-        raise TypeError(f"download must be a bool, got {type(download).__name__}")
-    if not download:
-        import timm
-
-        timm_name = f"{name.lower().replace('-', '_')}_{dataset}_{threat_model.lower()}"
-        if timm.is_model(timm_name):
-            raise ValueError(f"{name!r} is served from the timm hub ({timm_name}); load it with download=True")
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"RobustBench checkpoint not found at {path}. Put the file there (RobustBench layout "
-                "model_dir/<dataset>/<threat_model>/<name>.pt) or pass download=True (needs internet).")
-    model = load_model(model_name=name, model_dir=str(model_dir), dataset=dataset, threat_model=threat_model)
-    return model.eval()
-
-
-def with_normalization(model: nn.Module, mean: Sequence[float], std: Sequence[float]) -> nn.Module:
-    """Put ``(x - mean) / std`` inside ``model`` so it takes [0, 1] images (mireg.models.Normalized)."""
-    from mireg.models import Normalized
-
-    return Normalized(model, mean, std)
-
-
-def finetune(model: nn.Module, method: str = "infoat", dataset: str = "cifar10", epochs: int = 1,
-             recipe: str | None = None, out_dir: str | os.PathLike = "runs/finetune", **overrides: Any) -> Any:
-    """Fine-tune ``model`` with a mireg method through the training engine (``mireg.train.train``).
-
-    ``recipe`` (e.g. ``"cifar10-infoat"``) supplies the paper's settings; ``overrides`` are any
-    :class:`mireg.train.TrainConfig` fields (lr, batch_size, data_root, eps, ...). Returns the
-    engine's ``TrainResult`` (``.model`` is the fine-tuned model, in place).
-
-    Example::
-
-        >>> model = load_robustbench_model("Sehwag2021Proxy_R18", model_dir="models")
-        >>> result = finetune(model, method="infoat", dataset="cifar10", epochs=5, lr=0.01)
-    """
-    from mireg.train import build_config, train
-
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    values = {"method": method, "dataset": dataset, "epochs": epochs, "out_dir": str(out_dir), **overrides}
-    return train(build_config(recipe, overrides=values), model=model)
 
 
 def robustbench_evaluate(model: nn.Module, data: Any, n: int = 10_000, threat_model: str = "Linf",
@@ -210,11 +128,7 @@ def write_model_info(report: EvaluationReport, model_name: str, out_dir: str | o
     info = model_info(report, **kwargs)
     dataset = info["dataset"] if not str(info["dataset"]).startswith(TODO) else "unknown-dataset"
     path = Path(out_dir) / dataset / report.norm / f"{model_name}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(info, indent=2) + "\n")
-    os.replace(tmp, path)
-    return path
+    return atomic_write_text(path, json.dumps(info, indent=2) + "\n")
 
 
 def read_model_info(path: str | os.PathLike) -> dict[str, Any]:

@@ -9,7 +9,6 @@ are restored afterwards, also when an attack raises.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import importlib.metadata
 import platform
@@ -26,6 +25,9 @@ from mireg._validation import check_images, check_labels, check_number
 from mireg.evaluation import sanity as _sanity
 from mireg.evaluation.report import AttackResult, EvaluationReport
 from mireg.evaluation.suites import ResolvedAttack, Suite, get_suite
+from mireg.utils.device import model_device, resolve_device
+from mireg.utils.modes import preserved_modes
+from mireg.utils.seeding import seeded
 
 __all__ = ["evaluate", "load_data", "run_attack", "SANITY_PROBES"]
 
@@ -64,12 +66,6 @@ def load_data(data: Any, n: int | None = None) -> tuple[torch.Tensor, torch.Tens
     return x, y
 
 
-def _model_device(model: nn.Module) -> torch.device:
-    for tensor in list(model.parameters()) + list(model.buffers()):
-        return tensor.device
-    return torch.device("cpu")
-
-
 def _predict(model: nn.Module, x: torch.Tensor, batch_size: int, device: torch.device) -> torch.Tensor:
     preds = []
     with torch.no_grad():
@@ -85,15 +81,6 @@ def _predict(model: nn.Module, x: torch.Tensor, batch_size: int, device: torch.d
 def _synchronize(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-
-
-@contextlib.contextmanager
-def _seeded(seed: int, device: torch.device):
-    """Seed torch (and the device's CUDA generator) without disturbing the caller's RNG state."""
-    devices = [device] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
-        yield
 
 
 def _perturbation_size(delta: torch.Tensor, norm: str) -> torch.Tensor:
@@ -126,7 +113,7 @@ def run_attack(model: nn.Module, entry: ResolvedAttack, x: torch.Tensor, y: torc
         todo = robust.nonzero().flatten()
         if len(todo) == 0:
             break
-        with _seeded(seed + 104729 * restart, device):
+        with seeded(seed + 104729 * restart, device):
             attack = entry.build(model, surrogate=surrogate)
             desc = entry.label if entry.spec.restarts == 1 else f"{entry.label} ({restart + 1}/{entry.spec.restarts})"
             for idx in tqdm(todo.split(batch_size), desc=desc, leave=False, disable=not progress):
@@ -246,22 +233,12 @@ def evaluate(model: nn.Module, data: Any, suite: str | Suite = "quick", eps: flo
     check_number("batch_size", batch_size, low=1, integer=True)
     check_number("seed", seed, integer=True)
     check_number("blackbox_queries", blackbox_queries, low=1, integer=True)
-    if isinstance(sanity, bool):
-        probes = SANITY_PROBES if sanity else ()
-    else:
-        probes = tuple(sanity)
-        unknown = [p for p in probes if p not in SANITY_PROBES]
-        if unknown:
-            raise ValueError(f"sanity must be a bool or a subset of {SANITY_PROBES}, got unknown {unknown}")
-    if surrogate is not None and not isinstance(surrogate, nn.Module):
-        raise TypeError(f"surrogate must be an nn.Module, got {type(surrogate).__name__}")
-    if surrogate is not None and surrogate is model:
-        raise ValueError("surrogate must be a separately trained model, not the evaluated model itself")
+    probes = _sanity_probes(sanity)
+    _check_surrogate(surrogate, model)
 
-    original_device = _model_device(model)
-    device = torch.device(device) if device is not None else original_device
+    original_device = model_device(model)
+    device = resolve_device(device) if device is not None else original_device
     net = _fp32_model(model)
-    modes = [(m, m.training) for m in net.modules()]
     the_eps = entries[0].eps if entries else (suite_obj.eps if eps is None else float(eps))
     meta: dict[str, Any] = {
         "seed": seed, "device": str(device), "batch_size": batch_size, "max_steps": max_steps,
@@ -270,34 +247,60 @@ def evaluate(model: nn.Module, data: Any, suite: str | Suite = "quick", eps: flo
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     try:
-        net.to(device).eval()
-        with torch.autocast(device_type=device.type, enabled=False):
+        with preserved_modes(net, training=False), torch.autocast(device_type=device.type, enabled=False):
+            net.to(device)
             clean_pred = _predict(net, x, batch_size, device)
-            correct = clean_pred == y
-            results: dict[str, AttackResult] = {}
-            skipped: dict[str, str] = {}
-            for i, entry in enumerate(tqdm(entries, desc=f"suite {suite_obj.name}", disable=not progress)):
-                if entry.spec.needs_surrogate and surrogate is None:
-                    skipped[entry.label] = "needs a surrogate model (evaluate(..., surrogate=...))"
-                    continue
-                results[entry.label] = run_attack(
-                    net, entry, x, y, correct, clean_pred, batch_size=batch_size, device=device,
-                    seed=seed + 1009 * i, progress=progress, surrogate=surrogate)
+            results, skipped = _run_suite(net, entries, x, y, clean_pred, suite_obj.name, batch_size=batch_size,
+                                          device=device, seed=seed, progress=progress, surrogate=surrogate)
             report = EvaluationReport(suite=suite_obj.name, norm=suite_obj.norm, eps=the_eps, labels=y,
                                       clean_pred=clean_pred, results=results, indices=torch.arange(len(y)),
                                       skipped=skipped, meta=meta)
             checks = list(_sanity.check_threat_model(results))
             checks += _sanity.check_orderings(report.robust_accuracy, suite_obj.orderings, report.n)
-            checks += _sanity.check_blackbox(results, correct)
-            with _seeded(seed + 7, device):
+            checks += _sanity.check_blackbox(results, clean_pred == y)
+            with seeded(seed + 7, device):
                 checks += _run_probes(net, report, x, y, probes, batch_size=batch_size, device=device, seed=seed,
                                       max_steps=max_steps, blackbox_queries=blackbox_queries)
             report.checks = checks
     finally:
-        for module, training in modes:
-            module.training = training
         if net is model and device != original_device:
             model.to(original_device)
     meta["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     meta["seconds"] = sum(r.seconds for r in results.values())
     return report
+
+
+def _sanity_probes(sanity: bool | Sequence[str]) -> tuple[str, ...]:
+    """The probes ``sanity`` asks for (True: all, False: none, or a subset of :data:`SANITY_PROBES`)."""
+    if isinstance(sanity, bool):
+        return SANITY_PROBES if sanity else ()
+    probes = tuple(sanity)
+    unknown = [p for p in probes if p not in SANITY_PROBES]
+    if unknown:
+        raise ValueError(f"sanity must be a bool or a subset of {SANITY_PROBES}, got unknown {unknown}")
+    return probes
+
+
+def _check_surrogate(surrogate: nn.Module | None, model: nn.Module) -> None:
+    if surrogate is not None and not isinstance(surrogate, nn.Module):
+        raise TypeError(f"surrogate must be an nn.Module, got {type(surrogate).__name__}")
+    if surrogate is not None and surrogate is model:
+        raise ValueError("surrogate must be a separately trained model, not the evaluated model itself")
+
+
+def _run_suite(net: nn.Module, entries: Sequence[ResolvedAttack], x: torch.Tensor, y: torch.Tensor,
+               clean_pred: torch.Tensor, name: str, *, batch_size: int, device: torch.device, seed: int,
+               progress: bool, surrogate: nn.Module | None) -> tuple[dict[str, AttackResult], dict[str, str]]:
+    """Every entry on the clean-correct points (entry ``i`` under seed ``seed + 1009 i``); transfer
+    entries without a surrogate are skipped with the reason."""
+    correct = clean_pred == y
+    results: dict[str, AttackResult] = {}
+    skipped: dict[str, str] = {}
+    for i, entry in enumerate(tqdm(entries, desc=f"suite {name}", disable=not progress)):
+        if entry.spec.needs_surrogate and surrogate is None:
+            skipped[entry.label] = "needs a surrogate model (evaluate(..., surrogate=...))"
+            continue
+        results[entry.label] = run_attack(net, entry, x, y, correct, clean_pred, batch_size=batch_size,
+                                          device=device, seed=seed + 1009 * i, progress=progress,
+                                          surrogate=surrogate)
+    return results, skipped

@@ -28,7 +28,8 @@ import torchattacks
 from torch import nn
 from torch.nn import functional as F
 
-from mireg.evaluation.report import AttackResult, SanityCheck, format_eps
+from mireg.evaluation.report import AttackResult, SanityCheck
+from mireg.evaluation.suites import format_eps
 
 __all__ = [
     "check_orderings", "check_eps_curve", "check_blackbox", "check_blackbox_probe", "check_zero_gradients",

@@ -1,8 +1,10 @@
-"""Named evaluation suites: the attacks each paper evaluated with, with exact hyperparameters.
+"""Evaluation suites, the types: :class:`AttackSpec`, :class:`Suite`, :class:`ResolvedAttack`, :func:`get_suite`.
 
-A :class:`Suite` is a list of :class:`AttackSpec` entries plus the threat model (norm, default
-eps) and the orderings its sanity checks expect (a stronger attack must not score higher than a
-weaker one). Suites are registered by name in :data:`mireg.registry.SUITES`::
+The papers' suites themselves (the catalogue, with their citations) are in
+:mod:`mireg.evaluation.paper_suites`. A :class:`Suite` is a list of :class:`AttackSpec` entries plus
+the threat model (norm, default eps) and the orderings its sanity checks expect (a stronger attack
+must not score higher than a weaker one). Suites are registered by name in
+:data:`mireg.registry.SUITES`::
 
     suite = SUITES.create("infoat")            # -> Suite
     for entry in suite.resolve(eps=8 / 255):   # -> list[ResolvedAttack]
@@ -13,8 +15,8 @@ for (PGD-20's 0.003 at 8/255 becomes 0.0015 at 4/255). Iteration counts are the 
 ``max_steps`` argument of :meth:`Suite.resolve` caps them (raising step sizes to 2.5 eps/steps) for
 smoke tests, and the report marks such a run as a reduced budget (never a claim).
 
-Attack names resolve first in :data:`EVAL_ATTACKS` (``autoattack``, ``transfer``: defined in
-:mod:`mireg.evaluation.attacks`) and then in :data:`mireg.registry.ATTACKS`.
+Attack names are names in :data:`mireg.registry.ATTACKS`; entries are built by
+:func:`mireg.attacks.create_attack`.
 """
 
 from __future__ import annotations
@@ -26,15 +28,21 @@ from typing import Any
 from torch import nn
 
 from mireg._validation import check_choice, check_number
-from mireg.registry import ATTACKS, SUITES
+from mireg.attacks import create_attack
+from mireg.registry import SUITES
 
-__all__ = ["AttackSpec", "Suite", "ResolvedAttack", "EVAL_ATTACKS", "get_suite", "resolve_attack_factory"]
+__all__ = ["AttackSpec", "Suite", "ResolvedAttack", "format_eps", "get_suite"]
 
 NORMS = ("Linf", "L2")
 KINDS = ("white-box", "black-box", "transfer")
 
-#: Evaluation-only attacks (filled by :mod:`mireg.evaluation.attacks`): name -> factory(model, **kw).
-EVAL_ATTACKS: dict[str, Callable[..., Any]] = {}
+def format_eps(eps: float, norm: str = "Linf") -> str:
+    """``8/255`` for multiples of 1/255 in L-inf, else a short decimal."""
+    if norm == "Linf" and eps > 0:
+        k = eps * 255
+        if abs(k - round(k)) < 1e-6:
+            return f"{round(k)}/255"
+    return f"{eps:.4g}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,7 +51,7 @@ class AttackSpec:
 
     Args:
         label: the name shown in reports, e.g. ``"PGD-20"`` (unique within a suite).
-        attack: a registered attack name (``ATTACKS`` or ``EVAL_ATTACKS``) or a factory
+        attack: a registered attack name (``mireg.registry.ATTACKS``) or a factory
             ``fn(model, **kwargs) -> attack`` where ``attack(x, y) -> x_adv``.
         kwargs: constructor arguments at the suite's default eps (eps itself is filled in).
         citation: where the setting comes from.
@@ -100,31 +108,17 @@ class ResolvedAttack:
 
     def build(self, model: nn.Module, surrogate: nn.Module | None = None) -> Any:
         """Instantiate the attack on ``model`` (``surrogate`` for transfer entries)."""
-        factory = resolve_attack_factory(self.spec.attack)
         kwargs = dict(self.kwargs)
         if self.spec.needs_surrogate:
             if surrogate is None:
                 raise ValueError(f"{self.label} needs a surrogate model (evaluate(..., surrogate=...))")
             kwargs["surrogate"] = surrogate
-        return factory(model, **kwargs)
+        return create_attack(self.spec.attack, model, **kwargs)
 
     def describe(self) -> dict[str, Any]:
         out = self.spec.describe()
         out.update(kwargs={k: v for k, v in self.kwargs.items()}, norm=self.norm, eps=self.eps)
         return out
-
-
-def resolve_attack_factory(attack: str | Callable[..., Any]) -> Callable[..., Any]:
-    """The factory for a name (EVAL_ATTACKS, then ATTACKS) or the callable itself."""
-    if callable(attack):
-        return attack
-    import mireg.attacks  # noqa: F401  (registers mireg's and torchattacks' attacks)
-    import mireg.evaluation.attacks  # noqa: F401  (registers autoattack, transfer)
-
-    key = attack.lower()
-    if key in EVAL_ATTACKS:
-        return EVAL_ATTACKS[key]
-    return ATTACKS.get(key)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -212,151 +206,3 @@ def get_suite(suite: str | Suite) -> Suite:
     if isinstance(suite, Suite):
         return suite
     return SUITES.create(suite)
-
-
-# ----------------------------------------------------------------------------------------------
-# The papers' suites.
-
-_EPS_LINF = 8 / 255
-_INFOAT = "InfoAT (Xu et al., IEEE TNNLS 2022, arXiv:2206.12292), Sec. IV-A / Table II"
-_INFOAT_STEP = ("step 0.003 as in MART's evaluation script (YisenWang/MART), which InfoAT's printed recipe "
-                "follows; InfoAT prints no step size for PGD-k")
-_NAMID = "NAMID (Zhou et al., ICML 2022, arXiv:2207.12203), Sec. 5.1 / Tables 1-2"
-
-
-def _autoattack(norm: str, citation: str) -> AttackSpec:
-    """The official AutoAttack entry (standard version, full budget)."""
-    return AttackSpec("AutoAttack", "autoattack", {"norm": norm, "version": "standard", "n_iter": 100,
-                                                   "n_queries": 5000},
-                      citation, scaled=(), steps_keys=("n_iter", "n_queries"))
-
-
-@SUITES.register("infoat")
-def infoat_suite() -> Suite:
-    """InfoAT's white-box evaluation at L-inf 8/255."""
-    return Suite(
-        name="infoat", norm="Linf", eps=_EPS_LINF,
-        citation=_INFOAT,
-        description="InfoAT L-inf 8/255: FGSM, PGD-20/100, PGD+, CW-inf-20/100, InfoPGD-20, AutoAttack",
-        attacks=(
-            AttackSpec("FGSM", "fgsm", {}, f"{_INFOAT}: FGSM (Goodfellow et al. 2015)", scaled=(), steps_keys=()),
-            AttackSpec("PGD-20", "pgd", {"alpha": 0.003, "steps": 20, "random_start": True},
-                       f"{_INFOAT}: PGD-20 (Madry et al. 2018), {_INFOAT_STEP}"),
-            AttackSpec("PGD-100", "pgd", {"alpha": 0.003, "steps": 100, "random_start": True},
-                       f"{_INFOAT}: PGD-100, {_INFOAT_STEP}"),
-            AttackSpec("PGD+", "pgd", {"alpha": 0.01, "steps": 40, "random_start": True},
-                       f"{_INFOAT}: PGD+ = 5 random restarts of 40 steps, step 0.01", restarts=5),
-            AttackSpec("CW-inf-20", "cw-inf", {"alpha": 0.003, "steps": 20},
-                       f"{_INFOAT}: CW-inf = PGD on the CW margin loss (Carlini & Wagner 2017), 20 steps, "
-                       f"{_INFOAT_STEP}"),
-            AttackSpec("CW-inf-100", "cw-inf", {"alpha": 0.003, "steps": 100},
-                       f"{_INFOAT}: CW-inf, 100 steps, {_INFOAT_STEP}"),
-            AttackSpec("InfoPGD-20", "infopgd", {"alpha": 0.003, "steps": 20},
-                       f"{_INFOAT}: InfoPGD (the paper's Eq. 18 inner maximisation), 20 steps, {_INFOAT_STEP}"),
-            _autoattack("Linf", "AutoAttack standard (Croce & Hein, ICML 2020; fra31/auto-attack via pyautoattack): "
-                       "APGD-CE, APGD-T, FAB-T (100 iterations), Square (5000 queries)"),
-        ),
-        orderings=(("PGD-100", "PGD-20", "FGSM"), ("CW-inf-100", "CW-inf-20")),
-    )
-
-
-@SUITES.register("namid-linf")
-def namid_linf_suite() -> Suite:
-    """NAMID's white-box L-inf evaluation at 8/255."""
-    return Suite(
-        name="namid-linf", norm="Linf", eps=_EPS_LINF, citation=_NAMID,
-        description="NAMID L-inf 8/255: PGD-40 (step eps/4), AutoAttack, FWA-40, TI-DIM",
-        attacks=(
-            AttackSpec("PGD-40", "pgd", {"alpha": _EPS_LINF / 4, "steps": 40, "random_start": True},
-                       f"{_NAMID}: PGD-40, step eps/4"),
-            _autoattack("Linf", "AutoAttack standard (Croce & Hein, ICML 2020) via pyautoattack, as in NAMID Table 1"),
-            AttackSpec("FWA-40", "fwa", {"steps": 40},
-                       f"{_NAMID}: FWA-40, Frank-Wolfe Wasserstein attack (Wu, Wang & Yu, ICML 2020) "
-                       "inside the L-inf ball", scaled=()),
-            AttackSpec("TI-DIM", "ti-dim", {"alpha": 0.007, "steps": 40, "decay": 0.1, "diversity_prob": 0.5},
-                       f"{_NAMID}: TI-DIM (Dong et al. 2019 + Xie et al. 2019) as in dwDavidxd/MIAT "
-                       "test_comparison.py: 40 steps, step 0.007, momentum 0.1, diversity prob 0.5"),
-        ),
-    )
-
-
-@SUITES.register("namid-l2")
-def namid_l2_suite() -> Suite:
-    """NAMID's white-box L2 evaluation at 0.5."""
-    return Suite(
-        name="namid-l2", norm="L2", eps=0.5, citation=_NAMID,
-        description="NAMID L2 0.5: PGD-40 (step eps/4), CW-L2, DDN",
-        attacks=(
-            AttackSpec("PGD-40", "pgd-l2", {"alpha": 0.5 / 4, "steps": 40, "random_start": True},
-                       f"{_NAMID}: L2 PGD-40, step eps/4"),
-            AttackSpec("CW-L2", "cw-l2", {"c": 1.0, "kappa": 0.0, "steps": 100, "lr": 0.01},
-                       f"{_NAMID}: CW-L2 (Carlini & Wagner 2017; torchattacks CW). NAMID prints no CW "
-                       "hyperparameters: c=1, kappa=0, 100 Adam steps of lr 0.01 is mireg's choice. "
-                       "Minimum-norm attack: a success counts only within eps",
-                       eps_key=None, scaled=(), bounded=False),
-            AttackSpec("DDN", "ddn", {"steps": 20},
-                       f"{_NAMID}: DDN (Rony et al., CVPR 2019), 20 iterations. Minimum-norm attack: a "
-                       "success counts only within eps", eps_key=None, scaled=(), bounded=False),
-        ),
-    )
-
-
-@SUITES.register("quick")
-def quick_suite() -> Suite:
-    """A cheap check during training: PGD-20 and APGD-CE at L-inf 8/255."""
-    return Suite(
-        name="quick", norm="Linf", eps=_EPS_LINF,
-        citation="mireg quick check (not a claim): PGD-20 (Madry et al. 2018) and APGD-CE (Croce & Hein 2020)",
-        description="quick L-inf 8/255 check during training: PGD-20 (step 2/255) and APGD-CE (100 iterations)",
-        attacks=(
-            AttackSpec("PGD-20", "pgd", {"alpha": 2 / 255, "steps": 20, "random_start": True},
-                       "PGD-20, step 2/255 (Madry et al. 2018; torchattacks default step)"),
-            AttackSpec("APGD-CE", "apgd-ce", {"steps": 100},
-                       "APGD-CE, 100 iterations, 1 restart (Croce & Hein, ICML 2020; torchattacks APGD)",
-                       scaled=()),
-        ),
-    )
-
-
-@SUITES.register("blackbox")
-def blackbox_suite() -> Suite:
-    """Black-box evaluation at L-inf 8/255: transfer from a surrogate and SPSA."""
-    return Suite(
-        name="blackbox", norm="Linf", eps=_EPS_LINF,
-        citation="Transfer from a separately trained VGG-19 surrogate (NAMID Sec. 5.2) and SPSA (InfoAT Sec. IV)",
-        description="black-box L-inf 8/255: PGD-40 transferred from a surrogate, SPSA",
-        attacks=(
-            AttackSpec("Transfer-PGD-40", "transfer",
-                       {"attack": "pgd", "attack_kwargs": {"alpha": _EPS_LINF / 4, "steps": 40,
-                                                           "random_start": True}},
-                       f"{_NAMID}: black-box transfer, PGD-40 (step eps/4) crafted on a VGG-19 surrogate",
-                       scaled=(), steps_keys=(), kind="transfer", needs_surrogate=True),
-            AttackSpec("SPSA", "spsa", {"delta": 0.01, "lr": 0.01, "nb_iter": 100, "nb_sample": 128,
-                                        "max_batch_size": 64},
-                       f"{_INFOAT}: SPSA (Uesato et al., ICML 2018; torchattacks SPSA). InfoAT prints no SPSA "
-                       "budget: 100 iterations of 128 samples, delta = lr = 0.01 is mireg's choice",
-                       scaled=(), steps_keys=("nb_iter",), kind="black-box"),
-        ),
-    )
-
-
-@SUITES.register("robustbench-linf")
-def robustbench_linf_suite() -> Suite:
-    """The RobustBench L-inf claim: AutoAttack standard at 8/255."""
-    return Suite(
-        name="robustbench-linf", norm="Linf", eps=_EPS_LINF,
-        citation="RobustBench (Croce et al., NeurIPS 2021 D&B): AutoAttack standard, L-inf 8/255",
-        description="RobustBench L-inf: AutoAttack standard at 8/255",
-        attacks=(_autoattack("Linf", "AutoAttack standard (Croce & Hein, ICML 2020) via pyautoattack"),),
-    )
-
-
-@SUITES.register("robustbench-l2")
-def robustbench_l2_suite() -> Suite:
-    """The RobustBench L2 claim: AutoAttack standard at 0.5."""
-    return Suite(
-        name="robustbench-l2", norm="L2", eps=0.5,
-        citation="RobustBench (Croce et al., NeurIPS 2021 D&B): AutoAttack standard, L2 0.5",
-        description="RobustBench L2: AutoAttack standard at 0.5",
-        attacks=(_autoattack("L2", "AutoAttack standard (Croce & Hein, ICML 2020) via pyautoattack"),),
-    )

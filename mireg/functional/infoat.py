@@ -16,10 +16,14 @@ from mireg.functional._common import check_pair, reduce
 from mireg.functional.divergence import DIVERGENCES, _weighted_divergence
 from mireg.functional.entropy import _entropy
 
+#: the entropy term of Eq. 17 and its ablations (InfoAT Fig. 3d): the sign with which beta * H enters
+#: the loss, and whose output H is taken of; "-adv" is the paper's -beta H(p(x_adv)), "none" drops it.
+ENTROPY_TERMS = ("-adv", "+adv", "-nat", "+nat", "none")
+
 
 def infoat_term(logits_nat: torch.Tensor, logits_adv: torch.Tensor, lam: float = 2.5, beta: float = 0.2,
                 *, y: torch.Tensor | None = None, divergence: str = "mse", weight: str = "entropy",
-                detach_weight: bool = False, normalize_entropy: bool = False,
+                detach_weight: bool = False, normalize_entropy: bool = False, entropy_term: str = "-adv",
                 reduction: str = "mean") -> torch.Tensor:
     r"""InfoAT's regulariser: :math:`\lambda H(p(x)) \|p(x_{adv}) - p(x)\|^2 - \beta H(p(x_{adv}))`.
 
@@ -37,22 +41,29 @@ def infoat_term(logits_nat: torch.Tensor, logits_adv: torch.Tensor, lam: float =
         divergence, weight, detach_weight, normalize_entropy: ablation options of
             :func:`mireg.functional.weighted_divergence`; ``normalize_entropy`` also applies to the
             β entropy.
+        entropy_term: the entropy term of the ablation of Fig. 3d, one of :data:`ENTROPY_TERMS`:
+            ``"-adv"`` (Eq. 17: ``- beta H(p(x_adv))``), ``"+adv"`` (``+ beta H(p(x_adv))``),
+            ``"-nat"`` / ``"+nat"`` (``-/+ beta H(p(x))``) or ``"none"`` (no entropy term).
         reduction: "mean" | "sum" | "none".
     """
     check_pair(logits_nat, logits_adv, y, needs_labels=weight == "1-p_y", reduction=reduction)
     check_number("lam", lam, low=0)
     check_number("beta", beta, low=0)
     check_choice("divergence", divergence, DIVERGENCES)
+    check_choice("entropy_term", entropy_term, ENTROPY_TERMS)
     values = _infoat_term(logits_nat, logits_adv, y, lam, beta, divergence, weight, detach_weight,
-                          normalize_entropy)
+                          normalize_entropy, entropy_term)
     return reduce(values, reduction)
 
 
-def _infoat_term(logits_nat, logits_adv, y, lam, beta, divergence, weight, detach_weight, normalize_entropy):
+def _infoat_term(logits_nat, logits_adv, y, lam, beta, divergence, weight, detach_weight, normalize_entropy,
+                 entropy_term="-adv"):
     values = lam * _weighted_divergence(logits_nat, logits_adv, y, divergence, weight, detach_weight,
                                         normalize_entropy)
-    if beta:
-        values = values - beta * _entropy(logits_adv, normalize_entropy)
+    if beta and entropy_term != "none":
+        sign = 1.0 if entropy_term[0] == "+" else -1.0
+        source = logits_adv if entropy_term[1:] == "adv" else logits_nat
+        values = values + sign * beta * _entropy(source, normalize_entropy)
     return values
 
 

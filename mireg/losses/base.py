@@ -18,6 +18,9 @@ says it uses.
 
 from __future__ import annotations
 
+import inspect
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -106,3 +109,12 @@ class SumLoss(LossTerm):
 def _name(term: LossTerm) -> str:
     inner = term.term if isinstance(term, ScaledLoss) else term
     return type(inner).__name__
+
+
+def default_of(cls: type, name: str) -> Any:
+    """The default of argument ``name`` of ``cls``'s constructor.
+
+    A composition shows the default of the term it is built from without repeating the number:
+    ``NAMID_T(..., beta=default_of(TRADESLoss, "beta"))`` keeps TRADES' beta in :class:`TRADESLoss` only.
+    """
+    return inspect.signature(cls).parameters[name].default

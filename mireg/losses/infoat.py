@@ -6,6 +6,7 @@ from mireg._validation import check_choice, check_number
 from mireg.functional import infoat_term, weighted_divergence
 from mireg.functional._common import REDUCTIONS
 from mireg.functional.divergence import DIVERGENCES, WEIGHTS
+from mireg.functional.infoat import ENTROPY_TERMS
 from mireg.losses.base import LossTerm
 
 
@@ -26,13 +27,16 @@ class InfoAT(LossTerm):
         detach_weight: treat H(p(x)) as a constant. Default False: the paper does not say, and the
             MART code InfoAT builds on does not detach its weight.
         normalize_entropy: divide entropies by log K (only rescales λ and β).
+        entropy_term: "-adv" (the paper, ``- beta H(p(x_adv))``) | "+adv" | "-nat" | "+nat" | "none"
+            (the regulariser ablation of Fig. 3d; see :func:`mireg.functional.infoat_term`).
         reduction: "mean" | "sum" | "none".
     Shapes:
         logits_nat, logits_adv: (B, K); output: scalar, or (B,) with reduction="none".
     """
 
     def __init__(self, lam: float = 2.5, beta: float = 0.2, *, divergence: str = "mse", weight: str = "entropy",
-                 detach_weight: bool = False, normalize_entropy: bool = False, reduction: str = "mean") -> None:
+                 detach_weight: bool = False, normalize_entropy: bool = False, entropy_term: str = "-adv",
+                 reduction: str = "mean") -> None:
         super().__init__()
         self.lam = check_number("lam", lam, low=0)
         self.beta = check_number("beta", beta, low=0)
@@ -40,16 +44,19 @@ class InfoAT(LossTerm):
         self.weight = check_choice("weight", weight, WEIGHTS)
         self.detach_weight = bool(detach_weight)
         self.normalize_entropy = bool(normalize_entropy)
+        self.entropy_term = check_choice("entropy_term", entropy_term, ENTROPY_TERMS)
         self.reduction = check_choice("reduction", reduction, REDUCTIONS)
 
     def forward(self, logits_nat, logits_adv, y=None, *, x=None, x_adv=None):
         return infoat_term(logits_nat, logits_adv, self.lam, self.beta, y=y, divergence=self.divergence,
                            weight=self.weight, detach_weight=self.detach_weight,
-                           normalize_entropy=self.normalize_entropy, reduction=self.reduction)
+                           normalize_entropy=self.normalize_entropy, entropy_term=self.entropy_term,
+                           reduction=self.reduction)
 
     def extra_repr(self) -> str:
         return (f"lam={self.lam}, beta={self.beta}, divergence={self.divergence!r}, weight={self.weight!r}, "
-                f"detach_weight={self.detach_weight}, normalize_entropy={self.normalize_entropy}")
+                f"detach_weight={self.detach_weight}, normalize_entropy={self.normalize_entropy}, "
+                f"entropy_term={self.entropy_term!r}")
 
 
 class EntropyWeightedMSEReg(LossTerm):

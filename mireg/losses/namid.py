@@ -14,11 +14,11 @@ direction of the per-sample MI profile on adversarial inputs with the one on nat
 Minimising the lam term raises E_n and lowers E_a on adversarial inputs, as the corrected paper (the
 PDF in dwDavidxd/MIAT, arXiv v1) has it; the released code comments it out (lam = 0).
 
-The methods are compositions (Eq. 9 and its TRADES/MART variants, alpha = 5, lam = 0.1)::
+The methods are named compositions (Eq. 9 and its TRADES/MART variants, alpha = 5, lam = 0.1)::
 
-    namid   = ATLoss() + 5.0 * NaturalAdversarialMILoss(e_n, e_a, lam=0.1)        # NAMID
-    namid_t = TRADESLoss(beta=6.0) + 5.0 * NaturalAdversarialMILoss(e_n, e_a)     # NAMID_T
-    namid_m = MARTLoss(beta=6.0) + 5.0 * NaturalAdversarialMILoss(e_n, e_a)       # NAMID_M
+    NAMID(e_n, e_a)     == ATLoss() + 5.0 * NaturalAdversarialMILoss(e_n, e_a, lam=0.1)        # Eq. 9
+    NAMID_T(e_n, e_a)   == TRADESLoss(beta=6.0) + 5.0 * NaturalAdversarialMILoss(e_n, e_a)     # NAMID_T
+    NAMID_M(e_n, e_a)   == MARTLoss(beta=6.0) + 5.0 * NaturalAdversarialMILoss(e_n, e_a)       # NAMID_M
 """
 
 from __future__ import annotations
@@ -28,9 +28,13 @@ import torch
 from mireg._validation import check_images, check_labels, check_logits, check_number, check_same_shape
 from mireg.estimators.local_dim import LocalDIMEstimator
 from mireg.functional.mi import cosine_loss, namid_selection
-from mireg.losses.base import LossTerm
+from mireg.losses.at import ATLoss
+from mireg.losses.base import LossTerm, ScaledLoss, SumLoss, default_of
+from mireg.losses.mart import MARTLoss
+from mireg.losses.trades import TRADESLoss
+from mireg.utils.device import model_device
 
-__all__ = ["NaturalAdversarialMILoss"]
+__all__ = ["NAMID", "NAMID_M", "NAMID_T", "NaturalAdversarialMILoss"]
 
 
 def _freeze(estimator: LocalDIMEstimator) -> LocalDIMEstimator:
@@ -47,6 +51,11 @@ class NaturalAdversarialMILoss(LossTerm):
             whose local input is the clean image), e.g. from ``mireg.estimators.train_estimators``.
         estimator_a: the adversarial MI estimator E_a (local input: the noise ``x_adv - x``).
         lam: weight of ``mean(E_a(h(x_adv)) - E_n(h(x_adv)))`` (>= 0; 0 reproduces the released code).
+        natural, adversarial: keep the natural-MI terms (``Lcos`` of E_n and ``-lam E_n(h(x_adv))``) and
+            the adversarial-MI terms (``Lcos`` of E_a and ``+lam E_a(h(x_adv))``). NAMID's ablation
+            (Sec. 4.4, Fig. 5) removes one of them: ``adversarial=False`` is "(i) removing the
+            adversarial MI", ``natural=False`` "(ii) removing the natural MI". The paper does not say
+            what happens to the lam term; here each estimator takes its own part of it along.
 
     Both estimators are frozen here: put in eval mode (also when this term or its parent is put in
     train mode), ``requires_grad`` off, so they never get a ``.grad``; the loss reaches the classifier
@@ -67,7 +76,8 @@ class NaturalAdversarialMILoss(LossTerm):
     uses_natural = True
     uses_images = True
 
-    def __init__(self, estimator_n: LocalDIMEstimator, estimator_a: LocalDIMEstimator, lam: float = 0.1) -> None:
+    def __init__(self, estimator_n: LocalDIMEstimator, estimator_a: LocalDIMEstimator, lam: float = 0.1, *,
+                 natural: bool = True, adversarial: bool = True) -> None:
         super().__init__()
         for name, est in (("estimator_n", estimator_n), ("estimator_a", estimator_a)):
             if not isinstance(est, LocalDIMEstimator):
@@ -75,6 +85,11 @@ class NaturalAdversarialMILoss(LossTerm):
         if estimator_n is estimator_a:
             raise ValueError("estimator_n and estimator_a must be two different estimators (E_n and E_a)")
         check_number("lam", lam, low=0.0)
+        if not isinstance(natural, bool) or not isinstance(adversarial, bool):
+            raise TypeError("natural and adversarial must be bools")
+        if not (natural or adversarial):
+            raise ValueError("natural=False and adversarial=False leave no term: keep at least one of the two MIs")
+        self.natural, self.adversarial = natural, adversarial
         self.estimator_n = _freeze(estimator_n)
         self.estimator_a = _freeze(estimator_a)
         self.lam = float(lam)
@@ -117,24 +132,95 @@ class NaturalAdversarialMILoss(LossTerm):
         self.last_selected = selected
         if not bool(selected.any()):
             return (logits_nat.sum() + logits_adv.sum()) * 0.0
-        e_n, e_a = self.estimator_n, self.estimator_a
-        if next(e_n.parameters()).device != x.device:
-            e_n.to(x.device)
-        if next(e_a.parameters()).device != x.device:
-            e_a.to(x.device)
         with torch.autocast(x.device.type, enabled=False):
-            with torch.no_grad():
-                local_n = e_n.local_features(x.detach().float())
-                local_a = e_a.local_features((x_adv.detach() - x.detach()).float())
             logits = torch.cat([logits_nat, logits_adv]).float()
-            batch = logits_adv.shape[0]
             # one global pass and one critic pass per estimator for h(x) and h(x_adv) together
-            en_nat, en_adv = e_n.score(local_n, e_n.global_features(logits).view(2, batch, -1))[:, selected]
-            ea_nat, ea_adv = e_a.score(local_a, e_a.global_features(logits).view(2, batch, -1))[:, selected]
-            loss = cosine_loss(en_adv, en_nat) + cosine_loss(ea_adv, ea_nat)
+            loss, mi_adv = None, {}
+            for name, est, local_input in (("natural", self.estimator_n, x.detach()),
+                                           ("adversarial", self.estimator_a, x_adv.detach() - x.detach())):
+                if not getattr(self, name):
+                    continue
+                if model_device(est) != x.device:
+                    est.to(x.device)
+                with torch.no_grad():
+                    local = est.local_features(local_input.float())
+                on_nat, on_adv = est.score(local, est.global_features(logits).view(2, logits_adv.shape[0], -1))[
+                    :, selected]
+                cos = cosine_loss(on_adv, on_nat)
+                loss = cos if loss is None else loss + cos
+                mi_adv[name] = on_adv
             if self.lam:
-                loss = loss + self.lam * (ea_adv - en_adv).mean()
+                if len(mi_adv) == 2:
+                    loss = loss + self.lam * (mi_adv["adversarial"] - mi_adv["natural"]).mean()
+                elif "natural" in mi_adv:
+                    loss = loss - self.lam * mi_adv["natural"].mean()
+                else:
+                    loss = loss + self.lam * mi_adv["adversarial"].mean()
         return loss
 
     def extra_repr(self) -> str:
-        return f"lam={self.lam}"
+        parts = "" if self.natural and self.adversarial else f", natural={self.natural}, adversarial={self.adversarial}"
+        return f"lam={self.lam}{parts}"
+
+
+_LAM = default_of(NaturalAdversarialMILoss, "lam")
+
+
+def _weighted_mi_term(estimator_n: LocalDIMEstimator, estimator_a: LocalDIMEstimator, alpha: float,
+                      lam: float) -> ScaledLoss:
+    """``alpha * L_mi``: the MI term every NAMID method adds to its base loss."""
+    check_number("alpha", alpha, low=0.0)
+    return alpha * NaturalAdversarialMILoss(estimator_n, estimator_a, lam=lam)
+
+
+class NAMID(SumLoss):
+    """NAMID's training objective (Zhou et al., ICML 2022, Eq. 9): ``CE(f(x_adv), y) + alpha * L_mi``.
+
+    Args:
+        estimator_n, estimator_a: the natural and adversarial MI estimators E_n, E_a (frozen by
+            :class:`NaturalAdversarialMILoss`), e.g. from ``mireg.estimators.load_estimators``.
+        alpha: weight of L_mi (the paper's 5.0).
+        lam: L_mi's lambda (the paper's 0.1, :class:`NaturalAdversarialMILoss`'s default).
+
+    Call: ``loss = namid(logits_nat, logits_adv, y, x=x, x_adv=x_adv)``; ``namid.components`` holds the
+    ``ATLoss`` and ``NaturalAdversarialMILoss`` values of the last call.
+
+    Example:
+        >>> e_n, e_a, _ = mireg.estimators.load_estimators("estimators.pt")
+        >>> criterion = mireg.NAMID(e_n, e_a)          # ATLoss() + 5.0 * NaturalAdversarialMILoss(e_n, e_a, lam=0.1)
+    """
+
+    def __init__(self, estimator_n: LocalDIMEstimator, estimator_a: LocalDIMEstimator, alpha: float = 5.0,
+                 lam: float = _LAM) -> None:
+        super().__init__(ATLoss(), _weighted_mi_term(estimator_n, estimator_a, alpha, lam))
+
+
+_ALPHA = default_of(NAMID, "alpha")
+
+
+class NAMID_T(SumLoss):  # noqa: N801 - the paper's name
+    """NAMID_T (Zhou et al., ICML 2022, Sec. 4): TRADES plus the MI term, ``TRADESLoss(beta) + alpha * L_mi``.
+
+    Args: as :class:`NAMID`, and ``beta``: TRADES' weight (:class:`~mireg.losses.TRADESLoss`'s default, 6.0).
+
+    Example:
+        >>> criterion = mireg.NAMID_T(e_n, e_a)        # TRADESLoss(6.0) + 5.0 * NaturalAdversarialMILoss(e_n, e_a)
+    """
+
+    def __init__(self, estimator_n: LocalDIMEstimator, estimator_a: LocalDIMEstimator, alpha: float = _ALPHA,
+                 lam: float = _LAM, beta: float = default_of(TRADESLoss, "beta")) -> None:
+        super().__init__(TRADESLoss(beta=beta), _weighted_mi_term(estimator_n, estimator_a, alpha, lam))
+
+
+class NAMID_M(SumLoss):  # noqa: N801 - the paper's name
+    """NAMID_M (Zhou et al., ICML 2022, Sec. 4): MART plus the MI term, ``MARTLoss(beta) + alpha * L_mi``.
+
+    Args: as :class:`NAMID`, and ``beta``: MART's weight (:class:`~mireg.losses.MARTLoss`'s default, 6.0).
+
+    Example:
+        >>> criterion = mireg.NAMID_M(e_n, e_a)        # MARTLoss(6.0) + 5.0 * NaturalAdversarialMILoss(e_n, e_a)
+    """
+
+    def __init__(self, estimator_n: LocalDIMEstimator, estimator_a: LocalDIMEstimator, alpha: float = _ALPHA,
+                 lam: float = _LAM, beta: float = default_of(MARTLoss, "beta")) -> None:
+        super().__init__(MARTLoss(beta=beta), _weighted_mi_term(estimator_n, estimator_a, alpha, lam))

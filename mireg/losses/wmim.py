@@ -13,8 +13,8 @@ samples" and released no code. Our choices, where the paper leaves them open:
   the detached batch, then scores the batch frozen, so the classifier's gradient never reaches it
   and it never holds a ``.grad`` after the call; with ``update_estimator=False`` it stays as given
   (e.g. pre-trained);
-- the weight is set by composition, ``ATLoss() + w * WMIMLoss(e)``; w is not given by the paper
-  (we use 0.1 in the examples, untuned).
+- the weight is set by composition, ``ATLoss() + w * WMIMLoss(e)`` (:class:`WMIM`); w is not given by
+  the paper (we use 0.1, untuned).
 """
 
 from __future__ import annotations
@@ -23,9 +23,11 @@ import torch
 
 from mireg._validation import check_images, check_logits, check_number, check_same_shape
 from mireg.estimators.local_dim import LocalDIMEstimator
-from mireg.losses.base import LossTerm
+from mireg.losses.at import ATLoss
+from mireg.losses.base import LossTerm, SumLoss
+from mireg.utils.device import model_device
 
-__all__ = ["WMIMLoss"]
+__all__ = ["WMIM", "WMIMLoss"]
 
 
 class WMIMLoss(LossTerm):
@@ -101,7 +103,7 @@ class WMIMLoss(LossTerm):
         if est.global_dim != logits_adv.shape[1]:
             raise ValueError(f"estimator was built for global_dim={est.global_dim} but the logits have "
                              f"{logits_adv.shape[1]} classes")
-        if next(est.parameters()).device != x_adv.device:
+        if model_device(est) != x_adv.device:
             est.to(x_adv.device)
         with torch.autocast(x_adv.device.type, enabled=False):
             local_input = x_adv.detach().float()
@@ -110,3 +112,20 @@ class WMIMLoss(LossTerm):
             with torch.no_grad():
                 local = est.local_features(local_input)
             return -est.score(local, est.global_features(logits_adv.float())).mean()
+
+
+class WMIM(SumLoss):
+    """The WMIM baseline of NAMID (Sec. 4) as one loss: ``ATLoss() + alpha * WMIMLoss(estimator)``.
+
+    Args:
+        estimator: the co-trained :class:`~mireg.estimators.LocalDIMEstimator` (``global_dim`` = classes,
+            ``in_channels`` = image channels).
+        alpha: weight of the MI term (0.1; the paper gives none, untuned).
+
+    Example:
+        >>> criterion = mireg.WMIM(LocalDIMEstimator(global_dim=10, in_channels=3))
+    """
+
+    def __init__(self, estimator: LocalDIMEstimator, alpha: float = 0.1) -> None:
+        check_number("alpha", alpha, low=0.0)
+        super().__init__(ATLoss(), alpha * WMIMLoss(estimator))

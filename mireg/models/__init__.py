@@ -5,6 +5,7 @@ wraps the architecture in :class:`Normalized` so the dataset's mean/std travel w
 
 =====================  ======================================================================
 ``small_cnn``          small 3-layer CNN for digits (0.16M parameters)
+``trades_small_cnn``   TRADES' MNIST small CNN, 28x28 inputs (0.31M)
 ``resnet18``           CIFAR ResNet-18 (11.17M)
 ``resnet34``           CIFAR ResNet-34 (21.28M)
 ``preact_resnet18``    PreAct ResNet-18 of Wong et al. / Rice et al. (11.17M)
@@ -27,11 +28,13 @@ from typing import Any
 import torch
 
 from mireg._validation import check_number
-from mireg.models import preact_resnet, resnet, small_cnn, vgg, wide_resnet  # noqa: F401  (registration)
+from mireg.models import preact_resnet, resnet, small_cnn, trades_small_cnn, vgg, wide_resnet  # noqa: F401
 from mireg.models.normalize import Normalized
 from mireg.models.preact_resnet import PreActResNet
 from mireg.models.resnet import ResNet
+from mireg.models.robustbench import load_robustbench_model, robustbench_checkpoint_path, with_normalization
 from mireg.models.small_cnn import SmallCNN
+from mireg.models.trades_small_cnn import TRADESSmallCNN
 from mireg.models.vgg import VGG
 from mireg.models.wide_resnet import WideResNet
 from mireg.registry import MODELS
@@ -70,4 +73,5 @@ def list_models() -> list[str]:
     return MODELS.names()
 
 
-__all__ = ["VGG", "Normalized", "PreActResNet", "ResNet", "SmallCNN", "WideResNet", "create_model", "list_models"]
+__all__ = ["VGG", "Normalized", "PreActResNet", "ResNet", "SmallCNN", "TRADESSmallCNN", "WideResNet", "create_model",
+           "list_models", "load_robustbench_model", "robustbench_checkpoint_path", "with_normalization"]

@@ -8,12 +8,12 @@ Example::
     result = train(cfg)              # runs/infoat/{last.pt, best.pt, metrics.csv, metrics.json, curves.png}
 """
 
-from mireg.train import methods, recipes  # noqa: F401  (register the methods and recipes)
-from mireg.train.checkpoint import load_checkpoint, load_model_weights, save_checkpoint
-from mireg.train.config import TrainConfig, build_config, load_config_file, parse_overrides
+from mireg.checkpoints import load_checkpoint, load_model_weights, save_checkpoint
+from mireg.config import TrainConfig, load_config_file, parse_overrides
+from mireg.recipes import Recipe, add_recipe, build_config
 from mireg.train.engine import NonFiniteLossError, TrainResult, evaluate_accuracy, train
-from mireg.train.methods import MethodSpec
-from mireg.train.recipes import Recipe, add_recipe
+from mireg.train.finetune import finetune
+from mireg.train.methods import MethodSpec, register_method
 
 __all__ = [
     "MethodSpec",
@@ -24,10 +24,12 @@ __all__ = [
     "add_recipe",
     "build_config",
     "evaluate_accuracy",
+    "finetune",
     "load_checkpoint",
     "load_config_file",
     "load_model_weights",
     "parse_overrides",
+    "register_method",
     "save_checkpoint",
     "train",
 ]

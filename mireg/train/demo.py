@@ -26,15 +26,26 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from mireg._optional import require
 from mireg._validation import check_number
+from mireg.attacks import create_attack
+from mireg.checkpoints import load_model_weights
+from mireg.estimators import save_estimators, train_estimators
+from mireg.recipes import build_config
 from mireg.registry import METHODS, RECIPES
-
-NAMID_FAMILY = ("namid", "namid_t", "namid_m")
+from mireg.runs import build_model, load_split, train_val_split
+from mireg.train.distributed import DistContext
+from mireg.train.engine import train
+from mireg.train.methods import needs_estimators
+from mireg.train.validation import evaluate_accuracy
+from mireg.utils.atomic import atomic_write_text
+from mireg.utils.device import resolve_device
 
 
 def _recipe_for(method: str) -> str:
@@ -45,19 +56,12 @@ def _recipe_for(method: str) -> str:
 def train_demo_estimators(at_result, checkpoint: Path, out_path: Path, *, epochs: int, seed: int, device: str,
                           progress: bool) -> Path:
     """Train NAMID's estimators E_n, E_a on the AT model of ``checkpoint`` (frozen) and save them."""
-    from mireg.data import dataset_info, load_dataset, split_validation
-    from mireg.estimators import save_estimators, train_estimators
-    from mireg.train.checkpoint import load_model_weights
-    from mireg.train.engine import _build_model, build_attack
-
     cfg = at_result.config
-    options = {k: getattr(cfg, k) for k in ("image_size", "channels") if getattr(cfg, k) is not None}
-    data = load_dataset(cfg.dataset, split="train", **options)
-    train_data, val_data = split_validation(data, cfg.val_size, seed=cfg.seed)
-    model = _build_model(cfg, train_data, dataset_info(cfg.dataset, **options))
+    train_data, val_data = train_val_split(cfg)
+    model = build_model(cfg, train_data)
     load_model_weights(model, checkpoint)
     model = model.to(device).eval()
-    attack = build_attack("pgd", model, cfg, eps=cfg.eps, alpha=cfg.eps / 4, steps=cfg.steps)
+    attack = create_attack("pgd", model, eps=cfg.eps, alpha=cfg.eps / 4, steps=cfg.steps)
     result = train_estimators(model, train_data.float(), train_data.y, attack=attack, epochs=epochs,
                               batch_size=128, lr=1e-2, x_val=val_data.float(), y_val=val_data.y,
                               device=device, progress=progress, seed=seed, width=256)
@@ -68,15 +72,9 @@ def train_demo_estimators(at_result, checkpoint: Path, out_path: Path, *, epochs
 
 def evaluate_checkpoint(result, *, steps: int, device: str) -> dict[str, float]:
     """Clean and PGD-``steps`` accuracy of ``result``'s selected checkpoint on the test split."""
-    from mireg.data import dataset_info, load_dataset
-    from mireg.train.checkpoint import load_model_weights
-    from mireg.train.distributed import DistContext, resolve_device
-    from mireg.train.engine import _build_model, evaluate_accuracy
-
     cfg = result.config
-    options = {k: getattr(cfg, k) for k in ("image_size", "channels") if getattr(cfg, k) is not None}
-    test = load_dataset(cfg.dataset, split="test", **options)
-    model = _build_model(cfg, test, dataset_info(cfg.dataset, **options))
+    test = load_split(cfg, "test")
+    model = build_model(cfg, test)
     state = load_model_weights(model, result.best_path or result.last_path)
     ctx = DistContext(device=resolve_device(device))
     model = model.to(ctx.device)
@@ -85,13 +83,33 @@ def evaluate_checkpoint(result, *, steps: int, device: str) -> dict[str, float]:
     return {"test_clean_acc": clean, "test_pgd_acc": robust, "epoch": int(state["epoch"]), "n_test": len(test)}
 
 
-def run_demo(out_dir: str = "runs/demo", methods: Sequence[str] = ("at", "trades", "mart", "infoat", "namid"),
-             *, epochs: int | None = None, estimator_epochs: int | None = None, eps: float | None = None,
-             test_steps: int = 20, seed: int = 0, device: str = "cpu", progress: bool = True) -> dict[str, Any]:
-    """Run the demo (module docstring); returns ``{"rows": [...], "table": str, "seconds": float}``."""
-    from mireg.train import build_config, train
+@dataclass
+class _Budget:
+    """The shared budget: the overrides every run gets, the AT base config, and NAMID's split of the
+    epochs (AT for ``pretrain`` epochs, then NAMID's loss for ``namid_epochs``)."""
 
-    t_start = time.perf_counter()
+    common: dict[str, Any]
+    base: Any
+    pretrain: int
+    namid_epochs: int
+
+
+def _budget(epochs: int | None, eps: float | None, seed: int, device: str, progress: bool) -> _Budget:
+    common: dict[str, Any] = {"seed": seed, "device": device, "progress": progress}
+    if epochs is not None:
+        recipe_epochs = RECIPES.get("digits-at").values["epochs"]
+        milestone = RECIPES.get("digits-at").values["lr_milestones"][0]
+        common["epochs"] = epochs
+        common["lr_milestones"] = [max(1, round(epochs * milestone / recipe_epochs))] if epochs > 1 else []
+    if eps is not None:
+        common.update(eps=eps, alpha=eps / 4)
+    base = RECIPES.get("digits-at")().replace(**{k: v for k, v in common.items() if k in ("epochs", "lr_milestones")})
+    namid_epochs = max(1, base.epochs // 3)
+    return _Budget(common, base, max(1, base.epochs - namid_epochs), namid_epochs)
+
+
+def _check_arguments(methods: Sequence[str], epochs: int | None, estimator_epochs: int | None,
+                     test_steps: int) -> tuple[list[str], int]:
     methods = [m.lower() for m in methods]
     if not methods:
         raise ValueError("methods must name at least one method, e.g. at,trades,mart,infoat,namid")
@@ -102,50 +120,71 @@ def run_demo(out_dir: str = "runs/demo", methods: Sequence[str] = ("at", "trades
     estimator_epochs = 8 if estimator_epochs is None else check_number("estimator_epochs", estimator_epochs,
                                                                           low=1, integer=True)
     check_number("test_steps", test_steps, low=1, integer=True)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    common: dict[str, Any] = {"seed": seed, "device": device, "progress": progress}
-    if epochs is not None:
-        recipe_epochs = RECIPES.get("digits-at").values["epochs"]
-        milestone = RECIPES.get("digits-at").values["lr_milestones"][0]
-        common["epochs"] = epochs
-        common["lr_milestones"] = [max(1, round(epochs * milestone / recipe_epochs))] if epochs > 1 else []
-    if eps is not None:
-        common.update(eps=eps, alpha=eps / 4)
+    return methods, estimator_epochs
 
-    base = RECIPES.get("digits-at")().replace(**{k: v for k, v in common.items() if k in ("epochs", "lr_milestones")})
-    namid_epochs = max(1, base.epochs // 3)
-    pretrain = max(1, base.epochs - namid_epochs)  # NAMID = AT for `pretrain` epochs, then NAMID's loss
-    needs_at = any(m in NAMID_FAMILY for m in methods)
+
+def _train_methods(methods: list[str], out: Path, budget: _Budget, estimator_epochs: int, seed: int, device: str,
+                   progress: bool) -> tuple[dict[str, Any], dict[str, float], dict[str, int]]:
+    """Train every method (AT first when a method needs estimators); returns the results, the seconds
+    spent per method (and on the estimators) and the epoch offset of the runs that fine-tune AT."""
+    needs_at = any(needs_estimators(m) for m in methods)
     order = (["at"] if needs_at else []) + [m for m in methods if m != "at" or not needs_at]
     results: dict[str, Any] = {}
     seconds: dict[str, float] = {}
     offsets: dict[str, int] = {}
-    estimators_path = None
     for method in order:
-        overrides = {**common, "method": method, "out_dir": str(out / method)}
+        overrides = {**budget.common, "method": method, "out_dir": str(out / method)}
         if method == "at" and needs_at:
-            overrides["save_every"] = pretrain  # keeps at/epoch_<pretrain>.pt for NAMID
-        if method in NAMID_FAMILY:
-            snapshot = out / "at" / f"epoch_{pretrain:04d}.pt"
-            if estimators_path is None:
-                _say(progress, f"== NAMID estimators on the AT model of epoch {pretrain} ({estimator_epochs} epochs)")
+            overrides["save_every"] = budget.pretrain  # keeps at/epoch_<pretrain>.pt for NAMID
+        if needs_estimators(method):
+            snapshot = out / "at" / f"epoch_{budget.pretrain:04d}.pt"
+            estimators_path = out / "estimators.pt"
+            if "estimators" not in seconds:
+                _say(progress, f"== NAMID estimators on the AT model of epoch {budget.pretrain} "
+                               f"({estimator_epochs} epochs)")
                 t0 = time.perf_counter()
-                estimators_path = train_demo_estimators(results["at"], snapshot, out / "estimators.pt",
-                                                        epochs=estimator_epochs, seed=seed, device=device,
-                                                        progress=progress)
+                train_demo_estimators(results["at"], snapshot, estimators_path, epochs=estimator_epochs, seed=seed,
+                                      device=device, progress=progress)
                 seconds["estimators"] = time.perf_counter() - t0
-            # fine-tune from that AT model for the rest of the budget, with the lr AT had there
-            passed = sum(m <= pretrain for m in base.lr_milestones)
-            overrides.update(estimators=str(estimators_path), init_from=str(snapshot), epochs=namid_epochs,
-                             lr=base.lr * base.lr_gamma ** passed,
-                             lr_milestones=[m - pretrain for m in base.lr_milestones if m > pretrain])
-            offsets[method] = pretrain
+            overrides.update(_fine_tuning(budget, snapshot, estimators_path))
+            offsets[method] = budget.pretrain
         _say(progress, f"== {method}")
         t0 = time.perf_counter()
         results[method] = train(build_config(_recipe_for(method), overrides=overrides))
         seconds[method] = time.perf_counter() - t0
+    return results, seconds, offsets
 
+
+def _fine_tuning(budget: _Budget, snapshot: Path, estimators_path: Path) -> dict[str, Any]:
+    """Fine-tune from the AT model of epoch ``pretrain`` for the rest of the budget, with the lr AT had there."""
+    base, pretrain = budget.base, budget.pretrain
+    passed = sum(m <= pretrain for m in base.lr_milestones)
+    return {"estimators": str(estimators_path), "init_from": str(snapshot), "epochs": budget.namid_epochs,
+            "lr": base.lr * base.lr_gamma ** passed,
+            "lr_milestones": [m - pretrain for m in base.lr_milestones if m > pretrain]}
+
+
+def _title(cfg: Any, n_test: int, test_steps: int, seed: int) -> str:
+    return (f"mireg demo: scikit-learn digits ({cfg.image_size}x{cfg.image_size} grey), {cfg.model} "
+            f"{cfg.epochs} epochs, L-inf eps={cfg.eps:g}, training attack {cfg.steps} steps; "
+            f"held-out test split (n={n_test}), PGD-{test_steps} (step eps/4, random start); "
+            f"checkpoint = best validation PGD-{cfg.val_steps} on {cfg.val_size} held-out training "
+            f"images; one seed ({seed}); with n={n_test} the standard error of an "
+            "accuracy near 70% is about 2 points")
+
+
+def run_demo(out_dir: str = "runs/demo", methods: Sequence[str] = ("at", "trades", "mart", "infoat", "namid"),
+             *, epochs: int | None = None, estimator_epochs: int | None = None, eps: float | None = None,
+             test_steps: int = 20, seed: int = 0, device: str = "cpu", progress: bool = True) -> dict[str, Any]:
+    """Run the demo (module docstring); returns ``{"rows": [...], "table": str, "seconds": float}``."""
+    t_start = time.perf_counter()
+    require("sklearn", "mireg demo", extra="demo")  # before minutes of training, not after
+    require("matplotlib", "mireg demo", extra="demo")
+    methods, estimator_epochs = _check_arguments(methods, epochs, estimator_epochs, test_steps)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    budget = _budget(epochs, eps, seed, device, progress)
+    results, seconds, offsets = _train_methods(methods, out, budget, estimator_epochs, seed, device, progress)
     rows = []
     for method in methods:
         res = results[method]
@@ -155,23 +194,19 @@ def run_demo(out_dir: str = "runs/demo", methods: Sequence[str] = ("at", "trades
         rows.append(row)
     cfg = results["at"].config if "at" in results else results[methods[0]].config
     total = time.perf_counter() - t_start
-    title = (f"mireg demo: scikit-learn digits ({cfg.image_size}x{cfg.image_size} grey), {cfg.model} "
-             f"{cfg.epochs} epochs, L-inf eps={cfg.eps:g}, training attack {cfg.steps} steps; "
-             f"held-out test split (n={rows[0]['n_test']}), PGD-{test_steps} (step eps/4, random start); "
-             f"checkpoint = best validation PGD-{cfg.val_steps} on {cfg.val_size} held-out training "
-             f"images; one seed ({seed}); with n={rows[0]['n_test']} the standard error of an "
-             "accuracy near 70% is about 2 points")
+    title = _title(cfg, rows[0]["n_test"], test_steps, seed)
     table = _table(rows, test_steps)
     if offsets:
+        pretrain = budget.pretrain
         table += (f"\nNAMID: AT for epochs 1-{pretrain}, then NAMID's loss for epochs {pretrain + 1}-"
-                  f"{pretrain + namid_epochs} (fine-tuning the AT model of epoch {pretrain}, on which its "
+                  f"{pretrain + budget.namid_epochs} (fine-tuning the AT model of epoch {pretrain}, on which its "
                   f"estimators were trained in {seconds['estimators']:.0f} s); its train time is the "
                   "fine-tuning only.")
     table += f"\nTotal wall time: {total:.0f} s. Stronger evaluation: mireg eval --help."
     summary = {"title": title, "rows": rows, "seconds": {**seconds, "total": total}, "table": table,
                "config": cfg.to_dict()}
-    (out / "results.json").write_text(json.dumps(summary, indent=2) + "\n")
-    (out / "results.md").write_text(f"{title}\n\n{table}\n")
+    atomic_write_text(out / "results.json", json.dumps(summary, indent=2) + "\n")
+    atomic_write_text(out / "results.md", f"{title}\n\n{table}\n")
     try:
         plot_demo(rows, {m: results[m].history for m in methods}, out / "demo.png", test_steps, offsets)
     except Exception as err:  # noqa: BLE001 - the table matters more than the figure
@@ -194,12 +229,11 @@ def plot_demo(rows: list[dict[str, Any]], histories: dict[str, list[dict[str, An
               steps: int, offsets: dict[str, int] | None = None) -> Path:
     """Bars of test clean / PGD accuracy per method and the validation PGD curves (a run that
     fine-tunes from epoch k of another is drawn from epoch k + 1, ``offsets``)."""
-    import matplotlib
+    require("matplotlib", "the demo's plot")
+    from matplotlib.figure import Figure  # no pyplot: no global state, the backend is left alone
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (ax_bar, ax_curve) = plt.subplots(1, 2, figsize=(11, 4))
+    fig = Figure(figsize=(11, 4))
+    ax_bar, ax_curve = fig.subplots(1, 2)
     names = [r["method"] for r in rows]
     pos = torch.arange(len(rows)).tolist()
     ax_bar.bar([p - 0.2 for p in pos], [r["test_clean_acc"] for r in rows], width=0.4, label="clean")
@@ -217,7 +251,6 @@ def plot_demo(rows: list[dict[str, Any]], histories: dict[str, list[dict[str, An
     ax_curve.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 

@@ -9,8 +9,12 @@ One optimisation step on a batch ``(x, y)``:
 3. ``loss = term(logits_nat, logits_adv, y, x=x, x_adv=x_adv)`` (images only when ``uses_images``);
 4. ``loss.backward(); optimizer.step()`` (gradients all-reduced by DDP when distributed).
 
-After each epoch: lr schedule step, validation (clean and PGD accuracy on the held-out split), the
-metrics row, ``last.pt`` (everything to resume) and ``best.pt`` (best validation PGD accuracy).
+The run, as named steps: :func:`_set_up` (data split, model, method, optimizer, schedule, loader,
+step), :func:`_start` (resume from ``last.pt``, or a fresh start), then per epoch
+:func:`~mireg.train.epoch.run_epoch` (an :class:`~mireg.train.epoch.EpochRecord`), the lr schedule
+step, :func:`_validate` (clean and PGD accuracy on the held-out split) and :func:`_save` (the metrics
+row, ``last.pt`` with everything to resume, ``best.pt`` with the best validation PGD accuracy), and
+:func:`_finish` (metrics files and curves).
 
 Example::
 
@@ -22,33 +26,35 @@ Example::
 
 from __future__ import annotations
 
-import contextlib
-import inspect
-import math
+import json
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
-import torch.distributed as dist
 from torch import nn
 
-from mireg.losses import SumLoss
-from mireg.registry import ATTACKS, METHODS
+from mireg.checkpoints import load_checkpoint, save_checkpoint
+from mireg.config import TrainConfig
+from mireg.data import ImageTensors, TensorLoader
+from mireg.estimators import load_estimators
+from mireg.registry import METHODS
+from mireg.runs import build_model, train_val_split
 from mireg.train import distributed as D
-from mireg.train.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
-from mireg.train.config import TrainConfig
+from mireg.train.epoch import EpochRecord, NonFiniteLossError, run_epoch
 from mireg.train.methods import MethodSpec, needs_estimators
-from mireg.train.metrics import plot_history, write_history
+from mireg.train.metrics import format_row, plot_history, run_summary, write_history
+from mireg.train.optim import LRSchedule, build_optimizer
+from mireg.train.state import Progress, checkpoint_state, gather_rng, initialise, resume
+from mireg.train.step import TrainingStep
+from mireg.train.validation import evaluate_accuracy
+from mireg.utils.atomic import atomic_write_text
+
+__all__ = ["EpochCallback", "NonFiniteLossError", "TrainResult", "evaluate_accuracy", "train"]
 
 EpochCallback = Callable[[int, dict[str, Any]], None]
-
-
-class NonFiniteLossError(RuntimeError):
-    """The training loss became NaN or inf; the run stopped and the last good checkpoint was kept."""
 
 
 @dataclass
@@ -75,188 +81,26 @@ class TrainResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-class _Schedule:
-    """lr multiplier of (0-based) epoch ``e``: multistep on 1-based milestones, cosine, or constant."""
+@dataclass
+class _Run:
+    """Everything :func:`_set_up` assembles for the epochs."""
 
-    def __init__(self, config: TrainConfig) -> None:
-        self.kind, self.milestones, self.gamma = config.lr_schedule, config.lr_milestones, config.lr_gamma
-        self.epochs = config.epochs
+    model: nn.Module
+    step: TrainingStep
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LambdaLR
+    loader: TensorLoader
+    val_data: ImageTensors | None
+    out_dir: Path
+    log: Callable[[str], None]
 
-    def __call__(self, e: int) -> float:
-        if self.kind == "multistep":
-            return self.gamma ** sum(e + 1 >= m for m in self.milestones)
-        if self.kind == "cosine":
-            return 0.5 * (1 + math.cos(math.pi * min(e, self.epochs) / self.epochs))
-        return 1.0
+    @property
+    def last_path(self) -> Path:
+        return self.out_dir / "last.pt"
 
-
-def build_optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
-    """SGD (momentum, nesterov), Adam or AdamW over all parameters, weight decay on all of them
-    (as the TRADES / MART / Rice et al. reference code does)."""
-    params = [p for p in model.parameters() if p.requires_grad]
-    if config.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, nesterov=config.nesterov,
-                               weight_decay=config.weight_decay)
-    cls = torch.optim.Adam if config.optimizer == "adam" else torch.optim.AdamW
-    return cls(params, lr=config.lr, weight_decay=config.weight_decay)
-
-
-def build_attack(name: str, model: nn.Module, config: TrainConfig, extra: dict[str, Any] | None = None,
-                 *, eps: float | None = None, alpha: float | None = None, steps: int | None = None):
-    """``ATTACKS[name](model, eps=, alpha=, steps=, **kwargs)``, passing eps/alpha/steps only to
-    attacks that take them (e.g. FGSM has no steps); ``extra`` kwargs are passed as given."""
-    import mireg.attacks.zoo  # noqa: F401  (registers the torchattacks attacks)
-
-    factory = ATTACKS.get(name)
-    wanted = {"eps": config.eps if eps is None else eps, "alpha": config.alpha if alpha is None else alpha,
-              "steps": config.steps if steps is None else steps}
-    try:
-        accepted = inspect.signature(factory).parameters
-    except (TypeError, ValueError):
-        accepted = {}
-    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values())
-    kwargs = {k: v for k, v in wanted.items() if takes_any or k in accepted}
-    kwargs.update(extra or {})
-    try:
-        return factory(model, **kwargs)
-    except TypeError as err:
-        raise ValueError(f"attack {name!r} rejected its arguments {sorted(kwargs)}: {err}") from None
-
-
-def load_estimator_pair(path: str, device: torch.device) -> tuple[nn.Module, nn.Module]:
-    """The (natural, adversarial) NAMID estimators of a ``mireg estimators`` checkpoint, frozen, on
-    ``device``, in eval mode."""
-    from mireg.estimators import load_estimators
-
-    natural, adversarial, _ = load_estimators(path, map_location=device)
-    for est in (natural, adversarial):
-        est.eval().requires_grad_(False)
-    return natural, adversarial
-
-
-def _autocast(device: torch.device, enabled: bool):
-    if enabled and device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
-
-
-def _build_data(config: TrainConfig, ctx: D.DistContext):
-    from mireg.data import dataset_info, load_dataset, split_validation
-
-    options = {k: getattr(config, k) for k in ("image_size", "channels") if getattr(config, k) is not None}
-    data = load_dataset(config.dataset, root=config.data_root, split="train", download=config.download,
-                        **options)
-    if config.val_size:
-        if config.val_size >= len(data):
-            raise ValueError(f"val_size={config.val_size} must be smaller than the training split "
-                             f"({len(data)} images)")
-        train_data, val_data = split_validation(data, config.val_size, seed=config.seed)
-    else:
-        train_data, val_data = data, None
-    info = dataset_info(config.dataset, **options)
-    return train_data, val_data, info
-
-
-def _build_model(config: TrainConfig, train_data, info) -> nn.Module:
-    from mireg.models import create_model
-
-    mean, std = (info.mean, info.std) if config.normalize else (None, None)
-    return create_model(config.model, num_classes=train_data.num_classes,
-                        in_channels=train_data.image_shape[0], mean=mean, std=std, **config.model_kwargs)
-
-
-class _NonFiniteLogits(Exception):
-    pass
-
-
-class TrainingStep:
-    """One optimisation step of the engine, for any method (the module docstring's steps 1-4).
-
-    Built from a config, the (unwrapped) model, the method's :class:`MethodSpec` and the optimizer;
-    wraps the model in DDP when ``ctx`` is distributed and in ``torch.compile`` when asked. The
-    attack always runs on the unwrapped (possibly compiled) module, never on the DDP wrapper.
-    ``step(x, y) -> (loss, logits_nat or None, logits_adv)``, all still on the device (no host sync).
-    """
-
-    def __init__(self, config: TrainConfig, model: nn.Module, spec: MethodSpec, optimizer: torch.optim.Optimizer,
-                 ctx: D.DistContext) -> None:
-        device = ctx.device
-        self.device, self.optimizer = device, optimizer
-        self.amp = config.amp and device.type == "cuda"
-        self.criterion = spec.loss.to(device)
-        fast = torch.compile(model) if config.compile else model
-        self.net: nn.Module = fast
-        if ctx.distributed:
-            from torch.nn.parallel import DistributedDataParallel as DDP
-
-            ddp = DDP(model, device_ids=[device.index] if device.type == "cuda" else None)
-            self.net = torch.compile(ddp) if config.compile else ddp
-        attack_name = config.attack if config.attack is not None else spec.attack
-        self.hook = None
-        if attack_name is not None:
-            from mireg.attacks import TrainingAttack
-
-            own = spec.attack_kwargs if attack_name == spec.attack else {}  # e.g. InfoPGD's lam
-            attack = build_attack(attack_name, fast, config, {**own, **config.attack_kwargs})
-            self.hook = TrainingAttack(attack, mode=config.attack_mode)
-
-    def __call__(self, x: torch.Tensor, y: torch.Tensor):
-        criterion, net = self.criterion, self.net
-        with _autocast(self.device, self.amp):
-            x_adv = self.hook(x, y) if self.hook is not None else x
-            logits_adv = net(x_adv)
-            logits_nat = None
-            if criterion.uses_natural:
-                logits_nat = net(x) if self.hook is not None else logits_adv
-        images = {"x": x, "x_adv": x_adv} if criterion.uses_images else {}
-        try:
-            with _autocast(self.device, self.amp):
-                loss = criterion(None if logits_nat is None else logits_nat.float(), logits_adv.float(), y,
-                                 **images)
-        except ValueError:  # the loss terms reject non-finite logits: report it as a NaN loss
-            if all(bool(torch.isfinite(t).all()) for t in (logits_adv, logits_nat) if t is not None):
-                raise
-            raise _NonFiniteLogits from None
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
-        return loss, logits_nat, logits_adv
-
-
-def evaluate_accuracy(model: nn.Module, data, config: TrainConfig, ctx: D.DistContext,
-                      batch_size: int = 256) -> tuple[float, float]:
-    """(clean accuracy, PGD accuracy) of ``model`` on ``data`` (this rank's shard, summed over ranks).
-
-    PGD: L-inf, eps = ``config.eps``, ``config.val_steps`` steps of ``config.validation_alpha``,
-    uniform random start drawn from a fixed seed (the same starts every epoch, without touching the
-    training RNG stream), fp32, model in eval mode.
-    """
-    from mireg.data import TensorLoader
-
-    shard = data[ctx.rank::ctx.world_size]  # exact shards (no padding): every example counted once
-    attack = None
-    if config.val_steps > 0 and config.eps > 0:
-        attack = build_attack("pgd", model, config, eps=config.eps, alpha=config.validation_alpha,
-                              steps=config.val_steps)
-    was_training = model.training
-    model.eval()
-    counts = torch.zeros(3, dtype=torch.float64, device=ctx.device)
-    devices = [ctx.device] if ctx.device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(config.seed)
-        batches = TensorLoader(shard, batch_size=batch_size, shuffle=False, device=ctx.device) if len(shard) else []
-        for x, y in batches:
-            with torch.no_grad():
-                counts[0] += (model(x).argmax(1) == y).sum()
-            if attack is not None:
-                x_adv = attack(x, y)
-                with torch.no_grad():
-                    counts[1] += (model(x_adv).argmax(1) == y).sum()
-            counts[2] += y.numel()
-    model.train(was_training)
-    D.all_reduce_sum(counts, ctx)
-    clean, robust, n = counts.tolist()
-    return clean / n, (robust / n if attack is not None else float("nan"))
+    @property
+    def best_path(self) -> Path:
+        return self.out_dir / "best.pt"
 
 
 def train(config: TrainConfig, *, model: nn.Module | None = None,
@@ -284,212 +128,139 @@ def train(config: TrainConfig, *, model: nn.Module | None = None,
 
 def _train(config: TrainConfig, ctx: D.DistContext, model: nn.Module | None,
            callbacks: list[EpochCallback]) -> TrainResult:
-    from tqdm.auto import tqdm
+    run = _set_up(config, ctx, model)
+    progress = _start(run, config, ctx)
+    if ctx.is_main:
+        run.out_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(run.out_dir / "config.json", json.dumps(config.to_dict(), indent=2) + "\n")
+    for epoch in range(progress.start_epoch, config.epochs):
+        run.loader.set_epoch(epoch)
+        run.model.train()
+        record = run_epoch(run.step, run.loader, config, ctx, epoch, last_path=run.last_path,
+                           epochs_done=len(progress.history))
+        row = _epoch_row(run, record, epoch)
+        improved = _validate(run, config, ctx, epoch, row, progress)
+        progress.history.append(row)
+        _save(run, config, ctx, epoch, row, progress, improved)
+        D.barrier(ctx)
+        for callback in callbacks:
+            callback(epoch + 1, row)
+    _finish(run, config, ctx, progress)
+    return TrainResult(model=run.model, history=progress.history, best_epoch=progress.best_epoch,
+                       best_metric=progress.best_metric, out_dir=run.out_dir, last_path=run.last_path,
+                       best_path=run.best_path if progress.best_epoch is not None else None, config=config)
 
-    from mireg.data import TensorLoader
 
+def _set_up(config: TrainConfig, ctx: D.DistContext, model: nn.Module | None) -> _Run:
+    """Data split, model (seeded with ``config.seed``), method, optimizer, schedule, loader and step."""
     device, cuda = ctx.device, ctx.device.type == "cuda"
     if config.batch_size % ctx.world_size:
         raise ValueError(f"batch_size={config.batch_size} (the global batch) must be divisible by the "
                          f"number of processes ({ctx.world_size})")
-    out_dir = Path(config.out_dir)
-    last_path, best_path = out_dir / "last.pt", out_dir / "best.pt"
-    log = _logger(ctx.is_main and config.progress)
-
     torch.manual_seed(config.seed)
-    train_data, val_data, info = _build_data(config, ctx)
+    train_data, val_data = train_val_split(config)
     if model is None:
-        model = _build_model(config, train_data, info)
+        model = build_model(config, train_data)
     elif not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
     model = model.to(device)
     if cuda and config.channels_last:
         model = model.to(memory_format=torch.channels_last)
         torch.backends.cudnn.benchmark = True
+    spec = _method(config, device, train_data)
+    optimizer = build_optimizer(config, model)
+    step = TrainingStep(config, model, spec, optimizer, ctx)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, LRSchedule(config))
+    loader = TensorLoader(train_data, batch_size=config.batch_size // ctx.world_size, shuffle=True,
+                          augment=config.augment, device=device, seed=config.seed, rank=ctx.rank,
+                          world_size=ctx.world_size, channels_last=cuda and config.channels_last)
+    return _Run(model, step, optimizer, scheduler, loader, val_data, Path(config.out_dir),
+                _logger(ctx.is_main and config.progress))
+
+
+def _method(config: TrainConfig, device: torch.device, train_data: ImageTensors) -> MethodSpec:
+    """The method's :class:`MethodSpec`, with the NAMID estimators of ``config.estimators`` when it
+    needs them (or when given)."""
     estimators = None
     if needs_estimators(config.method) or config.estimators:
         if not config.estimators:
-            raise ValueError(f"method {config.method!r} needs estimators=<path of a `mireg estimators` "
-                             "checkpoint trained on an adversarially trained classifier>")
-        estimators = load_estimator_pair(config.estimators, device)
+            raise ValueError(f"method {config.method!r} needs NAMID estimators trained on an adversarially "
+                             "trained classifier: set estimators=<path of a `mireg estimators` checkpoint> "
+                             "(see `mireg estimators --help`), or run `mireg demo` for the whole pipeline")
+        natural, adversarial, _ = load_estimators(config.estimators, map_location=device)
+        estimators = (natural, adversarial)
     spec = METHODS.get(config.method)(config, estimators=estimators, num_classes=train_data.num_classes,
                                       in_channels=train_data.image_shape[0])
     if not isinstance(spec, MethodSpec):
         raise TypeError(f"method {config.method!r} must return a MethodSpec, got {type(spec).__name__}")
+    return spec
 
-    optimizer = build_optimizer(config, model)
-    step_fn = TrainingStep(config, model, spec, optimizer, ctx)
-    criterion = step_fn.criterion
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _Schedule(config))
-    loader = TensorLoader(train_data, batch_size=config.batch_size // ctx.world_size, shuffle=True,
-                          augment=config.augment, device=device, seed=config.seed, rank=ctx.rank,
-                          world_size=ctx.world_size, channels_last=cuda and config.channels_last)
 
-    history: list[dict[str, Any]] = []
-    best_metric, best_epoch, start_epoch = None, None, 0
-    if config.resume and last_path.is_file():
-        state = load_checkpoint(last_path, map_location=device)
-        model.load_state_dict(state["model"])
-        if state.get("criterion"):
-            criterion.load_state_dict(state["criterion"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        scheduler.lr_lambdas = [_Schedule(config)]  # the config's schedule (e.g. more epochs), not the saved one
-        start_epoch, history = int(state["epoch"]), list(state["history"])
-        best_metric, best_epoch = state["best"]["metric"], state["best"]["epoch"]
-        rngs = state["rng"]
-        if len(rngs) == ctx.world_size:
-            restore_rng(rngs[ctx.rank], device)
-        else:
-            log(f"resuming with {ctx.world_size} processes from a {len(rngs)}-process run: RNG reseeded")
-            torch.manual_seed(config.seed + 7919 * start_epoch + ctx.rank)
-        log(f"resumed from {last_path} after epoch {start_epoch}")
+def _start(run: _Run, config: TrainConfig, ctx: D.DistContext) -> Progress:
+    """Resume from ``last.pt`` (``config.resume``) or start fresh."""
+    if config.resume and run.last_path.is_file():
+        state = load_checkpoint(run.last_path, map_location=ctx.device)
+        progress = resume(state, run.model, run.step.criterion, run.optimizer, run.scheduler, config, ctx, run.log)
+        run.log(f"resumed from {run.last_path} after epoch {progress.start_epoch}")
+        return progress
+    progress = initialise(run.model, config, ctx, run.log)
+    if config.resume:
+        run.log(f"no checkpoint at {run.last_path}: starting from epoch 1")
+    return progress
+
+
+def _epoch_row(run: _Run, record: EpochRecord, epoch: int) -> dict[str, Any]:
+    """The metrics row of the epoch just trained (the lr it ran with), then one step of the schedule."""
+    lr = run.optimizer.param_groups[0]["lr"]
+    run.scheduler.step()
+    return record.row(epoch + 1, lr, run.step.criterion.uses_natural)
+
+
+def _validate(run: _Run, config: TrainConfig, ctx: D.DistContext, epoch: int, row: dict[str, Any],
+              progress: Progress) -> bool:
+    """Validation accuracies into ``row`` (every ``eval_every`` epochs and after the last); True when
+    the epoch is the best so far (PGD accuracy, or clean accuracy without an attack)."""
+    improved = False
+    if run.val_data is not None and ((epoch + 1) % config.eval_every == 0 or epoch + 1 == config.epochs):
+        clean_acc, robust_acc = evaluate_accuracy(run.model, run.val_data, config, ctx)
+        row["val_clean_acc"], row["val_robust_acc"] = clean_acc, robust_acc
+        metric = robust_acc if robust_acc == robust_acc else clean_acc
+        if progress.best_metric is None or metric > progress.best_metric:
+            progress.best_metric, progress.best_epoch, improved = metric, epoch + 1, True
     else:
-        if config.init_from:
-            init = load_checkpoint(config.init_from, map_location=device)
-            model.load_state_dict(init["model"])
-            log(f"initialised the model from {config.init_from} (epoch {init.get('epoch', '?')})")
-        torch.manual_seed(config.seed + ctx.rank)
-        if config.resume:
-            log(f"no checkpoint at {last_path}: starting from epoch 1")
-
-    if ctx.is_main:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "config.json").write_text(_json(config.to_dict()))
-    for epoch in range(start_epoch, config.epochs):
-        loader.set_epoch(epoch)
-        model.train()
-        sums = torch.zeros(4, dtype=torch.float64, device=device)  # loss, adv correct, nat correct, n
-        comp_sums: dict[str, torch.Tensor] = {}
-        t0 = time.perf_counter()
-        bar = tqdm(loader, total=len(loader), desc=f"{config.method} {epoch + 1}/{config.epochs}",
-                   leave=False, disable=not (config.progress and ctx.is_main), dynamic_ncols=True,
-                   file=sys.stderr)
-        for step, (x, y) in enumerate(bar, 1):
-            try:
-                loss, logits_nat, logits_adv = step_fn(x, y)
-            except _NonFiniteLogits:
-                raise NonFiniteLossError(_nonfinite_message(epoch, step, criterion, last_path, history,
-                                                            "the model's logits became NaN or inf")) from None
-            with torch.no_grad():
-                sums[0] += loss.detach() * y.numel()
-                sums[1] += (logits_adv.argmax(1) == y).sum()
-                if logits_nat is not None:
-                    sums[2] += (logits_nat.argmax(1) == y).sum()
-                sums[3] += y.numel()
-                if isinstance(criterion, SumLoss):
-                    for key, value in criterion.components.items():
-                        comp_sums[key] = comp_sums.get(key, 0.0) + value.double() * y.numel()
-            if step % config.log_every == 0 or step == len(loader):
-                _check_finite(sums[0], ctx, epoch, step, criterion, last_path, history)
-                s = sums.tolist()
-                bar.set_postfix(loss=f"{s[0] / s[3]:.4f}", acc=f"{s[1] / s[3]:.3f}", refresh=False)
-        bar.close()
-        train_seconds = time.perf_counter() - t0
-        D.all_reduce_sum(sums, ctx)
-        lr = optimizer.param_groups[0]["lr"]
-        scheduler.step()
-        s = sums.tolist()
-        row: dict[str, Any] = {"epoch": epoch + 1, "lr": lr, "loss": s[0] / s[3],
-                               "train_adv_acc": s[1] / s[3],
-                               "train_nat_acc": s[2] / s[3] if criterion.uses_natural else None}
-        for key in sorted(comp_sums):
-            total = comp_sums[key].reshape(1)
-            D.all_reduce_sum(total, ctx)
-            row[f"loss_{key}"] = float(total) / s[3]
-        row["train_seconds"] = train_seconds
-        row["images_per_second"] = s[3] / max(train_seconds, 1e-9)
-        improved = False
-        if val_data is not None and ((epoch + 1) % config.eval_every == 0 or epoch + 1 == config.epochs):
-            clean_acc, robust_acc = evaluate_accuracy(model, val_data, config, ctx)
-            row["val_clean_acc"], row["val_robust_acc"] = clean_acc, robust_acc
-            metric = robust_acc if robust_acc == robust_acc else clean_acc
-            if best_metric is None or metric > best_metric:
-                best_metric, best_epoch, improved = metric, epoch + 1, True
-        else:
-            row["val_clean_acc"] = row["val_robust_acc"] = None
-        row["best"] = improved
-        history.append(row)
-        rngs = _gather_rng(device, ctx)
-        if ctx.is_main:
-            weights = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-            config_dict = config.to_dict()
-            state = {"format": "mireg-train-v1", "epoch": epoch + 1, "model": weights,
-                     "criterion": {k: v.detach().cpu() for k, v in criterion.state_dict().items()},
-                     "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "rng": rngs,
-                     "best": {"metric": best_metric, "epoch": best_epoch}, "history": history,
-                     "config": config_dict}
-            save_checkpoint(state, last_path)
-            if improved:
-                save_checkpoint({"format": "mireg-train-v1", "epoch": epoch + 1, "model": weights,
-                                 "metrics": row, "config": config_dict}, best_path)
-            if config.save_every and (epoch + 1) % config.save_every == 0:
-                save_checkpoint(state, out_dir / f"epoch_{epoch + 1:04d}.pt")
-            write_history(history, out_dir, _summary(config, best_epoch, best_metric))
-            log(_format_row(row, config))
-        D.barrier(ctx)
-        for callback in callbacks:
-            callback(epoch + 1, row)
-
-    if ctx.is_main and history:
-        write_history(history, out_dir, _summary(config, best_epoch, best_metric))
-        try:
-            plot_history(history, out_dir / "curves.png", title=f"{config.method} on {config.dataset}")
-        except Exception as err:  # noqa: BLE001 - a plotting failure must not lose a finished run
-            log(f"could not draw curves.png: {err}")
-    return TrainResult(model=model, history=history, best_epoch=best_epoch, best_metric=best_metric,
-                       out_dir=out_dir, last_path=last_path,
-                       best_path=best_path if best_epoch is not None else None, config=config)
+        row["val_clean_acc"] = row["val_robust_acc"] = None
+    row["best"] = improved
+    return improved
 
 
-def _check_finite(loss_sum: torch.Tensor, ctx: D.DistContext, epoch: int, step: int, criterion,
-                  last_path: Path, history: list[dict[str, Any]]) -> None:
-    bad = (~torch.isfinite(loss_sum)).to(torch.float64).reshape(1)
-    D.all_reduce_sum(bad, ctx)
-    if float(bad) == 0:
+def _save(run: _Run, config: TrainConfig, ctx: D.DistContext, epoch: int, row: dict[str, Any], progress: Progress,
+          improved: bool) -> None:
+    """``last.pt``, ``best.pt`` (when improved), ``epoch_NNNN.pt`` (every ``save_every``), the metrics
+    files and the epoch's log line; only the main process writes."""
+    rngs = gather_rng(ctx)
+    if not ctx.is_main:
         return
-    raise NonFiniteLossError(_nonfinite_message(epoch, step, criterion, last_path, history,
-                                                "training loss became NaN or inf"))
+    state = checkpoint_state(epoch + 1, run.model, run.step.criterion, run.optimizer, run.scheduler, rngs, progress,
+                             config)
+    save_checkpoint(state, run.last_path)
+    if improved:
+        save_checkpoint({"format": state["format"], "epoch": epoch + 1, "model": state["model"], "metrics": row,
+                         "config": state["config"]}, run.best_path)
+    if config.save_every and (epoch + 1) % config.save_every == 0:
+        save_checkpoint(state, run.out_dir / f"epoch_{epoch + 1:04d}.pt")
+    write_history(progress.history, run.out_dir, run_summary(config, progress.best_epoch, progress.best_metric))
+    run.log(format_row(row, config))
 
 
-def _nonfinite_message(epoch: int, step: int, criterion, last_path: Path, history: list[dict[str, Any]],
-                       what: str) -> str:
-    components = getattr(criterion, "components", {})
-    detail = ", ".join(f"{k}={float(v):.4g}" for k, v in components.items())
-    done = len(history)
-    kept = (f"the last good checkpoint {str(last_path)!r} (epoch {done}) is kept; resume from it with "
-            "resume=true after lowering lr" if done else "no epoch finished, so no checkpoint was written")
-    return (f"{what} in epoch {epoch + 1}, step {step}{f' ({detail})' if detail else ''}; the run is "
-            f"stopped and {kept}. Common causes: a learning rate too high for the method's weights "
-            "(beta, lam, mi_weight), or data outside [0, 1].")
-
-
-def _gather_rng(device: torch.device, ctx: D.DistContext) -> list[dict[str, Any]]:
-    mine = capture_rng(device)
-    if not ctx.distributed:
-        return [mine]
-    mine = {k: v.cpu() for k, v in mine.items()}
-    gathered: list[Any] = [None] * ctx.world_size
-    dist.all_gather_object(gathered, mine)
-    return gathered
-
-
-def _summary(config: TrainConfig, best_epoch: int | None, best_metric: float | None) -> dict[str, Any]:
-    return {"method": config.method, "model": config.model, "dataset": config.dataset,
-            "selection": f"best validation PGD-{config.val_steps} accuracy on {config.val_size} held-out "
-                         "training images" if config.val_size else "none (no validation split)",
-            "best_epoch": best_epoch, "best_val_robust_acc": best_metric, "config": config.to_dict()}
-
-
-def _format_row(row: dict[str, Any], config: TrainConfig) -> str:
-    parts = [f"[{config.method}] epoch {row['epoch']}/{config.epochs}", f"loss {row['loss']:.4f}",
-             f"train adv acc {row['train_adv_acc']:.3f}"]
-    if row.get("val_clean_acc") is not None:
-        parts.append(f"val clean {row['val_clean_acc']:.3f}")
-        if row["val_robust_acc"] == row["val_robust_acc"]:
-            parts.append(f"val PGD-{config.val_steps} {row['val_robust_acc']:.3f}")
-    parts.append(f"{row['images_per_second']:.0f} img/s")
-    return " | ".join(parts) + (" *best*" if row["best"] else "")
+def _finish(run: _Run, config: TrainConfig, ctx: D.DistContext, progress: Progress) -> None:
+    """The final metrics files and ``curves.png`` (a plotting failure is logged, never fatal)."""
+    if not (ctx.is_main and progress.history):
+        return
+    write_history(progress.history, run.out_dir, run_summary(config, progress.best_epoch, progress.best_metric))
+    try:
+        plot_history(progress.history, run.out_dir / "curves.png", title=f"{config.method} on {config.dataset}")
+    except Exception as err:  # noqa: BLE001 - a plotting failure must not lose a finished run
+        run.log(f"could not draw curves.png: {err}")
 
 
 def _logger(enabled: bool) -> Callable[[str], None]:
@@ -500,9 +271,3 @@ def _logger(enabled: bool) -> Callable[[str], None]:
             tqdm.write(message, file=sys.stderr)
 
     return log
-
-
-def _json(data: Any) -> str:
-    import json
-
-    return json.dumps(data, indent=2) + "\n"

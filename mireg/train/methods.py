@@ -1,13 +1,18 @@
 """Training methods: a loss term plus the name of its inner maximiser, registered in ``METHODS``.
 
 A method is never a loop. It is a function ``build(config, *, estimators=None, num_classes=10,
-in_channels=3) -> MethodSpec`` that
-says which :class:`mireg.losses.LossTerm` the engine minimises and which attack (a name in
-:data:`mireg.registry.ATTACKS`) crafts ``x_adv``. Adding a method is one registered function::
+in_channels=3) -> MethodSpec`` that says which :class:`mireg.losses.LossTerm` the engine minimises
+and which attack (a name in :data:`mireg.registry.ATTACKS`) crafts ``x_adv``. Adding a method is one
+registered function::
 
-    @METHODS.register("my-method")
+    @register_method("my-method")
     def my_method(config, **context):
         return MethodSpec(ATLoss() + 0.5 * MyReg(), attack="pgd")
+
+A builder passes on only the weights the config sets (``beta``, ``lam``, ``mi_weight``); every default
+lives once, in its loss class. Whether a method needs NAMID estimators is declared once, at its
+registration (``register_method(..., needs_estimators=True)``): the engine then loads
+``config.estimators`` and hands the pair to the builder.
 
 | method | loss (outer minimisation) | default attack (inner maximisation) | source |
 |---|---|---|---|
@@ -17,19 +22,23 @@ says which :class:`mireg.losses.LossTerm` the engine minimises and which attack 
 | mart | BCE(f(x'), y) + beta KL * (1 - p_y(x)) | ``mart-pgd`` | Wang et al. 2020, Eq. 8 |
 | mart+ | MART with the KL weighted by H(p(x)) | ``mart-pgd`` | Xu et al. 2022 (InfoAT), §IV |
 | infoat | CE(f(x'), y) + InfoAT(lam, beta) | ``infopgd`` (Eq. 18) | Xu et al. 2022, Eq. 17 |
-| namid | CE(f(x'), y) + mi_weight * L_mi | ``mart-pgd`` | Zhou et al. 2022, Eq. 9 |
-| namid_t | TRADES + mi_weight * L_mi | ``tpgd`` | Zhou et al. 2022, §4 |
-| namid_m | MART + mi_weight * L_mi | ``mart-pgd`` | Zhou et al. 2022, §4 |
-| wmim | CE(f(x'), y) - mi_weight * I(x'; f(x')) | ``mart-pgd`` | Zhu et al. 2020 as NAMID's baseline |
+| namid | ``NAMID``: CE(f(x'), y) + mi_weight * L_mi | ``mart-pgd`` | Zhou et al. 2022, Eq. 9 |
+| namid_t | ``NAMID_T``: TRADES + mi_weight * L_mi | ``tpgd`` | Zhou et al. 2022, §4 |
+| namid_m | ``NAMID_M``: MART + mi_weight * L_mi | ``mart-pgd`` | Zhou et al. 2022, §4 |
+| wmim | ``WMIM``: CE(f(x'), y) - mi_weight * I(x'; f(x')) | ``mart-pgd`` | Zhu et al. 2020 as NAMID's baseline |
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from mireg.losses import ATLoss, InfoAT, LossTerm, MARTLoss, MARTPlus, TRADESLoss
+from mireg.estimators import LocalDIMEstimator
+from mireg.losses import NAMID, NAMID_M, NAMID_T, WMIM, ATLoss, InfoAT, LossTerm, MARTLoss, MARTPlus, TRADESLoss
 from mireg.registry import METHODS
+
+__all__ = ["MethodSpec", "needs_estimators", "register_method"]
 
 
 @dataclass
@@ -49,92 +58,94 @@ class MethodSpec:
     attack_kwargs: dict[str, Any] = field(default_factory=dict)
 
 
-def _get(value: float | None, default: float) -> float:
-    return default if value is None else value
+Builder = Callable[..., MethodSpec]
 
 
-@METHODS.register("clean")
+def register_method(name: str, *, needs_estimators: bool = False) -> Callable[[Builder], Builder]:
+    """Register a method builder in ``METHODS``; ``needs_estimators``: it cannot run without a NAMID
+    estimators checkpoint (``TrainConfig.estimators``)."""
+
+    def decorator(build: Builder) -> Builder:
+        build.needs_estimators = needs_estimators  # type: ignore[attr-defined]
+        METHODS.add(name, build)
+        return build
+
+    return decorator
+
+
+def needs_estimators(method: str) -> bool:
+    """Whether the method registered as ``method`` requires a NAMID estimators checkpoint."""
+    return bool(getattr(METHODS.get(method), "needs_estimators", False))
+
+
+def _given(**weights: float | None) -> dict[str, float]:
+    """The weights the config sets (None: the loss class's own default)."""
+    return {k: v for k, v in weights.items() if v is not None}
+
+
+@register_method("clean")
 def clean(config, *, estimators=None, **context) -> MethodSpec:
     """Standard (non-adversarial) training: CE on the clean batch."""
     return MethodSpec(ATLoss(), attack=None)
 
 
-@METHODS.register("at")
+@register_method("at")
 def at(config, *, estimators=None, **context) -> MethodSpec:
     """Madry et al. (ICLR 2018) PGD adversarial training: CE on PGD examples."""
     return MethodSpec(ATLoss(), attack="pgd")
 
 
-@METHODS.register("trades")
+@register_method("trades")
 def trades(config, *, estimators=None, **context) -> MethodSpec:
-    """TRADES (Zhang et al., ICML 2019): beta defaults to 6.0 (the CIFAR script)."""
-    return MethodSpec(TRADESLoss(beta=_get(config.beta, 6.0)), attack="tpgd")
+    """TRADES (Zhang et al., ICML 2019): beta defaults to TRADESLoss's 6.0 (the CIFAR script)."""
+    return MethodSpec(TRADESLoss(**_given(beta=config.beta)), attack="tpgd")
 
 
-@METHODS.register("mart")
+@register_method("mart")
 def mart(config, *, estimators=None, **context) -> MethodSpec:
-    """MART (Wang et al., ICLR 2020): beta defaults to 6.0 (5.0 in the ResNet-18 recipe)."""
-    return MethodSpec(MARTLoss(beta=_get(config.beta, 6.0)), attack="mart-pgd")
+    """MART (Wang et al., ICLR 2020): beta defaults to MARTLoss's 6.0 (5.0 in the ResNet-18 recipe)."""
+    return MethodSpec(MARTLoss(**_given(beta=config.beta)), attack="mart-pgd")
 
 
-@METHODS.register("mart+")
+@register_method("mart+")
 def mart_plus(config, *, estimators=None, **context) -> MethodSpec:
-    """MART+ (InfoAT paper): MART with an entropy weight; beta defaults to 6.0."""
-    return MethodSpec(MARTPlus(beta=_get(config.beta, 6.0)), attack="mart-pgd")
+    """MART+ (InfoAT paper): MART with an entropy weight; beta defaults to MARTPlus's 6.0."""
+    return MethodSpec(MARTPlus(**_given(beta=config.beta)), attack="mart-pgd")
 
 
-@METHODS.register("infoat")
+@register_method("infoat")
 def infoat(config, *, estimators=None, **context) -> MethodSpec:
-    """InfoAT (Xu et al., TNNLS 2022), Eq. 17 with InfoPGD (Eq. 18); lam 2.5 and beta 0.2 by default."""
-    lam = _get(config.lam, 2.5)
-    return MethodSpec(ATLoss() + InfoAT(lam=lam, beta=_get(config.beta, 0.2)), attack="infopgd",
-                      attack_kwargs={"lam": lam})
+    """InfoAT (Xu et al., TNNLS 2022), Eq. 17 with InfoPGD (Eq. 18) using the same lam; InfoAT's lam 2.5
+    and beta 0.2 by default."""
+    term = InfoAT(**_given(lam=config.lam, beta=config.beta))
+    return MethodSpec(ATLoss() + term, attack="infopgd", attack_kwargs={"lam": term.lam})
 
 
-def _mi_term(config, estimators) -> LossTerm:
-    from mireg.losses import NaturalAdversarialMILoss
-
-    if estimators is None:
-        raise ValueError(f"method {config.method!r} needs NAMID estimators trained on an adversarially "
-                         "trained classifier: set estimators=<path of a `mireg estimators` checkpoint> "
-                         "(see `mireg estimators --help`), or run `mireg demo` for the whole pipeline")
-    natural, adversarial = estimators
-    return _get(config.mi_weight, 5.0) * NaturalAdversarialMILoss(natural, adversarial,
-                                                                  lam=_get(config.lam, 0.1))
-
-
-@METHODS.register("namid")
+@register_method("namid", needs_estimators=True)
 def namid(config, *, estimators=None, **context) -> MethodSpec:
     """NAMID (Zhou et al., ICML 2022), Eq. 9: CE on x' + mi_weight (alpha = 5) * L_mi (lam = 0.1)."""
-    return MethodSpec(ATLoss() + _mi_term(config, estimators), attack="mart-pgd")
+    return MethodSpec(NAMID(*estimators, **_given(alpha=config.mi_weight, lam=config.lam)), attack="mart-pgd")
 
 
-@METHODS.register("namid_t")
+@register_method("namid_t", needs_estimators=True)
 def namid_t(config, *, estimators=None, **context) -> MethodSpec:
     """NAMID_T (Zhou et al. 2022, §4): TRADES (beta 6) + mi_weight * L_mi."""
-    return MethodSpec(TRADESLoss(beta=_get(config.beta, 6.0)) + _mi_term(config, estimators), attack="tpgd")
+    weights = _given(alpha=config.mi_weight, lam=config.lam, beta=config.beta)
+    return MethodSpec(NAMID_T(*estimators, **weights), attack="tpgd")
 
 
-@METHODS.register("namid_m")
+@register_method("namid_m", needs_estimators=True)
 def namid_m(config, *, estimators=None, **context) -> MethodSpec:
     """NAMID_M (Zhou et al. 2022, §4): MART (beta 6) + mi_weight * L_mi."""
-    return MethodSpec(MARTLoss(beta=_get(config.beta, 6.0)) + _mi_term(config, estimators),
-                      attack="mart-pgd")
+    weights = _given(alpha=config.mi_weight, lam=config.lam, beta=config.beta)
+    return MethodSpec(NAMID_M(*estimators, **weights), attack="mart-pgd")
 
 
-@METHODS.register("wmim")
+@register_method("wmim")
 def wmim(config, *, estimators=None, num_classes: int = 10, in_channels: int = 3, **context) -> MethodSpec:
     """WMIM, NAMID's baseline (Zhu et al. 2020): AT + maximising the MI between adversarial inputs and
-    their logits, with a co-trained local-DIM estimator (:class:`mireg.losses.WMIMLoss`); weight
-    ``mi_weight`` (0.1, untuned: the paper gives none). The estimator starts from the adversarial one
-    of ``estimators`` when given, else fresh (width 512)."""
-    from mireg.estimators import LocalDIMEstimator
-    from mireg.losses import WMIMLoss
-
+    their logits, with a co-trained local-DIM estimator (:class:`mireg.losses.WMIM`); weight
+    ``mi_weight`` (WMIM's 0.1, untuned: the paper gives none). The estimator starts from the adversarial
+    one of ``estimators`` when given, else fresh (width 512)."""
     estimator = estimators[1] if estimators is not None else LocalDIMEstimator(num_classes, in_channels, 512)
-    return MethodSpec(ATLoss() + _get(config.mi_weight, 0.1) * WMIMLoss(estimator), attack="mart-pgd")
-
-
-def needs_estimators(method: str) -> bool:
-    """Whether a built-in method requires a NAMID estimators checkpoint."""
-    return method.lower() in ("namid", "namid_t", "namid_m")
+    return MethodSpec(WMIM(estimator, **_given(alpha=config.mi_weight)), attack="mart-pgd")

@@ -1,4 +1,4 @@
-"""Per-epoch training metrics: CSV and JSON files and a plot of the training curves."""
+"""Per-epoch training metrics: CSV and JSON files, the run summary, the per-epoch log line and a plot."""
 
 from __future__ import annotations
 
@@ -8,11 +8,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+from mireg._optional import require
+from mireg.config import TrainConfig
+from mireg.utils.atomic import atomic_write_text, atomic_writer
 
 
 def write_history(history: list[dict[str, Any]], out_dir: str | os.PathLike,
@@ -24,25 +22,42 @@ def write_history(history: list[dict[str, Any]], out_dir: str | os.PathLike,
     for row in history:
         columns.extend(k for k in row if k not in columns)
     csv_path, json_path = out / "metrics.csv", out / "metrics.json"
-    tmp = csv_path.with_name(f"metrics.csv.tmp-{os.getpid()}")
-    with open(tmp, "w", newline="") as fh:
+    with atomic_writer(csv_path, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=columns)
         writer.writeheader()
         writer.writerows(history)
-    os.replace(tmp, csv_path)
-    _atomic_write_text(json_path, json.dumps({"epochs": history, **(summary or {})}, indent=2) + "\n")
+    atomic_write_text(json_path, json.dumps({"epochs": history, **(summary or {})}, indent=2) + "\n")
     return csv_path, json_path
+
+
+def run_summary(config: TrainConfig, best_epoch: int | None, best_metric: float | None) -> dict[str, Any]:
+    """The ``metrics.json`` fields beside the epochs: what was trained and how the checkpoint was selected."""
+    return {"method": config.method, "model": config.model, "dataset": config.dataset,
+            "selection": f"best validation PGD-{config.val_steps} accuracy on {config.val_size} held-out "
+                         "training images" if config.val_size else "none (no validation split)",
+            "best_epoch": best_epoch, "best_val_robust_acc": best_metric, "config": config.to_dict()}
+
+
+def format_row(row: dict[str, Any], config: TrainConfig) -> str:
+    """The one-line log of an epoch's metrics row."""
+    parts = [f"[{config.method}] epoch {row['epoch']}/{config.epochs}", f"loss {row['loss']:.4f}",
+             f"train adv acc {row['train_adv_acc']:.3f}"]
+    if row.get("val_clean_acc") is not None:
+        parts.append(f"val clean {row['val_clean_acc']:.3f}")
+        if row["val_robust_acc"] == row["val_robust_acc"]:
+            parts.append(f"val PGD-{config.val_steps} {row['val_robust_acc']:.3f}")
+    parts.append(f"{row['images_per_second']:.0f} img/s")
+    return " | ".join(parts) + (" *best*" if row["best"] else "")
 
 
 def plot_history(history: list[dict[str, Any]], path: str | os.PathLike, title: str = "") -> Path:
     """Draw loss (left) and accuracies (right) against epochs into ``path`` (PNG)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    require("matplotlib", "plot_history")
+    from matplotlib.figure import Figure  # no pyplot: no global state, the backend is left alone
 
     epochs = [row["epoch"] for row in history]
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig = Figure(figsize=(10, 3.8))
+    ax_loss, ax_acc = fig.subplots(1, 2)
     for key in [k for k in history[0] if k.startswith("loss")] if history else []:
         ax_loss.plot(epochs, [row.get(key) for row in history], marker=".", label=key)
     ax_loss.set_xlabel("epoch")
@@ -63,5 +78,4 @@ def plot_history(history: list[dict[str, Any]], path: str | os.PathLike, title: 
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path

@@ -1,0 +1,66 @@
+"""The one front door for building an attack: by registered name or from a factory.
+
+Every caller (the training engine, the estimators, the evaluation suites, the transfer attack) builds
+its attacks here::
+
+    attack = create_attack("pgd", model, eps=8 / 255, alpha=2 / 255, steps=10)
+    attack = create_attack("fgsm", model, budget={"eps": 0.1, "alpha": 0.025, "steps": 7})   # FGSM: eps only
+    attack = create_attack(my_factory, model, eps=0.1)      # any fn(model, **kwargs) -> attack
+
+Keyword arguments are passed as given, and an attack that does not take one is a ``ValueError``
+naming the attack and the arguments. ``budget`` holds arguments passed only to attacks that take them
+(the engine's eps/alpha/steps: FGSM has no steps, CW-L2 no eps); explicit keyword arguments win over it.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from torch import nn
+
+from mireg.registry import ATTACKS
+
+__all__ = ["create_attack"]
+
+
+def _signature(factory: Callable[..., Any]) -> inspect.Signature | None:
+    try:
+        return inspect.signature(factory)
+    except (TypeError, ValueError):  # some builtins and C extensions have none
+        return None
+
+
+def _takes(signature: inspect.Signature | None, name: str) -> bool:
+    if signature is None:
+        return False
+    params = signature.parameters.values()
+    return name in signature.parameters or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
+
+
+def create_attack(attack: str | Callable[..., Any], model: nn.Module, /, *,
+                  budget: Mapping[str, Any] | None = None, **kwargs: Any) -> Any:
+    """``ATTACKS[attack](model, **kwargs)`` (or ``attack(model, **kwargs)`` for a factory).
+
+    Args:
+        attack: a name in :data:`mireg.registry.ATTACKS` (``mireg.registry.ATTACKS.names()``) or a
+            factory ``fn(model, **kwargs) -> attack`` where ``attack(x, y) -> x_adv``.
+        model: the model attacked (images in [0, 1] -> logits).
+        budget: arguments given only to attacks that take them (e.g. ``{"eps": ..., "steps": ...}``).
+        **kwargs: the attack's arguments, passed as given.
+
+    Raises:
+        ValueError: unknown name (with suggestions), or arguments the attack does not take.
+    """
+    factory = attack if callable(attack) else ATTACKS.get(attack)
+    name = attack if isinstance(attack, str) else getattr(attack, "__name__", repr(attack))
+    signature = _signature(factory)
+    arguments = {k: v for k, v in (budget or {}).items() if _takes(signature, k)}
+    arguments.update(kwargs)
+    if signature is not None:
+        try:
+            signature.bind(model, **arguments)
+        except TypeError as err:
+            raise ValueError(f"attack {name!r} rejected its arguments {sorted(arguments)}: {err}") from None
+    return factory(model, **arguments)

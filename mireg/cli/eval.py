@@ -1,0 +1,178 @@
+"""``mireg eval``: evaluate a checkpoint (or a RobustBench model) with a named attack suite."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from mireg.utils.parsing import parse_fraction
+
+__all__ = ["add_parser", "run", "parse_eps"]
+
+EXAMPLES = """\
+examples:
+  # train a small InfoAT model on the bundled digits, then give it InfoAT's full evaluation
+  mireg train --recipe digits-infoat --epochs 5 --out runs/infoat
+  mireg eval runs/infoat/best.pt --suite infoat --n 500 --out runs/infoat/eval --analysis
+
+  # a quick check while training (PGD-20 + APGD-CE), 200 test points
+  mireg eval runs/infoat/last.pt --suite quick --n 200
+
+  # NAMID's L2 table at eps 0.5, and a black-box transfer from a separately trained surrogate
+  mireg eval runs/namid/best.pt --suite namid-l2 --n 1000
+  mireg eval runs/namid/best.pt --suite blackbox --surrogate runs/vgg19/best.pt
+
+  # the RobustBench way (first 10,000 CIFAR-10 test points, AutoAttack standard, 8/255) + model-info JSON
+  mireg eval runs/infoat/best.pt --suite robustbench-linf --n 10000 --model-info Doe2026Mutual --out runs/rb
+
+  # a RobustBench Model-Zoo model from a local directory (models/cifar10/Linf/<name>.pt)
+  mireg eval --robustbench Carmon2019Unlabeled --model-dir models --data-root data --suite infoat --n 1000
+
+  mireg eval --list-suites                     # every suite with its attacks and citations
+"""
+
+
+def parse_eps(text: str) -> float:
+    """``"8/255"`` or ``"0.5"`` -> float > 0 (argparse type)."""
+    return parse_fraction(text, name="eps", positive=True)
+
+
+def add_parser(subparsers: Any) -> None:
+    """Register ``mireg eval``."""
+    from mireg.evaluation.suites import get_suite
+    from mireg.registry import SUITES
+
+    suites = "; ".join(f"{n}: {get_suite(n).description}" for n in SUITES.names())
+    p = subparsers.add_parser(
+        "eval", help="clean, PGD, CW, AutoAttack, ... accuracy of a checkpoint, with gradient-masking checks",
+        description="Evaluate a model trained by 'mireg train' (or a RobustBench Model-Zoo model) with a named "
+                    "attack suite: clean accuracy, robust accuracy per attack, the per-sample worst case and "
+                    "gradient-masking sanity checks. Writes report.json, outcomes.npz and plots to --out.",
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("checkpoint", nargs="?", help="a 'mireg train' checkpoint (last.pt / best.pt)")
+    p.add_argument("--suite", default="quick", help=f"attack suite (default quick). {suites}")
+    p.add_argument("--eps", type=parse_eps, default=None, help="radius, e.g. 8/255 or 0.5 (default: the suite's)")
+    p.add_argument("--n", type=int, default=None, help="evaluate the first n test points (default: all)")
+    p.add_argument("--attacks", default=None, help="comma-separated labels of the suite to run (default: all)")
+    p.add_argument("--dataset", default=None, help="dataset name (default: the checkpoint's; cifar10 for "
+                                                   "--robustbench)")
+    p.add_argument("--data-root", default=None, help="dataset directory (default: the checkpoint's / $MIREG_DATA)")
+    p.add_argument("--batch-size", type=int, default=256, help="attack batch size (default 256)")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:1 (default auto)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the attacks (default 0)")
+    p.add_argument("--out", default=None, help="directory for report.json, outcomes.npz and plots")
+    p.add_argument("--surrogate", default=None, help="checkpoint of a separately trained surrogate (black-box "
+                                                     "transfer entries)")
+    p.add_argument("--max-steps", type=int, default=None,
+                   help="cap every iteration/query budget (smoke tests only: the report says it is no claim)")
+    p.add_argument("--no-sanity", action="store_true", help="skip the gradient-masking probes")
+    p.add_argument("--analysis", action="store_true",
+                   help="also draw the InfoAT paper's analyses: entropy vs smallest perturbation (Fig. 1), "
+                        "weight-space (Fig. 4) and input-space (Fig. 5) loss surfaces")
+    p.add_argument("--robustbench", metavar="NAME", default=None, help="evaluate a RobustBench Model-Zoo model")
+    p.add_argument("--model-dir", default="./models", help="RobustBench model directory (default ./models)")
+    p.add_argument("--rb-dataset", default=None, choices=("cifar10", "cifar100", "imagenet"),
+                   help="RobustBench dataset of --robustbench (default: --dataset when it is one, else cifar10)")
+    p.add_argument("--threat-model", default="Linf", choices=("Linf", "L2"),
+                   help="RobustBench threat model of --robustbench (default Linf)")
+    p.add_argument("--download", action="store_true", help="let RobustBench download --robustbench (internet)")
+    p.add_argument("--model-info", metavar="MODEL_NAME", default=None,
+                   help="write RobustBench's model-info JSON (robustbench-* suites) under --out/model_info")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--list-suites", action="store_true", help="print every suite with its attacks and exit")
+    p.set_defaults(func=run, command="eval")
+
+
+def _list_suites() -> str:
+    from mireg.evaluation.suites import get_suite
+    from mireg.registry import SUITES
+
+    lines = []
+    for name in SUITES.names():
+        suite = get_suite(name)
+        lines.append(f"{name}  ({suite.norm}, eps {suite.eps:.4g}) - {suite.citation}")
+        for entry in suite.resolve():
+            args = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in entry.kwargs.items())
+            lines.append(f"    {entry.label:<16} {entry.spec.attack if isinstance(entry.spec.attack, str) else ''}"
+                         f"({args}){' x' + str(entry.spec.restarts) + ' restarts' if entry.spec.restarts > 1 else ''}")
+    return "\n".join(lines)
+
+
+def _analysis(model: Any, x: Any, y: Any, eps: float, norm: str, out: Path, seed: int,
+              max_steps: int | None) -> list[Path]:
+    from mireg.evaluation import analysis, plots
+    from mireg.utils.atomic import atomic_write_text
+
+    n = min(len(y), 256)
+    steps = 20 if max_steps is None else min(20, max_steps)
+    fig1 = analysis.entropy_vs_perturbation(model, x[:n], y[:n], eps_grid=[eps * m for m in
+                                            (0.125, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4)], norm=norm, steps=steps,
+                                            seed=seed)
+    fig4 = analysis.weight_loss_surface(model, x[:n], y[:n], eps=eps, norm=norm, steps=min(10, steps), seed=seed)
+    fig5 = analysis.input_loss_surface(model, x[:1], y[:1], eps=eps if norm == "Linf" else 8 / 255, steps=steps,
+                                       seed=seed)
+    atomic_write_text(out / "analysis.json", json.dumps({"fig1_entropy_vs_perturbation": fig1,
+                                                        "fig4_weight_surface": fig4, "fig5_input_surface": fig5},
+                                                       default=float))
+    return [plots.plot_entropy_vs_perturbation(fig1, out / "fig1_entropy_vs_perturbation.png"),
+            plots.plot_weight_surface(fig4, out / "fig4_weight_surface.png"),
+            plots.plot_input_surface(fig5, out / "fig5_input_surface.png")]
+
+
+def run(args: argparse.Namespace) -> int:
+    """Execute ``mireg eval``; returns the exit status (0 also when masking is suspected: read the report)."""
+    from mireg.evaluation import evaluate, load_data
+    from mireg.evaluation.suites import get_suite
+    from mireg.utils.device import resolve_device
+
+    if args.list_suites:
+        print(_list_suites())
+        return 0
+    if (args.checkpoint is None) == (args.robustbench is None):
+        raise ValueError("give either a checkpoint or --robustbench NAME (see 'mireg eval --help')")
+    if (args.analysis or args.model_info) and not args.out:
+        raise ValueError("--analysis and --model-info need --out DIR")
+    suite = get_suite(args.suite)
+    attacks = [a.strip() for a in args.attacks.split(",") if a.strip()] if args.attacks else None
+    device = resolve_device(args.device)
+    if args.robustbench:
+        from mireg.data import load_dataset
+        from mireg.models.robustbench import load_robustbench_model
+
+        rb_dataset = args.rb_dataset or (args.dataset if args.dataset in ("cifar10", "cifar100", "imagenet")
+                                         else "cifar10")
+        model = load_robustbench_model(args.robustbench, model_dir=args.model_dir, dataset=rb_dataset,
+                                       threat_model=args.threat_model, download=args.download)
+        data = load_dataset(args.dataset or "cifar10", root=args.data_root, split="test")
+        dataset = args.dataset or "cifar10"
+    else:
+        from mireg.runs import load_trained_model
+
+        model, data, cfg = load_trained_model(args.checkpoint, dataset=args.dataset, data_root=args.data_root)
+        dataset = args.dataset or cfg["dataset"]
+    surrogate = None
+    if args.surrogate:
+        from mireg.runs import load_trained_model
+
+        surrogate, _, _ = load_trained_model(args.surrogate, dataset=dataset, data_root=args.data_root)
+        surrogate = surrogate.to(device)
+    model = model.to(device)
+    report = evaluate(model, data, suite=suite, eps=args.eps, n=args.n, batch_size=args.batch_size, device=device,
+                      seed=args.seed, progress=not args.no_progress, attacks=attacks, max_steps=args.max_steps,
+                      surrogate=surrogate, sanity=not args.no_sanity, dataset=dataset)
+    print(report.table())
+    if args.out:
+        out = Path(args.out)
+        paths = list(report.save(out).values()) + report.plot(out)
+        if args.analysis:
+            x, y = load_data(data, args.n)
+            paths += _analysis(model, x, y, report.eps, report.norm, out, args.seed, args.max_steps)
+        if args.model_info:
+            from mireg.evaluation.robustbench_io import write_model_info
+
+            paths.append(write_model_info(report, args.model_info, out_dir=out / "model_info", dataset=dataset))
+        print("wrote " + ", ".join(str(p) for p in paths), file=sys.stderr)
+    return 0

@@ -1,0 +1,273 @@
+"""``TrainConfig``: the description of a run, every knob of it, read by training, evaluation,
+estimators and the demo alike (this module sits below all of them).
+
+A config is built from a recipe, a file and overrides, later ones winning
+(:func:`mireg.recipes.build_config`)::
+
+    recipe (mireg.registry.RECIPES)  ->  TOML / YAML file  ->  command-line overrides
+
+Every field has a default, so ``TrainConfig()`` is a valid (tiny, digits) run. Unknown keys are an
+error that names the key and the closest known field, never silently ignored::
+
+    cfg = build_config(recipe="mart-resnet18", file="my.toml", overrides={"epochs": 10})
+    cfg = build_config(overrides=parse_overrides(["lr=0.05", "lr_milestones=[50, 75]"]))
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import os
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from mireg._validation import check_choice, check_number
+
+__all__ = ["FIELD_NAMES", "TrainConfig", "check_keys", "load_config_file", "parse_overrides"]
+
+OPTIMIZERS = ("sgd", "adam", "adamw")
+SCHEDULES = ("multistep", "cosine", "constant")
+ATTACK_MODES = ("eval", "train")
+
+
+@dataclass
+class TrainConfig:
+    """All settings of one training run (see ``docs/training.md`` for a walk-through).
+
+    Data and model:
+        dataset, data_root, download: passed to ``mireg.data.load_dataset``.
+        image_size, channels: resize / channel count of the ``digits`` data (None: the loader's default).
+        val_size: images held out of the training split for model selection (never the test set).
+        model: a name in ``mireg.registry.MODELS``; num_classes is read from the data.
+        model_kwargs: architecture options (e.g. ``{"width": 16}`` for small_cnn).
+        normalize: put the dataset's mean/std normalisation inside the model (Rice et al. do).
+        augment: random crop (padding 4) + horizontal flip on tensors.
+    Optimisation:
+        epochs, batch_size (the GLOBAL batch: divided over DDP processes), optimizer, lr, momentum,
+        nesterov, weight_decay, lr_schedule ("multistep" | "cosine" | "constant"),
+        lr_milestones (1-based epochs at which lr is multiplied by lr_gamma, as the papers print them:
+        MART's "lr x0.1 at epoch 75" is ``[75]``).
+    Method and attack:
+        method: a name in ``mireg.registry.METHODS`` (clean, at, trades, mart, mart+, infoat, namid, ...).
+        attack: a name in ``mireg.registry.ATTACKS`` (None: the method's own inner maximiser).
+        eps, alpha (step size), steps, attack_mode ("eval": BN running stats, TRADES/MART style;
+        "train": batch stats, Madry/Rice style), attack_kwargs (extra keyword arguments of the attack).
+        beta, lam, mi_weight: the method's weights (None: the method's default), estimators: the path
+        of a ``mireg estimators`` checkpoint (namid methods; optional for wmim).
+        init_from: start from the model weights of this mireg checkpoint (fine-tuning; the optimizer and
+        lr schedule start fresh). Ignored when resuming.
+    Selection and evaluation:
+        val_steps, val_alpha: the PGD used for validation accuracy (eps = ``eps``; alpha None = eps/4).
+        eval_every: validate every n epochs (and always after the last).
+    Operations:
+        seed, device ("auto" | "cpu" | "cuda" | "cuda:1" ...), amp (bf16 autocast on CUDA),
+        channels_last (CUDA), compile (``torch.compile`` the model), out_dir, resume, progress,
+        log_every (steps between loss checks / progress updates), save_every (keep a copy of the
+        checkpoint every n epochs; 0: only last and best).
+    """
+
+    # data and model
+    dataset: str = "digits"
+    data_root: str | None = None
+    download: bool = False
+    image_size: int | None = None
+    channels: int | None = None
+    val_size: int = 200
+    model: str = "small_cnn"
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
+    normalize: bool = False
+    augment: bool = False
+    # optimisation
+    epochs: int = 10
+    batch_size: int = 64
+    optimizer: str = "sgd"
+    lr: float = 0.05
+    momentum: float = 0.9
+    nesterov: bool = False
+    weight_decay: float = 5e-4
+    lr_schedule: str = "multistep"
+    lr_milestones: list[int] = field(default_factory=list)
+    lr_gamma: float = 0.1
+    # method and attack
+    method: str = "at"
+    attack: str | None = None
+    eps: float = 8 / 255
+    alpha: float = 2 / 255
+    steps: int = 10
+    attack_mode: str = "eval"
+    attack_kwargs: dict[str, Any] = field(default_factory=dict)
+    beta: float | None = None
+    lam: float | None = None
+    mi_weight: float | None = None
+    estimators: str | None = None
+    init_from: str | None = None
+    # selection
+    val_steps: int = 10
+    val_alpha: float | None = None
+    eval_every: int = 1
+    # operations
+    seed: int = 0
+    device: str = "auto"
+    amp: bool = True
+    channels_last: bool = True
+    compile: bool = False
+    out_dir: str = "runs/train"
+    resume: bool = False
+    progress: bool = True
+    log_every: int = 10
+    save_every: int = 0
+    recipe: str | None = None
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> TrainConfig:
+        """Check every field; raise ``TypeError``/``ValueError`` naming the field."""
+        for name in ("dataset", "model", "method", "optimizer", "lr_schedule", "attack_mode", "device",
+                     "out_dir"):
+            _check_str(name, getattr(self, name))
+        for name in ("data_root", "attack", "estimators", "init_from", "recipe"):
+            value = getattr(self, name)
+            if value is not None:
+                _check_str(name, value)
+        for name in ("download", "normalize", "augment", "nesterov", "amp", "channels_last", "compile", "resume",
+                     "progress"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"{name} must be true or false, got {getattr(self, name)!r}")
+        check_number("epochs", self.epochs, low=1, integer=True)
+        check_number("batch_size", self.batch_size, low=1, integer=True)
+        check_number("val_size", self.val_size, low=0, integer=True)
+        check_number("steps", self.steps, low=0, integer=True)
+        check_number("val_steps", self.val_steps, low=0, integer=True)
+        check_number("eval_every", self.eval_every, low=1, integer=True)
+        check_number("seed", self.seed, low=0, integer=True)
+        check_number("log_every", self.log_every, low=1, integer=True)
+        check_number("save_every", self.save_every, low=0, integer=True)
+        for name in ("image_size", "channels"):
+            if getattr(self, name) is not None:
+                check_number(name, getattr(self, name), low=1, integer=True)
+        check_number("lr", self.lr, low=0, low_open=True)
+        check_number("momentum", self.momentum, low=0, high=1)
+        check_number("weight_decay", self.weight_decay, low=0)
+        check_number("lr_gamma", self.lr_gamma, low=0, low_open=True)
+        check_number("eps", self.eps, low=0)
+        check_number("alpha", self.alpha, low=0)
+        for name in ("beta", "lam", "mi_weight", "val_alpha"):
+            if getattr(self, name) is not None:
+                check_number(name, getattr(self, name), low=0)
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        check_choice("lr_schedule", self.lr_schedule, SCHEDULES)
+        check_choice("attack_mode", self.attack_mode, ATTACK_MODES)
+        if not isinstance(self.lr_milestones, (list, tuple)):
+            raise TypeError(f"lr_milestones must be a list of epoch numbers, got {self.lr_milestones!r}")
+        self.lr_milestones = [int(check_number("lr_milestones[]", m, low=1, integer=True))
+                              for m in self.lr_milestones]
+        if self.lr_milestones != sorted(self.lr_milestones):
+            raise ValueError(f"lr_milestones must be increasing, got {self.lr_milestones}")
+        for name in ("attack_kwargs", "model_kwargs"):
+            if not isinstance(getattr(self, name), dict):
+                raise TypeError(f"{name} must be a table/dict, got {type(getattr(self, name)).__name__}")
+        return self
+
+    @property
+    def validation_alpha(self) -> float:
+        """Step size of the validation PGD (``val_alpha``, default eps/4)."""
+        return self.val_alpha if self.val_alpha is not None else self.eps / 4
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict (stored in checkpoints and ``config.json``)."""
+        return json.loads(json.dumps(asdict(self)))
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        """A copy with ``changes`` applied (unknown keys raise ``ValueError``)."""
+        check_keys(changes, "override")
+        return dataclasses.replace(self, **changes)
+
+
+FIELD_NAMES = tuple(f.name for f in fields(TrainConfig))
+
+
+def _check_str(name: str, value: object) -> None:
+    if not isinstance(value, str) or not value:
+        raise TypeError(f"{name} must be a non-empty string, got {value!r}")
+
+
+def check_keys(mapping: dict[str, Any], where: str) -> None:
+    """Raise a ``ValueError`` naming the closest field for every key that is not a TrainConfig field."""
+    for key in mapping:
+        if key not in FIELD_NAMES:
+            close = difflib.get_close_matches(str(key), FIELD_NAMES, n=2)
+            hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
+            raise ValueError(f"unknown training setting {key!r} in {where}.{hint} "
+                             f"Known settings: {', '.join(FIELD_NAMES)}")
+
+
+def load_config_file(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a TOML (``.toml``) or YAML (``.yaml``/``.yml``) file of TrainConfig fields.
+
+    The file is a flat table of field names, e.g. (TOML)::
+
+        recipe = "digits-at"       # optional: the recipe the file starts from
+        epochs = 20
+        lr_milestones = [15]
+        [attack_kwargs]
+        random_start = false
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"config file {path!r} does not exist")
+    ext = os.path.splitext(path)[1].lower()
+    if ext == ".toml":
+        try:
+            import tomllib
+        except ModuleNotFoundError:  # Python 3.10
+            import tomli as tomllib
+        with open(path, "rb") as fh:
+            try:
+                data = tomllib.load(fh)
+            except tomllib.TOMLDecodeError as err:
+                raise ValueError(f"config file {path!r} is not valid TOML: {err}") from None
+    elif ext in (".yaml", ".yml"):
+        import yaml
+
+        with open(path) as fh:
+            try:
+                data = yaml.safe_load(fh) or {}
+            except yaml.YAMLError as err:
+                raise ValueError(f"config file {path!r} is not valid YAML: {err}") from None
+    else:
+        raise ValueError(f"config file {path!r} must end in .toml, .yaml or .yml")
+    if not isinstance(data, dict):
+        raise ValueError(f"config file {path!r} must hold a table of settings, got {type(data).__name__}")
+    check_keys(data, f"config file {path!r}")
+    return data
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """``["epochs=5", "lr_milestones=[3, 4]", "attack=pgd"]`` -> a dict of typed values.
+
+    Values are read as TOML/JSON literals when they parse (numbers, true/false, lists, tables) and as
+    plain strings otherwise; ``none``/``null`` give None.
+    """
+    out: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise ValueError(f"override {item!r} must look like key=value (e.g. epochs=5)")
+        key, raw = (s.strip() for s in item.split("=", 1))
+        check_keys({key: None}, "overrides")
+        out[key] = _literal(raw)
+    return out
+
+
+def _literal(raw: str) -> Any:
+    if raw.lower() in ("none", "null"):
+        return None
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw

@@ -1,0 +1,100 @@
+"""A run's data split and model, assembled from its :class:`~mireg.config.TrainConfig` or from a checkpoint.
+
+The one place that turns a run description into tensors and a network, used by the training engine,
+the evaluation CLI, the estimators CLI and the demo:
+
+- :func:`load_split`: a split of the run's dataset with its image size and channels;
+- :func:`train_val_split`: the training split and the held-out validation split (``val_size`` images,
+  seeded with ``config.seed``; never the test set);
+- :func:`build_model`: the architecture with the dataset's normalisation inside (when ``normalize``),
+  sized for the data (classes, channels);
+- :func:`read_run_file`: the weights and the config dict of a ``mireg train`` checkpoint, or the weights
+  of a plain ``state_dict`` file;
+- :func:`load_trained_model`: model (with its weights, in eval mode), data split and config of a
+  ``mireg train`` checkpoint.
+
+Example::
+
+    model, test, cfg = load_trained_model("runs/infoat/best.pt")
+    report = mireg.evaluate(model, test, suite="infoat", n=1000)
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import torch
+from torch import nn
+
+from mireg.checkpoints import load_checkpoint, load_file
+from mireg.config import TrainConfig
+from mireg.data import ImageTensors, dataset_info, load_dataset, split_validation
+from mireg.models import create_model
+
+__all__ = ["build_model", "data_options", "load_split", "load_trained_model", "read_run_file", "train_val_split"]
+
+
+def data_options(config: TrainConfig) -> dict[str, int]:
+    """The dataset options the config sets (``image_size``, ``channels``; None means the loader's)."""
+    return {k: getattr(config, k) for k in ("image_size", "channels") if getattr(config, k) is not None}
+
+
+def load_split(config: TrainConfig, split: str = "train", *, dataset: str | None = None,
+               data_root: str | None = None, download: bool = False) -> ImageTensors:
+    """``split`` of the run's dataset (or of ``dataset``, with the run's image size and channels), from
+    ``data_root`` (default: the run's)."""
+    root = data_root if data_root is not None else config.data_root
+    return load_dataset(dataset or config.dataset, root=root, split=split, download=download,
+                        **data_options(config))
+
+
+def train_val_split(config: TrainConfig) -> tuple[ImageTensors, ImageTensors | None]:
+    """The run's training split and its held-out validation split (None when ``val_size`` is 0)."""
+    data = load_split(config, "train", download=config.download)
+    if not config.val_size:
+        return data, None
+    if config.val_size >= len(data):
+        raise ValueError(f"val_size={config.val_size} must be smaller than the training split "
+                         f"({len(data)} images)")
+    return split_validation(data, config.val_size, seed=config.seed)
+
+
+def build_model(config: TrainConfig, data: ImageTensors) -> nn.Module:
+    """``MODELS[config.model]`` for ``data``'s classes and channels, normalised inside when asked."""
+    info = dataset_info(config.dataset, **data_options(config))
+    mean, std = (info.mean, info.std) if config.normalize else (None, None)
+    return create_model(config.model, num_classes=data.num_classes, in_channels=data.image_shape[0], mean=mean,
+                        std=std, **config.model_kwargs)
+
+
+def read_run_file(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """``(weights, config dict)`` of a ``mireg train`` checkpoint, or ``(weights, {})`` of a plain
+    ``state_dict`` file (read weights-only)."""
+    state = load_file(path)
+    if not isinstance(state, dict):
+        raise ValueError(f"{str(path)!r} holds a {type(state).__name__}, expected a checkpoint dict")
+    if "model" in state:
+        return state["model"], dict(state.get("config", {}))
+    return state, {}
+
+
+def load_trained_model(path: str | os.PathLike, dataset: str | None = None, data_root: str | None = None,
+                       split: str = "test") -> tuple[nn.Module, ImageTensors, dict[str, Any]]:
+    """``(model in eval mode, data split, config dict)`` of a ``mireg train`` checkpoint.
+
+    ``dataset`` / ``data_root`` override the checkpoint's (same image size and channels).
+
+    Example::
+
+        >>> model, test, cfg = load_trained_model("runs/infoat/best.pt")
+        >>> report = mireg.evaluate(model, test, suite="infoat", n=1000)
+    """
+    state = load_checkpoint(path)
+    if "config" not in state:
+        raise ValueError(f"{str(path)!r} has no training config: it was not written by 'mireg train'")
+    config = TrainConfig(**state["config"])
+    data = load_split(config, split, dataset=dataset, data_root=data_root)
+    model = build_model(config, data)
+    model.load_state_dict(state["model"])
+    return model.eval(), data, config.to_dict()

@@ -1,0 +1,19 @@
+"""The ground floor: small torch and file mechanics that every upper floor uses, each written once.
+
+Nothing here imports other mireg code but :mod:`mireg._validation`. One module per mechanic:
+
+=================  ===============================================================================
+``modes``          :func:`preserved_modes`: set a model's train/eval mode for a block and restore every
+                   submodule's own flag exactly afterwards (also on exceptions)
+``seeding``        :func:`seeded`: a block under ``torch.manual_seed(seed)`` that leaves the caller's
+                   random state untouched
+``atomic``         :func:`atomic_writer`, :func:`atomic_write_text`, :func:`atomic_write_bytes`: a file
+                   appears whole or not at all
+``device``         :func:`model_device` (where a model lives) and :func:`resolve_device` ("auto", "cpu",
+                   "cuda", "cuda:N")
+``parsing``        :func:`parse_fraction`: "8/255" -> 0.0313..., for argparse and config files
+=================  ===============================================================================
+
+Import from the module (``from mireg.utils.modes import preserved_modes``): this package's
+``__init__`` imports nothing, so :mod:`mireg.utils.parsing` stays free of torch.
+"""

@@ -1,0 +1,209 @@
+"""The training engine: exact resume, NaN stop, weights-only checkpoints, selection, errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from torch import nn
+
+from mireg.checkpoints import save_checkpoint
+from mireg.losses import ATLoss, InfoAT
+from mireg.registry import METHODS
+from mireg.train import MethodSpec, NonFiniteLossError, TrainConfig, build_config, load_checkpoint, train
+
+
+def tiny(tmp_path, **changes) -> TrainConfig:
+    """8x8 grey digits, a 4-channel small CNN, 2-step attacks: about a second per epoch."""
+    base = {"image_size": 8, "channels": 1, "model_kwargs": {"width": 4, "hidden": 16}, "val_size": 97,
+            "epochs": 3, "batch_size": 200, "steps": 2, "val_steps": 2, "eps": 0.1, "alpha": 0.05,
+            "lr_milestones": [3], "augment": True, "progress": False, "out_dir": str(tmp_path / "run")}
+    return build_config("digits-at", overrides={**base, **changes})
+
+
+def _weights(path):
+    return load_checkpoint(path)["model"]
+
+
+def test_resume_after_a_crash_matches_an_uninterrupted_run(tmp_path):
+    full = train(tiny(tmp_path / "a", method="trades"))
+
+    class Crash(Exception):
+        pass
+
+    def crash_after_epoch_2(epoch, row):
+        if epoch == 2:
+            raise Crash
+
+    cfg = tiny(tmp_path / "b", method="trades")
+    with pytest.raises(Crash):
+        train(cfg, callbacks=[crash_after_epoch_2])
+    assert load_checkpoint(cfg.out_dir + "/last.pt")["epoch"] == 2
+    resumed = train(cfg.replace(resume=True))
+
+    assert [row["epoch"] for row in resumed.history] == [1, 2, 3]  # none lost or repeated
+    a, b = _weights(full.last_path), _weights(resumed.last_path)
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    for row_a, row_b in zip(full.history, resumed.history, strict=True):
+        assert row_a["loss"] == row_b["loss"] and row_a["val_robust_acc"] == row_b["val_robust_acc"]
+
+
+def test_resume_when_finished_or_missing(tmp_path):
+    cfg = tiny(tmp_path, epochs=1, resume=True)  # no checkpoint yet: starts at epoch 1
+    first = train(cfg)
+    assert len(first.history) == 1
+    again = train(cfg)  # already done: nothing trained, same weights
+    assert len(again.history) == 1
+    for key, value in _weights(first.last_path).items():
+        assert torch.equal(value, again.model.state_dict()[key].cpu())
+
+
+def test_checkpoints_load_weights_only_and_hold_plain_metadata(tmp_path):
+    result = train(tiny(tmp_path, epochs=2))
+    last = torch.load(result.last_path, weights_only=True)
+    assert last["epoch"] == 2 and set(last) >= {"model", "optimizer", "scheduler", "rng", "history", "config",
+                                                "best", "criterion"}
+    best = torch.load(result.best_path, weights_only=True)
+    assert best["epoch"] == result.best_epoch
+    assert best["metrics"]["val_robust_acc"] == max(r["val_robust_acc"] for r in result.history)
+    assert json.loads(json.dumps(last["config"]))["epochs"] == 2
+    assert not list(result.out_dir.glob("*.tmp-*"))
+    metrics = json.loads((result.out_dir / "metrics.json").read_text())
+    assert [r["epoch"] for r in metrics["epochs"]] == [1, 2]
+    assert "validation PGD" in metrics["selection"]
+    assert (result.out_dir / "metrics.csv").read_text().count("\n") == 3
+    assert (result.out_dir / "curves.png").stat().st_size > 1000
+    # the lr schedule: milestone 2 (1-based) multiplies the lr of the 2nd epoch by lr_gamma
+    cfg = tiny(tmp_path / "lr", epochs=2, lr_milestones=[2])
+    lrs = [row["lr"] for row in train(cfg).history]
+    assert lrs == pytest.approx([cfg.lr, cfg.lr * cfg.lr_gamma])
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
+    model = _small_model()
+
+    def poison_after_epoch_1(epoch, row):
+        if epoch == 1:
+            with torch.no_grad():
+                for p in model.parameters():
+                    p.fill_(float("nan"))
+
+    cfg = tiny(tmp_path, epochs=3)
+    with pytest.raises(NonFiniteLossError, match=r"NaN or inf in epoch 2.*last good checkpoint.*\(epoch 1\)"):
+        train(cfg, model=model, callbacks=[poison_after_epoch_1])
+    state = load_checkpoint(cfg.out_dir + "/last.pt")
+    assert state["epoch"] == 1
+    assert all(torch.isfinite(v).all() for v in state["model"].values() if v.is_floating_point())
+
+
+def test_loss_components_logged_and_best_selected_on_validation(tmp_path):
+    result = train(tiny(tmp_path, method="infoat", epochs=2))
+    row = result.history[-1]
+    assert "loss_ATLoss" in row and "loss_InfoAT" in row
+    assert row["loss"] == pytest.approx(row["loss_ATLoss"] + row["loss_InfoAT"], rel=1e-5, abs=1e-6)
+    assert row["train_nat_acc"] is not None
+    assert result.best_metric == max(r["val_robust_acc"] for r in result.history)
+
+
+def _small_model() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 64, 10))
+
+
+class _Counting(ATLoss):
+    calls = 0
+
+    def forward(self, logits_nat, logits_adv, y=None, *, x=None, x_adv=None):
+        type(self).calls += 1
+        assert x is not None and x_adv is not None and x.shape == x_adv.shape
+        assert float((x_adv - x).abs().max()) <= 0.1 + 1e-6
+        return super().forward(logits_nat, logits_adv, y)
+
+
+_Counting.uses_images = True
+
+
+def _images_method(config, **context):
+    return MethodSpec(_Counting() + 0.0 * InfoAT(), attack="fgsm")
+
+
+@pytest.fixture
+def images_method():
+    METHODS.add("test-images", _images_method)
+    yield "test-images"
+    METHODS._entries.pop("test-images")  # noqa: SLF001 - keep the registry as other tests expect it
+
+
+def test_registered_method_gets_images_and_its_attack(tmp_path, images_method):
+    _Counting.calls = 0
+    result = train(tiny(tmp_path, method=images_method, epochs=1, val_size=0), model=_small_model())
+    assert _Counting.calls == 7  # all 1297 training images (no validation split) in batches of 200
+    assert result.best_path is None and result.history[0]["val_robust_acc"] is None
+
+
+def test_attack_override_replaces_the_methods_attack(tmp_path):
+    # infoat's own attack is InfoPGD(lam=...); --attack pgd must not receive InfoPGD's lam
+    result = train(tiny(tmp_path, method="infoat", attack="pgd", epochs=1, val_size=0))
+    assert len(result.history) == 1
+
+
+def test_clean_training_learns_and_is_not_robust(tmp_path):
+    result = train(tiny(tmp_path, method="clean", epochs=2, batch_size=50, augment=False, eps=0.3, val_steps=5,
+                        alpha=0.1))
+    assert result.history[-1]["val_clean_acc"] > 0.5
+    assert result.history[-1]["val_robust_acc"] < result.history[-1]["val_clean_acc"]
+
+
+@pytest.mark.parametrize("changes, kwargs, error, match", [
+    ({"val_size": 5000}, {}, ValueError, "val_size"),
+    ({"method": "namid"}, {}, ValueError, "estimators"),
+    ({"method": "nope"}, {}, ValueError, "unknown method"),
+    ({"attack": "fgsm", "attack_kwargs": {"steps": 3}}, {}, ValueError, "fgsm.*rejected"),
+    ({}, {"model": "resnet18"}, TypeError, "nn.Module"),
+    ({"init_from": "/nonexistent/last.pt"}, {}, FileNotFoundError, "does not exist"),
+])
+def test_errors(tmp_path, changes, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        train(tiny(tmp_path, **changes), **kwargs)
+
+
+def test_config_type_and_checkpoint_errors(tmp_path):
+    with pytest.raises(TypeError, match="TrainConfig"):
+        train({"epochs": 1})
+    with pytest.raises(FileNotFoundError):
+        load_checkpoint(tmp_path / "none.pt")
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="weights-only"):
+        load_checkpoint(tmp_path / "junk.pt")
+    save_checkpoint({"epoch": 1}, tmp_path / "nomodel.pt")
+    with pytest.raises(ValueError, match="not a mireg checkpoint"):
+        load_checkpoint(tmp_path / "nomodel.pt")
+
+
+@pytest.mark.cuda
+def test_cuda_step_uses_bf16_autocast_channels_last_and_fp32_images(tmp_path):
+    seen = []
+    model = _small_model()
+
+    def record(module, inputs, output):
+        seen.append((inputs[0].dtype, output.dtype, inputs[0].is_contiguous(memory_format=torch.channels_last)))
+
+    model[0].register_forward_hook(record)
+    result = train(tiny(tmp_path, device="cuda", epochs=1), model=model)
+    assert result.history[0]["loss"] == result.history[0]["loss"]  # finite
+    assert next(result.model.parameters()).dtype == torch.float32 and next(result.model.parameters()).is_cuda
+    assert any(out == torch.bfloat16 for _, out, _ in seen)      # the model ran under bf16 autocast
+    assert all(inp == torch.float32 for inp, _, _ in seen)       # images (and x_adv) stay fp32
+    assert any(cl for _, _, cl in seen)                          # channels_last batches
+    torch.load(result.last_path, weights_only=True)
+
+
+@pytest.mark.slow
+def test_compiled_model_trains_like_eager(tmp_path):
+    eager = train(tiny(tmp_path / "eager", epochs=1, method="clean"), model=_small_model())
+    compiled = train(tiny(tmp_path / "compiled", epochs=1, method="clean", compile=True), model=_small_model())
+    for key, value in eager.model.state_dict().items():
+        torch.testing.assert_close(compiled.model.state_dict()[key], value, rtol=1e-4, atol=1e-5)
