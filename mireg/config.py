@@ -55,6 +55,10 @@ class TrainConfig:
         "train": batch stats, Madry/Rice style), attack_kwargs (extra keyword arguments of the attack).
         beta, lam, mi_weight: the method's weights (None: the method's default), estimators: the path
         of a ``mireg estimators`` checkpoint (namid methods; optional for wmim).
+        mi_warmup_epochs, mi_ramp_epochs: methods with an MI term (namid, namid_t, namid_m, wmim) train
+        without it for the first ``mi_warmup_epochs`` epochs (the rest of the method, its attack
+        included, runs as usual), then its weight rises linearly to ``mi_weight`` over
+        ``mi_ramp_epochs`` epochs, step by step (``docs/namid.md``, "Training from scratch").
         init_from: start from the model weights of this mireg checkpoint (fine-tuning; the optimizer and
         lr schedule start fresh). Ignored when resuming.
     Selection and evaluation:
@@ -101,6 +105,8 @@ class TrainConfig:
     lam: float | None = None
     mi_weight: float | None = None
     estimators: str | None = None
+    mi_warmup_epochs: float = 0.0
+    mi_ramp_epochs: float = 0.0
     init_from: str | None = None
     # selection
     val_steps: int = 10
@@ -153,6 +159,8 @@ class TrainConfig:
         check_number("lr_gamma", self.lr_gamma, low=0, low_open=True)
         check_number("eps", self.eps, low=0)
         check_number("alpha", self.alpha, low=0)
+        for name in ("mi_warmup_epochs", "mi_ramp_epochs"):
+            check_number(name, getattr(self, name), low=0)
         for name in ("beta", "lam", "mi_weight", "val_alpha"):
             if getattr(self, name) is not None:
                 check_number(name, getattr(self, name), low=0)

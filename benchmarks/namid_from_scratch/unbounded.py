@@ -6,13 +6,12 @@ batch (a trained AT model, PGD on digits), frees their adversarial logits ``z_i`
 ``h(x_adv_i)``) and minimises that term over ``z`` with Adam, i.e. it asks what the best response of
 an arbitrarily flexible classifier head is. It prints, per step, the gap ``mean(E_n - E_a)`` at
 ``z``, the logits' norm, and for reference the same gap at the natural logits ``h(x_i)`` (what a
-perfectly robust model would reach). With ``--form hinge`` it minimises the bounded variant of
-``NaturalAdversarialMILoss(lam_form="hinge")`` instead.
+perfectly robust model would reach).
 
 Example::
 
-    python benchmarks/namid_from_scratch/unbounded.py --model /tmp/nm/cmp/seed0/demo/at/best.pt \\
-        --estimators /tmp/nm/cmp/seed0/est.pt
+    python benchmarks/namid_from_scratch/unbounded.py --model /tmp/nm12/cmp/seed0/at/best.pt \\
+        --estimators /tmp/nm12/cmp/seed0/est.pt
 """
 
 from __future__ import annotations
@@ -22,31 +21,32 @@ import json
 from pathlib import Path
 
 import torch
-from diagnose import load_state  # noqa: I001  (script folder on sys.path)
 
-from mireg.data import TensorLoader, load_dataset, split_validation
+from mireg.checkpoints import load_model_weights
+from mireg.data import TensorLoader
 from mireg.estimators import load_estimators
 from mireg.functional.mi import namid_selection
+from mireg.recipes import build_config
 from mireg.registry import ATTACKS
-from mireg.train import build_config
+from mireg.runs import build_model, train_val_split
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", required=True, help="a mireg checkpoint (e.g. an AT model)")
     p.add_argument("--estimators", required=True)
-    p.add_argument("--form", default="linear", choices=("linear", "hinge"))
     p.add_argument("--steps", type=int, default=300)
     p.add_argument("--lr", type=float, default=0.05)
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--out")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
-    cfg = build_config("digits-namid")
-    options = {k: getattr(cfg, k) for k in ("image_size", "channels") if getattr(cfg, k) is not None}
-    train_data, _ = split_validation(load_dataset(cfg.dataset, split="train", **options), cfg.val_size, seed=0)
+    cfg = build_config("digits-namid", overrides={"device": "cpu"})
+    train_data, _ = train_val_split(cfg)
     x, y = next(iter(TensorLoader(train_data, batch_size=args.batch_size, shuffle=True, seed=1234)))
-    model = load_state(args.model, cfg, train_data, 0).eval()
+    model = build_model(cfg, train_data)
+    load_model_weights(model, args.model)
+    model.eval()
     torch.manual_seed(0)
     x_adv = ATTACKS.get("pgd")(model, eps=cfg.eps, alpha=cfg.eps / 4, steps=20)(x, y)
     e_n, e_a, _ = load_estimators(args.estimators)
@@ -69,10 +69,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         z_all = torch.where(sel[:, None], z, logits_adv)  # only the selected rows are free
         en, ea = scores(z_all)
         gap = (en - ea)[sel]
-        if args.form == "linear":
-            loss = -gap.mean()
-        else:
-            loss = ((en_ref - en).clamp(min=0) + (ea - ea_ref).clamp(min=0))[sel].mean()
+        loss = -gap.mean()
         if step % 25 == 0:
             row = {"step": step, "gap_adv": float(gap.mean()), "loss": float(loss),
                    "gap_nat_reference": float((en_ref - ea_ref)[sel].mean()),

@@ -169,11 +169,11 @@ def _set_up(config: TrainConfig, ctx: D.DistContext, model: nn.Module | None) ->
         torch.backends.cudnn.benchmark = True
     spec = _method(config, device, train_data)
     optimizer = build_optimizer(config, model)
-    step = TrainingStep(config, model, spec, optimizer, ctx)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, LRSchedule(config))
     loader = TensorLoader(train_data, batch_size=config.batch_size // ctx.world_size, shuffle=True,
                           augment=config.augment, device=device, seed=config.seed, rank=ctx.rank,
                           world_size=ctx.world_size, channels_last=cuda and config.channels_last)
+    step = TrainingStep(config, model, spec, optimizer, ctx, iterations_per_epoch=len(loader))
     return _Run(model, step, optimizer, scheduler, loader, val_data, Path(config.out_dir),
                 _logger(ctx.is_main and config.progress))
 

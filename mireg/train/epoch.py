@@ -114,7 +114,7 @@ def run_epoch(step_fn: TrainingStep, loader: TensorLoader, config: TrainConfig, 
                disable=not (config.progress and ctx.is_main), dynamic_ncols=True, file=sys.stderr)
     for step, (x, y) in enumerate(bar, 1):
         try:
-            loss, logits_nat, logits_adv = step_fn(x, y)
+            loss, logits_nat, logits_adv = step_fn(x, y, epoch * len(loader) + step - 1)
         except NonFiniteLogits:
             raise NonFiniteLossError(describe_stop(step, "the model's logits became NaN or inf")) from None
         totals.add(loss, logits_nat, logits_adv, y, step_fn.criterion)

@@ -12,6 +12,7 @@ from mireg.attacks import TrainingAttack, create_attack
 from mireg.config import TrainConfig
 from mireg.train import distributed as D
 from mireg.train.methods import MethodSpec
+from mireg.train.schedules import mi_weight_factor
 
 __all__ = ["NonFiniteLogits", "TrainingStep"]
 
@@ -33,7 +34,10 @@ class TrainingStep:
     Built from a config, the (unwrapped) model, the method's :class:`MethodSpec` and the optimizer;
     wraps the model in DDP when ``ctx`` is distributed and in ``torch.compile`` when asked. The
     attack always runs on the unwrapped (possibly compiled) module, never on the DDP wrapper.
-    ``step(x, y) -> (loss, logits_nat or None, logits_adv)``, all still on the device.
+    ``step(x, y, iteration=0) -> (loss, logits_nat or None, logits_adv)``, all still on the device;
+    ``iteration`` (0-based, over the whole run) sets the weight of the method's MI term
+    (``spec.mi_term``) to its value times :func:`~mireg.train.schedules.mi_weight_factor` of
+    ``config.mi_warmup_epochs`` / ``mi_ramp_epochs``, given ``iterations_per_epoch``.
 
     Finiteness: the logits are checked once per step (one host sync, the one the loss terms' own
     value checks would otherwise make; they are switched off for the loss call), and non-finite
@@ -41,8 +45,15 @@ class TrainingStep:
     """
 
     def __init__(self, config: TrainConfig, model: nn.Module, spec: MethodSpec, optimizer: torch.optim.Optimizer,
-                 ctx: D.DistContext) -> None:
+                 ctx: D.DistContext, iterations_per_epoch: int = 1) -> None:
         device = ctx.device
+        self.mi_term = spec.mi_term
+        self.mi_weight = None if spec.mi_term is None else spec.mi_term.weight
+        self.mi_schedule = {"iterations_per_epoch": iterations_per_epoch, "warmup_epochs": config.mi_warmup_epochs,
+                            "ramp_epochs": config.mi_ramp_epochs}
+        if self.mi_term is None and (config.mi_warmup_epochs or config.mi_ramp_epochs):
+            raise ValueError(f"mi_warmup_epochs / mi_ramp_epochs schedule the MI term of namid, namid_t, namid_m "
+                             f"or wmim; method {config.method!r} has none: leave them at 0")
         self.device, self.optimizer = device, optimizer
         self.amp = config.amp and device.type == "cuda"
         self.criterion = spec.loss.to(device)
@@ -61,8 +72,10 @@ class TrainingStep:
             attack = create_attack(attack_name, fast, budget=budget, **{**own, **config.attack_kwargs})
             self.hook = TrainingAttack(attack, mode=config.attack_mode)
 
-    def __call__(self, x: torch.Tensor, y: torch.Tensor):
+    def __call__(self, x: torch.Tensor, y: torch.Tensor, iteration: int = 0):
         criterion, net = self.criterion, self.net
+        if self.mi_term is not None:
+            self.mi_term.weight = self.mi_weight * mi_weight_factor(iteration, **self.mi_schedule)
         with autocast(self.device, self.amp):
             x_adv = self.hook(x, y) if self.hook is not None else x
             logits_adv = net(x_adv)
