@@ -120,7 +120,9 @@ _NAMID_L2_COLUMNS = ("clean", "PGD-40", "CW-L2", "DDN")
 # TODO(lead): the numbers of NAMID's Table 1 in percent, from the audit; None = not filled in.
 _NAMID_LINF = _paper_rows(_NAMID_LINF_COLUMNS, {arm: (None,) * 5 for arm in _NAMID_ARMS})
 _NAMID_L2 = _paper_rows(_NAMID_L2_COLUMNS, {arm: (None,) * 4 for arm in _NAMID_ARMS})
-_MI = {"mi_weight": 5.0, "lam": 0.1}        # NAMID Eq. 9: alpha = 5, lam = 0.1
+# NAMID Eq. 9: alpha = 5, lam = 0.1; the MI weight ramped in over the first 3 epochs (from scratch it
+# collapses the model otherwise: docs/namid.md, "Training from scratch")
+_MI = {"mi_weight": 5.0, "lam": 0.1, "mi_ramp_epochs": 3.0}
 _NO_MI = {"mi_weight": None, "lam": None}   # namid-resnet18 sets them: baselines leave them; WMIM its own 0.1
 
 register_study(Study(

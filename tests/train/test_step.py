@@ -58,24 +58,25 @@ def test_the_mi_term_is_off_during_the_warmup_and_on_after(tmp_path, method):
 
 
 @pytest.mark.slow
-def test_namid_from_scratch_collapses_without_the_warmup_and_learns_with_it(tmp_path):
+def test_namid_from_scratch_collapses_at_full_weight_and_learns_with_the_ramp(tmp_path):
     """digits-namid (alpha 5, lam 0.1) from a fresh model, with estimators trained on a 2-epoch AT model:
-    the paper's loss from step 1 drives the classifier to a constant prediction (about 10% validation
-    accuracy, measured in benchmarks/results/namid_from_scratch/); 2 epochs of MI warm-up keep it learning."""
+    the paper's loss at full weight from step 1 drives the classifier to a constant prediction (about
+    10% validation accuracy; benchmarks/results/namid_from_scratch/ has the per-step trace), while the
+    MI weight ramped in over 2 epochs keeps it learning."""
     common = {"seed": 0, "device": "cpu", "progress": False}
     at = train(build_config("digits-at", overrides={**common, "epochs": 2, "lr_milestones": [],
                                                     "out_dir": str(tmp_path / "at")}))
     data, _ = train_val_split(at.config)
     model = at.model.eval()
-    res = train_estimators(model, data.float(), data.y, attack=ATTACKS.get("pgd")(model, eps=0.1, alpha=0.025,
-                                                                                    steps=10),
-                           epochs=2, width=32, batch_size=128, progress=False, seed=0)
+    attack = ATTACKS.get("pgd")(model, eps=0.1, alpha=0.025, steps=10)
+    res = train_estimators(model, data.float(), data.y, attack=attack, epochs=2, width=32, batch_size=128,
+                           progress=False, seed=0)
     save_estimators(tmp_path / "est.pt", res.natural, res.adversarial, res.metadata)
-    runs = {}
-    for warmup in (0, 2):
+    last = {}
+    for ramp in (0, 2):
         cfg = build_config("digits-namid", overrides={**common, "epochs": 3, "estimators": str(tmp_path / "est.pt"),
-                                                      "mi_warmup_epochs": warmup,
-                                                      "out_dir": str(tmp_path / f"namid{warmup}")})
-        runs[warmup] = max(h["val_clean_acc"] for h in train(cfg).history)
-    assert runs[0] < 0.3, runs    # the collapse the warm-up is there for (chance is 0.1)
-    assert runs[2] > 0.5, runs
+                                                      "mi_warmup_epochs": 0, "mi_ramp_epochs": ramp,
+                                                      "out_dir": str(tmp_path / f"namid{ramp}")})
+        last[ramp] = train(cfg).history[-1]["val_clean_acc"]
+    assert last[0] < 0.3, last    # the collapse (chance is 0.1): this fails if NAMID stops collapsing
+    assert last[2] > 0.5, last
