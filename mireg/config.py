@@ -24,7 +24,8 @@ from typing import Any
 
 from mireg._validation import check_choice, check_number
 
-__all__ = ["FIELD_NAMES", "TrainConfig", "check_keys", "load_config_file", "parse_overrides"]
+__all__ = ["FIELD_NAMES", "RESUME_FIXED", "RESUME_MAY_CHANGE", "TrainConfig", "check_keys", "load_config_file",
+           "parse_overrides"]
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("multistep", "cosine", "constant")
@@ -62,7 +63,9 @@ class TrainConfig:
         eval_every: validate every n epochs (and always after the last).
     Operations:
         seed, device ("auto" | "cpu" | "cuda" | "cuda:1" ...), amp (bf16 autocast on CUDA),
-        channels_last (CUDA), compile (``torch.compile`` the model), out_dir, resume, progress,
+        channels_last (CUDA), compile (``torch.compile`` the model), out_dir, resume (continue the
+        run in ``out_dir``; see :data:`RESUME_MAY_CHANGE`), overwrite (start a new run in an
+        ``out_dir`` that holds one, deleting its checkpoints and records first), progress,
         log_every (steps between loss checks / progress updates), save_every (keep a copy of the
         checkpoint every n epochs; 0: only last and best).
     """
@@ -114,6 +117,7 @@ class TrainConfig:
     compile: bool = False
     out_dir: str = "runs/train"
     resume: bool = False
+    overwrite: bool = False
     progress: bool = True
     log_every: int = 10
     save_every: int = 0
@@ -132,7 +136,7 @@ class TrainConfig:
             if value is not None:
                 _check_str(name, value)
         for name in ("download", "normalize", "augment", "nesterov", "amp", "channels_last", "compile", "resume",
-                     "progress"):
+                     "overwrite", "progress"):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name} must be true or false, got {getattr(self, name)!r}")
         check_number("epochs", self.epochs, low=1, integer=True)
@@ -168,6 +172,9 @@ class TrainConfig:
         for name in ("attack_kwargs", "model_kwargs"):
             if not isinstance(getattr(self, name), dict):
                 raise TypeError(f"{name} must be a table/dict, got {type(getattr(self, name)).__name__}")
+        if self.resume and self.overwrite:
+            raise ValueError("resume=true (--resume) continues the run in out_dir and overwrite=true (--overwrite) "
+                             "replaces it: choose one")
         return self
 
     @property
@@ -186,6 +193,17 @@ class TrainConfig:
 
 
 FIELD_NAMES = tuple(f.name for f in fields(TrainConfig))
+
+#: what a resumed run (``resume=true``) may set anew: the length and the optimiser's schedule and
+#: hyperparameters (they take effect from the next epoch and are recorded), validation cadence,
+#: logging and where/how it runs. Every other field defines the experiment (method, model, data,
+#: attack and eps, batch, seed, selection, ...) and must equal the run's (see ``docs/training.md``).
+RESUME_MAY_CHANGE = ("epochs", "lr", "momentum", "nesterov", "weight_decay", "lr_schedule", "lr_milestones",
+                     "lr_gamma", "eval_every", "log_every", "save_every", "progress", "device", "amp",
+                     "channels_last", "compile", "data_root", "download", "out_dir", "resume", "overwrite",
+                     "recipe")
+#: the fields a resumed run must keep (every field not in :data:`RESUME_MAY_CHANGE`)
+RESUME_FIXED = tuple(name for name in FIELD_NAMES if name not in RESUME_MAY_CHANGE)
 
 
 def _check_str(name: str, value: object) -> None:

@@ -25,8 +25,12 @@ examples:
   # NAMID needs estimators trained on an AT model first (see 'mireg estimators --help')
   mireg train --recipe namid-resnet18 --estimators runs/est/estimators.pt --out runs/namid
 
-  # continue an interrupted run from runs/mart-r18/last.pt (no epoch lost or repeated)
-  mireg train --recipe mart-resnet18 --data-root data --out runs/mart-r18 --resume
+  # continue an interrupted run from runs/mart-r18/last.pt (no epoch lost or repeated); a resumed run
+  # may change --epochs, --lr and the schedule, not the method, model, data, eps or attack
+  mireg train --recipe mart-resnet18 --data-root data --out runs/mart-r18 --resume --epochs 150
+
+  # start again in a folder that holds a run (its checkpoints and metrics are deleted first)
+  mireg train --recipe mart-resnet18 --data-root data --out runs/mart-r18 --overwrite
 
   # 4 GPUs on one node (DDP; --batch-size is the global batch)
   torchrun --nproc_per_node 4 -m mireg train --recipe trades-wrn34 --data-root data --out runs/t
@@ -35,7 +39,8 @@ examples:
   mireg train --recipe at-preact18 --print-config   # the resolved settings, without training
 
 Writes OUT/last.pt (resume), OUT/best.pt (best validation PGD accuracy), OUT/metrics.csv,
-OUT/metrics.json, OUT/curves.png and OUT/config.json.
+OUT/metrics.json, OUT/curves.png and OUT/config.json. A folder that holds a run is never replaced
+without --overwrite, and a folder another live run works in is refused (see docs/training.md).
 """
 
 # command-line flags that map one-to-one to TrainConfig fields: (flag, field, type, help)
@@ -79,7 +84,10 @@ def add_parser(subparsers) -> None:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="set any TrainConfig field, e.g. --set lr_milestones=[50,75] --set augment=true")
     p.add_argument("--resume", action="store_true", default=None,
-                   help="continue from OUT/last.pt when it exists")
+                   help="continue the run in OUT from OUT/last.pt when it exists (it may change --epochs, --lr "
+                        "and the schedule; not the method, model, data, eps or attack)")
+    p.add_argument("--overwrite", action="store_true", default=None,
+                   help="start a new run in OUT even when it holds one: its checkpoints and metrics are deleted")
     p.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
     p.add_argument("--no-progress", dest="progress", action="store_false", default=None,
                    help="no progress bars or per-epoch lines")
@@ -99,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"{name:18s} {recipe.description}\n{'':18s} source: {recipe.source}")
         return 0
     overrides = {name: getattr(args, name) for _, name, _, _ in _FLAGS if getattr(args, name) is not None}
-    for name in ("resume", "compile", "progress"):
+    for name in ("resume", "overwrite", "compile", "progress"):
         if getattr(args, name) is not None:
             overrides[name] = getattr(args, name)
     overrides.update(parse_overrides(args.overrides))

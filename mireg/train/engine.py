@@ -9,12 +9,15 @@ One optimisation step on a batch ``(x, y)``:
 3. ``loss = term(logits_nat, logits_adv, y, x=x, x_adv=x_adv)`` (images only when ``uses_images``);
 4. ``loss.backward(); optimizer.step()`` (gradients all-reduced by DDP when distributed).
 
-The run, as named steps: :func:`_set_up` (data split, model, method, optimizer, schedule, loader,
-step), :func:`_start` (resume from ``last.pt``, or a fresh start), then per epoch
-:func:`~mireg.train.epoch.run_epoch` (an :class:`~mireg.train.epoch.EpochRecord`), the lr schedule
-step, :func:`_validate` (clean and PGD accuracy on the held-out split) and :func:`_save` (the metrics
-row, ``last.pt`` with everything to resume, ``best.pt`` with the best validation PGD accuracy), and
-:func:`_finish` (metrics files and curves).
+The run, as named steps: :func:`~mireg.train.rundir.open_run_folder` (``out_dir`` checked, locked,
+cleaned, and refused when it holds another run), :func:`_set_up` (data split, model, method,
+optimizer, schedule, loader, step), :func:`_start` (resume from ``last.pt``, or a fresh start; the
+records rewritten), then per epoch :func:`~mireg.train.epoch.run_epoch` (an
+:class:`~mireg.train.epoch.EpochRecord`), the lr schedule step, :func:`_validate` (clean and PGD
+accuracy on the held-out split) and :func:`_save` (``last.pt`` with everything to resume, the one
+commit point; then ``best.pt`` with the best validation PGD accuracy and the metrics files), and
+:func:`_finish` (metrics files and curves). A file that cannot be written stops the run with a
+one-line :class:`~mireg.utils.atomic.WriteError` that says what ``last.pt`` holds.
 
 Example::
 
@@ -47,10 +50,11 @@ from mireg.train.epoch import EpochRecord, NonFiniteLossError, run_epoch
 from mireg.train.methods import MethodSpec, needs_estimators
 from mireg.train.metrics import format_row, plot_history, run_summary, write_history
 from mireg.train.optim import LRSchedule, build_optimizer
-from mireg.train.state import Progress, checkpoint_state, gather_rng, initialise, resume
+from mireg.train.rundir import RunFolder, open_run_folder
+from mireg.train.state import Progress, best_state, checkpoint_state, gather_rng, initialise, resume
 from mireg.train.step import TrainingStep
 from mireg.train.validation import evaluate_accuracy
-from mireg.utils.atomic import atomic_write_text
+from mireg.utils.atomic import WriteError, atomic_write_text
 
 __all__ = ["EpochCallback", "NonFiniteLossError", "TrainResult", "evaluate_accuracy", "train"]
 
@@ -115,24 +119,43 @@ def train(config: TrainConfig, *, model: nn.Module | None = None,
 
     Raises:
         NonFiniteLossError: the loss became NaN/inf; ``last.pt`` holds the last good epoch.
+        ValueError: ``out_dir`` cannot be written, holds a run (without ``resume`` or ``overwrite``),
+            or holds a run that ``config`` would mix with another experiment (``resume``).
+        mireg.utils.lock.FolderInUseError: another live run works in ``out_dir``.
+        mireg.utils.atomic.WriteError: a file could not be written (disk full, read-only, ...).
     """
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
     config.validate()
     ctx = D.setup(config.device)
     try:
-        return _train(config, ctx, model, callbacks or [])
+        folder = open_run_folder(config, ctx, _logger(ctx.is_main and config.progress))
+        try:
+            return _train(config, ctx, model, callbacks or [], folder)
+        finally:
+            folder.release()
     finally:
         D.cleanup(ctx)
 
 
-def _train(config: TrainConfig, ctx: D.DistContext, model: nn.Module | None,
-           callbacks: list[EpochCallback]) -> TrainResult:
+def _train(config: TrainConfig, ctx: D.DistContext, model: nn.Module | None, callbacks: list[EpochCallback],
+           folder: RunFolder) -> TrainResult:
     run = _set_up(config, ctx, model)
-    progress = _start(run, config, ctx)
-    if ctx.is_main:
-        run.out_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(run.out_dir / "config.json", json.dumps(config.to_dict(), indent=2) + "\n")
+    progress = _start(run, config, ctx, folder.state)
+    try:
+        _epochs(run, config, ctx, progress, callbacks)
+        _finish(run, config, ctx, progress)
+    except WriteError as err:
+        kept = f"holds epoch {progress.committed}" if progress.committed else "was not written (no epoch saved)"
+        raise err.with_detail(f"; the run stopped: {str(run.last_path)!r} {kept}, nothing before it is lost; fix "
+                              "the cause and rerun with resume=true (--resume) to continue") from None
+    return TrainResult(model=run.model, history=progress.history, best_epoch=progress.best_epoch,
+                       best_metric=progress.best_metric, out_dir=run.out_dir, last_path=run.last_path,
+                       best_path=run.best_path if progress.best_epoch is not None else None, config=config)
+
+
+def _epochs(run: _Run, config: TrainConfig, ctx: D.DistContext, progress: Progress,
+            callbacks: list[EpochCallback]) -> None:
     for epoch in range(progress.start_epoch, config.epochs):
         run.loader.set_epoch(epoch)
         run.model.train()
@@ -145,10 +168,6 @@ def _train(config: TrainConfig, ctx: D.DistContext, model: nn.Module | None,
         D.barrier(ctx)
         for callback in callbacks:
             callback(epoch + 1, row)
-    _finish(run, config, ctx, progress)
-    return TrainResult(model=run.model, history=progress.history, best_epoch=progress.best_epoch,
-                       best_metric=progress.best_metric, out_dir=run.out_dir, last_path=run.last_path,
-                       best_path=run.best_path if progress.best_epoch is not None else None, config=config)
 
 
 def _set_up(config: TrainConfig, ctx: D.DistContext, model: nn.Module | None) -> _Run:
@@ -196,16 +215,22 @@ def _method(config: TrainConfig, device: torch.device, train_data: ImageTensors)
     return spec
 
 
-def _start(run: _Run, config: TrainConfig, ctx: D.DistContext) -> Progress:
-    """Resume from ``last.pt`` (``config.resume``) or start fresh."""
-    if config.resume and run.last_path.is_file():
-        state = load_checkpoint(run.last_path, map_location=ctx.device)
+def _start(run: _Run, config: TrainConfig, ctx: D.DistContext, state: dict[str, Any] | None) -> Progress:
+    """Resume from ``last.pt`` (``config.resume``; the main process has read it already) or start fresh;
+    then ``config.json`` and the metrics files say what this run is."""
+    if config.resume and (state is not None or (not ctx.is_main and run.last_path.is_file())):
+        if state is None:
+            state = load_checkpoint(run.last_path)
         progress = resume(state, run.model, run.step.criterion, run.optimizer, run.scheduler, config, ctx, run.log)
         run.log(f"resumed from {run.last_path} after epoch {progress.start_epoch}")
-        return progress
-    progress = initialise(run.model, config, ctx, run.log)
-    if config.resume:
-        run.log(f"no checkpoint at {run.last_path}: starting from epoch 1")
+    else:
+        progress = initialise(run.model, config, ctx, run.log)
+        if config.resume:
+            run.log(f"no checkpoint at {run.last_path}: starting from epoch 1")
+    if ctx.is_main:
+        atomic_write_text(run.out_dir / "config.json", json.dumps(config.to_dict(), indent=2) + "\n")
+        if progress.history:
+            _write_records(run, config, progress)
     return progress
 
 
@@ -226,7 +251,8 @@ def _validate(run: _Run, config: TrainConfig, ctx: D.DistContext, epoch: int, ro
         row["val_clean_acc"], row["val_robust_acc"] = clean_acc, robust_acc
         metric = robust_acc if robust_acc == robust_acc else clean_acc
         if progress.best_metric is None or metric > progress.best_metric:
-            progress.best_metric, progress.best_epoch, improved = metric, epoch + 1, True
+            progress.new_best(metric, epoch + 1)
+            improved = True
     else:
         row["val_clean_acc"] = row["val_robust_acc"] = None
     row["best"] = improved
@@ -235,28 +261,34 @@ def _validate(run: _Run, config: TrainConfig, ctx: D.DistContext, epoch: int, ro
 
 def _save(run: _Run, config: TrainConfig, ctx: D.DistContext, epoch: int, row: dict[str, Any], progress: Progress,
           improved: bool) -> None:
-    """``last.pt``, ``best.pt`` (when improved), ``epoch_NNNN.pt`` (every ``save_every``), the metrics
-    files and the epoch's log line; only the main process writes."""
+    """``last.pt`` (the commit point), then ``best.pt`` (when improved), ``epoch_NNNN.pt`` (every
+    ``save_every``), the metrics files and the epoch's log line; only the main process writes. A kill
+    between ``last.pt`` and the others is repaired on resume (:func:`mireg.train.rundir.reconcile`)."""
     rngs = gather_rng(ctx)
     if not ctx.is_main:
         return
     state = checkpoint_state(epoch + 1, run.model, run.step.criterion, run.optimizer, run.scheduler, rngs, progress,
                              config)
     save_checkpoint(state, run.last_path)
+    progress.committed = epoch + 1
     if improved:
-        save_checkpoint({"format": state["format"], "epoch": epoch + 1, "model": state["model"], "metrics": row,
-                         "config": state["config"]}, run.best_path)
+        save_checkpoint(best_state(state), run.best_path)
     if config.save_every and (epoch + 1) % config.save_every == 0:
         save_checkpoint(state, run.out_dir / f"epoch_{epoch + 1:04d}.pt")
-    write_history(progress.history, run.out_dir, run_summary(config, progress.best_epoch, progress.best_metric))
+    _write_records(run, config, progress)
     run.log(format_row(row, config))
+
+
+def _write_records(run: _Run, config: TrainConfig, progress: Progress) -> None:
+    write_history(progress.history, run.out_dir,
+                  run_summary(config, progress.best_epoch, progress.best_metric, progress.resumes))
 
 
 def _finish(run: _Run, config: TrainConfig, ctx: D.DistContext, progress: Progress) -> None:
     """The final metrics files and ``curves.png`` (a plotting failure is logged, never fatal)."""
     if not (ctx.is_main and progress.history):
         return
-    write_history(progress.history, run.out_dir, run_summary(config, progress.best_epoch, progress.best_metric))
+    _write_records(run, config, progress)
     try:
         plot_history(progress.history, run.out_dir / "curves.png", title=f"{config.method} on {config.dataset}")
     except Exception as err:  # noqa: BLE001 - a plotting failure must not lose a finished run
