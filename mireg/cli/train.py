@@ -80,7 +80,11 @@ def add_parser(subparsers) -> None:
                    help="set any TrainConfig field, e.g. --set lr_milestones=[50,75] --set augment=true")
     p.add_argument("--resume", action="store_true", default=None,
                    help="continue from OUT/last.pt when it exists")
-    p.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
+    p.add_argument("--compile", dest="compile", action="store_true", default=None,
+                   help="torch.compile the model (default: on CUDA only; a failure to compile falls back to "
+                        "eager with one warning); --set compile_mode=reduce-overhead adds CUDA graphs")
+    p.add_argument("--no-compile", dest="compile", action="store_false",
+                   help="never compile (the eager path, also on CUDA)")
     p.add_argument("--no-progress", dest="progress", action="store_false", default=None,
                    help="no progress bars or per-epoch lines")
     p.add_argument("--list-recipes", action="store_true", help="list the recipes and exit")

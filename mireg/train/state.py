@@ -17,7 +17,6 @@ from torch import nn
 from mireg.checkpoints import FORMAT, load_checkpoint
 from mireg.config import TrainConfig
 from mireg.train import distributed as D
-from mireg.train.optim import LRSchedule
 
 __all__ = ["Progress", "capture_rng", "checkpoint_state", "gather_rng", "initialise", "restore_rng", "resume"]
 
@@ -77,8 +76,7 @@ def resume(state: dict[str, Any], model: nn.Module, criterion: nn.Module, optimi
     if state.get("criterion"):
         criterion.load_state_dict(state["criterion"])
     optimizer.load_state_dict(state["optimizer"])
-    scheduler.load_state_dict(state["scheduler"])
-    scheduler.lr_lambdas = [LRSchedule(config)]  # the config's schedule (e.g. more epochs), not the saved one
+    scheduler.load_state_dict(state["scheduler"])  # the config's schedule (e.g. more epochs) at the saved step
     progress = Progress(int(state["epoch"]), list(state["history"]), state["best"]["metric"],
                         state["best"]["epoch"])
     rngs = state["rng"]
