@@ -91,10 +91,16 @@ class CompileFallback:
         self.active = False
         if not self._warned:
             self._warned = True
-            first = (str(err).strip().splitlines() or [""])[0][:300]
-            warnings.warn(f"torch.compile failed ({type(err).__name__}: {first}); training continues without "
+            warnings.warn(f"torch.compile failed ({_summary(err)}); training continues without "
                           "compilation (eager): the same computation, slower. Set compile=false (mireg train "
                           "--no-compile) to skip compiling.", RuntimeWarning, stacklevel=3)
+
+
+def _summary(err: BaseException) -> str:
+    """``Type: message`` of ``err`` in one line: its first two non-empty lines (dynamo's
+    ``BackendCompilerFailed`` names the backend on the first and the backend's error on the second)."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()][:2]
+    return f"{type(err).__name__}: {' '.join(lines)[:300]}"
 
 
 class CompiledModule(nn.Module):
