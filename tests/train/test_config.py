@@ -179,3 +179,34 @@ def test_optimizers_follow_the_config():
     assert not sgd.defaults["fused"]
     for name in ("sgd", "adam", "adamw"):  # torch's fused kernels (the engine asks for them on CUDA)
         assert build_optimizer(TrainConfig(optimizer=name), model, fused=True).defaults["fused"] is True
+
+
+FAST_RECIPES = ("fast-at-resnet18", "fast-trades-resnet18", "fast-mart-resnet18", "fast-mart+-resnet18",
+                "fast-infoat-resnet18")
+
+
+@pytest.mark.parametrize("name", FAST_RECIPES)
+def test_fast_recipes_share_one_budget_cite_their_sources_and_say_they_are_unmeasured(name):
+    recipe = RECIPES.get(name)
+    cfg = recipe()
+    assert (cfg.dataset, cfg.model, cfg.epochs, cfg.batch_size, cfg.lr, cfg.lr_schedule) == (
+        "cifar10", "resnet18", 15, 512, 0.4, "one_cycle")
+    assert (cfg.steps, cfg.alpha, cfg.eps, cfg.weight_decay, cfg.val_size) == (7, 2 / 255, 8 / 255, 5e-4, 1000)
+    assert cfg.epochs <= 30  # the budget
+    assert "Wong, Rice & Kolter" in recipe.source and "Rice, Wong & Kolter" in recipe.source
+    assert "Not yet measured on a GPU" in recipe.notes
+    assert cfg.compile == "auto" and cfg.amp  # fast on CUDA by default, eager on the CPU
+
+
+@pytest.mark.parametrize("name", FAST_RECIPES)
+def test_fast_recipes_train_a_tiny_step_on_the_cpu(tmp_path, name):
+    from mireg.train import train
+
+    small = {"dataset": "digits", "image_size": 8, "channels": 1, "model": "small_cnn",
+             "model_kwargs": {"width": 4, "hidden": 16}, "normalize": False, "val_size": 97, "val_steps": 1,
+             "epochs": 1, "batch_size": 600, "steps": 1, "device": "cpu", "progress": False,
+             "out_dir": str(tmp_path)}
+    result = train(build_config(name, overrides=small))
+    row = result.history[0]
+    assert row["loss"] == row["loss"] and row["lr"] > 0  # finite; one_cycle's first step is not at lr 0
+    assert result.config.recipe == name and result.config.lr_schedule == "one_cycle"
