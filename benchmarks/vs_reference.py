@@ -185,13 +185,13 @@ def time_engine(args, method: str, data: ImageTensors, device) -> dict:
             "steps": args.attack_steps, "device": str(device), "out_dir": out, "progress": False,
             **args.engine_overrides})
         start = (time.perf_counter(), time.process_time())
-        train(cfg, callbacks=[lambda e, row: marks.append((time.perf_counter(), time.process_time(), row))])
+        result = train(cfg, callbacks=[lambda e, row: marks.append((time.perf_counter(), time.process_time(), row))])
     (wall_end, cpu_end, row), (wall_prev, cpu_prev, _) = marks[-1], marks[-2]
     images = args.steps * args.batch_size
     return {"batch_size": args.batch_size, "images": images, "wall_s_per_image": row["train_seconds"] / images,
             "cpu_s_per_image": (cpu_end - cpu_prev) / images,  # includes the epoch's checkpoint writing
             "warmup_epoch_wall_s": marks[0][0] - start[0], "timed_epoch_wall_s_with_checkpoint": wall_end - wall_prev,
-            "engine_config": {k: getattr(cfg, k) for k in ("amp", "channels_last", "compile", "attack_mode")}}
+            "engine_config": {"attack_mode": cfg.attack_mode, **vars(result.extra["speed"])}}  # "auto" resolved
 
 
 def _summary(runs: list[dict], epoch_images: int, ideal_flop: float, peak_tflops: float | None) -> dict:

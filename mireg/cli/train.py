@@ -16,6 +16,9 @@ examples:
   # the same recipe, shorter, with another beta; any field with --set key=value
   mireg train --recipe mart-resnet18 --epochs 30 --beta 6 --set lr_milestones=[20,25] --out runs/m
 
+  # a fast recipe: 15 epochs, PGD-7, batch 512, one-cycle lr (compiled, bf16 on CUDA; docs/training.md)
+  mireg train --recipe fast-at-resnet18 --data-root data --out runs/fast-at
+
   # InfoAT on the bundled digits (no files needed), CPU, a few seconds per epoch
   mireg train --recipe digits-infoat --epochs 5 --out runs/infoat
 

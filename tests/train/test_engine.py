@@ -192,7 +192,7 @@ def test_cuda_step_uses_bf16_autocast_channels_last_and_fp32_images(tmp_path):
         seen.append((inputs[0].dtype, output.dtype, inputs[0].is_contiguous(memory_format=torch.channels_last)))
 
     model[0].register_forward_hook(record)
-    result = train(tiny(tmp_path, device="cuda", epochs=1), model=model)
+    result = train(tiny(tmp_path, device="cuda", epochs=1, compile=False), model=model)  # hooks see eager calls
     assert result.history[0]["loss"] == result.history[0]["loss"]  # finite
     assert next(result.model.parameters()).dtype == torch.float32 and next(result.model.parameters()).is_cuda
     assert any(out == torch.bfloat16 for _, out, _ in seen)      # the model ran under bf16 autocast
@@ -399,3 +399,34 @@ def test_drop_last_keeps_shapes_static_and_counts_only_the_trained_images(tmp_pa
     assert len(rec.lrs) == 4 and rec.lrs[-1] == 0.0  # the schedule counts 2 steps per epoch
     with pytest.raises(ValueError, match="drop_last drops that short batch"):
         train(tiny(tmp_path / "big", batch_size=1500, drop_last=True))
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("compile_mode", ["default", "reduce-overhead"])
+def test_cuda_steps_after_the_first_never_synchronise(tmp_path, monkeypatch, compile_mode):
+    # torch's sync debug mode turns every host-device synchronisation into an error; the first two steps
+    # are left out (compilation, cuDNN autotuning and CUDA-graph recording synchronise), and log_every is
+    # beyond the epoch
+    import mireg.train.epoch as epoch_module
+    from mireg.train.step import TrainingStep
+
+    calls = {"n": 0}
+    step_call, add = TrainingStep.__call__, epoch_module._RunningTotals.add
+
+    def strict(fn):
+        def wrapped(*args, **kwargs):
+            calls["n"] += fn is step_call
+            if calls["n"] <= 2:
+                return fn(*args, **kwargs)
+            torch.cuda.set_sync_debug_mode("error")
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                torch.cuda.set_sync_debug_mode("default")
+        return wrapped
+
+    monkeypatch.setattr(TrainingStep, "__call__", strict(step_call))
+    monkeypatch.setattr(epoch_module._RunningTotals, "add", strict(add))
+    result = train(tiny(tmp_path, device="cuda", epochs=1, method="trades", log_every=100,
+                        compile_mode=compile_mode), model=_small_model())
+    assert calls["n"] == 6 and result.extra["speed"].compile and result.extra["speed"].drop_last
