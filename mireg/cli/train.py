@@ -16,6 +16,9 @@ examples:
   # the same recipe, shorter, with another beta; any field with --set key=value
   mireg train --recipe mart-resnet18 --epochs 30 --beta 6 --set lr_milestones=[20,25] --out runs/m
 
+  # a fast recipe: 15 epochs, PGD-7, batch 512, one-cycle lr (compiled, bf16 on CUDA; docs/training.md)
+  mireg train --recipe fast-at-resnet18 --data-root data --out runs/fast-at
+
   # InfoAT on the bundled digits (no files needed), CPU, a few seconds per epoch
   mireg train --recipe digits-infoat --epochs 5 --out runs/infoat
 
@@ -88,7 +91,11 @@ def add_parser(subparsers) -> None:
                         "and the schedule; not the method, model, data, eps or attack)")
     p.add_argument("--overwrite", action="store_true", default=None,
                    help="start a new run in OUT even when it holds one: its checkpoints and metrics are deleted")
-    p.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
+    p.add_argument("--compile", dest="compile", action="store_true", default=None,
+                   help="torch.compile the model (default: on CUDA only; a failure to compile falls back to "
+                        "eager with one warning); --set compile_mode=reduce-overhead adds CUDA graphs")
+    p.add_argument("--no-compile", dest="compile", action="store_false",
+                   help="never compile (the eager path, also on CUDA)")
     p.add_argument("--no-progress", dest="progress", action="store_false", default=None,
                    help="no progress bars or per-epoch lines")
     p.add_argument("--list-recipes", action="store_true", help="list the recipes and exit")

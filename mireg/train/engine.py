@@ -11,13 +11,15 @@ One optimisation step on a batch ``(x, y)``:
 
 The run, as named steps: :func:`~mireg.train.rundir.open_run_folder` (``out_dir`` checked, locked,
 cleaned, and refused when it holds another run), :func:`_set_up` (data split, model, method,
-optimizer, schedule, loader, step), :func:`_start` (resume from ``last.pt``, or a fresh start; the
-records rewritten), then per epoch :func:`~mireg.train.epoch.run_epoch` (an
-:class:`~mireg.train.epoch.EpochRecord`), the lr schedule step, :func:`_validate` (clean and PGD
-accuracy on the held-out split) and :func:`_save` (``last.pt`` with everything to resume, the one
-commit point; then ``best.pt`` with the best validation PGD accuracy and the metrics files), and
-:func:`_finish` (metrics files and curves). A file that cannot be written stops the run with a
-one-line :class:`~mireg.utils.atomic.WriteError` that says what ``last.pt`` holds.
+optimizer, loader, lr schedule, step; the speed settings of the device, :mod:`mireg.train.speed`),
+:func:`_start` (resume from ``last.pt``, or a fresh start; the records rewritten), then per epoch
+:func:`~mireg.train.epoch.run_epoch` (an :class:`~mireg.train.epoch.EpochRecord`; the lr schedule is
+stepped after every optimisation step), :func:`_validate` (clean and PGD accuracy on the held-out
+split), :func:`_save` (``last.pt`` with everything to resume, the one commit point; then ``best.pt``
+with the best validation PGD accuracy and the metrics files) and the epoch callbacks (a callback ends
+the run early by raising :class:`StopTraining`), and :func:`_finish` (metrics files and curves). A
+file that cannot be written stops the run with a one-line :class:`~mireg.utils.atomic.WriteError`
+that says what ``last.pt`` holds.
 
 Example::
 
@@ -44,22 +46,22 @@ from mireg.config import TrainConfig
 from mireg.data import ImageTensors, TensorLoader
 from mireg.estimators import load_estimators
 from mireg.registry import METHODS
-from mireg.runs import build_model, train_val_split
+from mireg.runs import build_model, train_val_split, with_data_defaults
 from mireg.train import distributed as D
-from mireg.train.epoch import EpochRecord, NonFiniteLossError, run_epoch
+from mireg.train.callbacks import EpochCallback, StopTraining, call_back
+from mireg.train.epoch import NonFiniteLossError, run_epoch
 from mireg.train.methods import MethodSpec, needs_estimators
 from mireg.train.metrics import format_row, plot_history, run_summary, write_history
-from mireg.train.optim import LRSchedule, build_optimizer
+from mireg.train.optim import build_optimizer, build_scheduler
 from mireg.train.rundir import RunFolder, open_run_folder
+from mireg.train.schedules import PerIterationLR
+from mireg.train.speed import Speed, resolve_speed
 from mireg.train.state import Progress, best_state, checkpoint_state, gather_rng, initialise, resume
 from mireg.train.step import TrainingStep
 from mireg.train.validation import evaluate_accuracy
 from mireg.utils.atomic import WriteError, atomic_write_text
 
-__all__ = ["EpochCallback", "NonFiniteLossError", "TrainResult", "evaluate_accuracy", "train"]
-
-EpochCallback = Callable[[int, dict[str, Any]], None]
-
+__all__ = ["EpochCallback", "NonFiniteLossError", "StopTraining", "TrainResult", "evaluate_accuracy", "train"]
 
 @dataclass
 class TrainResult:
@@ -71,7 +73,10 @@ class TrainResult:
         best_epoch, best_metric: the epoch (1-based) with the highest validation PGD accuracy and
             that accuracy (None without a validation split).
         out_dir, last_path, best_path: where the files are (best_path None without validation).
-        config: the configuration of the run.
+        config: the configuration of the run ("auto" data settings resolved for its dataset).
+        stopped_early, stop_reason: whether a callback ended the run with :class:`StopTraining`, and
+            its message.
+        extra: ``{"speed": ...}`` the speed settings the run used on its device (:mod:`mireg.train.speed`).
     """
 
     model: nn.Module
@@ -82,6 +87,8 @@ class TrainResult:
     last_path: Path
     best_path: Path | None
     config: TrainConfig
+    stopped_early: bool = False
+    stop_reason: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -92,11 +99,12 @@ class _Run:
     model: nn.Module
     step: TrainingStep
     optimizer: torch.optim.Optimizer
-    scheduler: torch.optim.lr_scheduler.LambdaLR
+    scheduler: PerIterationLR
     loader: TensorLoader
     val_data: ImageTensors | None
     out_dir: Path
     log: Callable[[str], None]
+    speed: Speed
 
     @property
     def last_path(self) -> Path:
@@ -115,7 +123,7 @@ def train(config: TrainConfig, *, model: nn.Module | None = None,
         config: the run (build it with :func:`mireg.train.build_config`).
         model: use this model instead of ``MODELS[config.model]`` (inputs in [0, 1], logits out).
         callbacks: functions ``fn(epoch, metrics_row)`` called after each epoch's checkpoint is
-            written (1-based epoch).
+            written (1-based epoch); one may raise :class:`StopTraining` to end the run there.
 
     Raises:
         NonFiniteLossError: the loss became NaN/inf; ``last.pt`` holds the last good epoch.
@@ -127,6 +135,7 @@ def train(config: TrainConfig, *, model: nn.Module | None = None,
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
     config.validate()
+    config = with_data_defaults(config)
     ctx = D.setup(config.device)
     try:
         folder = open_run_folder(config, ctx, _logger(ctx.is_main and config.progress))
@@ -143,7 +152,7 @@ def _train(config: TrainConfig, ctx: D.DistContext, model: nn.Module | None, cal
     run = _set_up(config, ctx, model)
     progress = _start(run, config, ctx, folder.state)
     try:
-        _epochs(run, config, ctx, progress, callbacks)
+        stop = _epochs(run, config, ctx, progress, callbacks)
         _finish(run, config, ctx, progress)
     except WriteError as err:
         kept = f"holds epoch {progress.committed}" if progress.committed else "was not written (no epoch saved)"
@@ -151,28 +160,35 @@ def _train(config: TrainConfig, ctx: D.DistContext, model: nn.Module | None, cal
                               "the cause and rerun with resume=true (--resume) to continue") from None
     return TrainResult(model=run.model, history=progress.history, best_epoch=progress.best_epoch,
                        best_metric=progress.best_metric, out_dir=run.out_dir, last_path=run.last_path,
-                       best_path=run.best_path if progress.best_epoch is not None else None, config=config)
+                       best_path=run.best_path if progress.best_epoch is not None else None, config=config,
+                       stopped_early=bool(stop), stop_reason=stop, extra={"speed": run.speed})
 
 
 def _epochs(run: _Run, config: TrainConfig, ctx: D.DistContext, progress: Progress,
-            callbacks: list[EpochCallback]) -> None:
+            callbacks: list[EpochCallback]) -> str:
+    """The epochs from ``progress.start_epoch``; the reason a callback stopped the run ("" if none did)."""
     for epoch in range(progress.start_epoch, config.epochs):
         run.loader.set_epoch(epoch)
         run.model.train()
+        lr = run.optimizer.param_groups[0]["lr"]  # the rate of the epoch's first step
         record = run_epoch(run.step, run.loader, config, ctx, epoch, last_path=run.last_path,
                            epochs_done=len(progress.history))
-        row = _epoch_row(run, record, epoch)
+        row = record.row(epoch + 1, lr, run.step.criterion.uses_natural)
         improved = _validate(run, config, ctx, epoch, row, progress)
         progress.history.append(row)
         _save(run, config, ctx, epoch, row, progress, improved)
         D.barrier(ctx)
-        for callback in callbacks:
-            callback(epoch + 1, row)
+        stop = call_back(callbacks, epoch, row, ctx)
+        if stop:
+            run.log(f"stopped after epoch {epoch + 1}: {stop}")
+            return stop
+    return ""
 
 
 def _set_up(config: TrainConfig, ctx: D.DistContext, model: nn.Module | None) -> _Run:
-    """Data split, model (seeded with ``config.seed``), method, optimizer, schedule, loader and step."""
-    device, cuda = ctx.device, ctx.device.type == "cuda"
+    """Data split, model (seeded with ``config.seed``), method, optimizer, loader, lr schedule and step, with
+    the speed settings of the device."""
+    device, speed = ctx.device, resolve_speed(config, ctx.device)
     if config.batch_size % ctx.world_size:
         raise ValueError(f"batch_size={config.batch_size} (the global batch) must be divisible by the "
                          f"number of processes ({ctx.world_size})")
@@ -183,18 +199,29 @@ def _set_up(config: TrainConfig, ctx: D.DistContext, model: nn.Module | None) ->
     elif not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
     model = model.to(device)
-    if cuda and config.channels_last:
+    if speed.channels_last:
         model = model.to(memory_format=torch.channels_last)
         torch.backends.cudnn.benchmark = True
     spec = _method(config, device, train_data)
-    optimizer = build_optimizer(config, model)
-    step = TrainingStep(config, model, spec, optimizer, ctx)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, LRSchedule(config))
+    optimizer = build_optimizer(config, model, fused=speed.fused)
+    loader = _loader(config, ctx, train_data, speed)
+    scheduler = build_scheduler(config, optimizer, len(loader))
+    step = TrainingStep(config, model, spec, optimizer, ctx, speed=speed, scheduler=scheduler)
+    log = _logger(ctx.is_main and config.progress)
+    log(f"{config.method} on {device}: {speed.describe()}")
+    return _Run(model, step, optimizer, scheduler, loader, val_data, Path(config.out_dir), log, speed)
+
+
+def _loader(config: TrainConfig, ctx: D.DistContext, train_data: ImageTensors, speed: Speed) -> TensorLoader:
+    """This process's shard of the training split, in batches of ``batch_size / world_size``."""
     loader = TensorLoader(train_data, batch_size=config.batch_size // ctx.world_size, shuffle=True,
-                          augment=config.augment, device=device, seed=config.seed, rank=ctx.rank,
-                          world_size=ctx.world_size, channels_last=cuda and config.channels_last)
-    return _Run(model, step, optimizer, scheduler, loader, val_data, Path(config.out_dir),
-                _logger(ctx.is_main and config.progress))
+                          augment=config.augment, drop_last=speed.drop_last, device=ctx.device, seed=config.seed,
+                          rank=ctx.rank, world_size=ctx.world_size, channels_last=speed.channels_last)
+    if not len(loader):
+        raise ValueError(f"batch_size={config.batch_size} is larger than the {loader.num_samples} training images "
+                         "per process, and drop_last drops that short batch: lower batch_size or set "
+                         "drop_last=false")
+    return loader
 
 
 def _method(config: TrainConfig, device: torch.device, train_data: ImageTensors) -> MethodSpec:
@@ -232,13 +259,6 @@ def _start(run: _Run, config: TrainConfig, ctx: D.DistContext, state: dict[str, 
         if progress.history:
             _write_records(run, config, progress)
     return progress
-
-
-def _epoch_row(run: _Run, record: EpochRecord, epoch: int) -> dict[str, Any]:
-    """The metrics row of the epoch just trained (the lr it ran with), then one step of the schedule."""
-    lr = run.optimizer.param_groups[0]["lr"]
-    run.scheduler.step()
-    return record.row(epoch + 1, lr, run.step.criterion.uses_natural)
 
 
 def _validate(run: _Run, config: TrainConfig, ctx: D.DistContext, epoch: int, row: dict[str, Any],

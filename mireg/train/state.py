@@ -25,6 +25,7 @@ from torch import nn
 from mireg.checkpoints import FORMAT, load_checkpoint
 from mireg.config import RESUME_MAY_CHANGE, TrainConfig
 from mireg.train import distributed as D
+from mireg.train.schedules import PerIterationLR
 
 __all__ = ["Progress", "best_state", "capture_rng", "checkpoint_state", "gather_rng", "initialise", "restore_rng",
            "resume"]
@@ -94,7 +95,7 @@ def best_state(state: dict[str, Any]) -> dict[str, Any]:
 
 
 def resume(state: dict[str, Any], model: nn.Module, criterion: nn.Module, optimizer: torch.optim.Optimizer,
-           scheduler: Any, config: TrainConfig, ctx: D.DistContext, log) -> Progress:
+           scheduler: PerIterationLR, config: TrainConfig, ctx: D.DistContext, log) -> Progress:
     """Load a ``last.pt`` ``state`` into the run's objects with ``config``'s hyperparameters and schedule
     (see the module docstring); restore this process's RNG (or reseed it when the number of processes
     changed)."""
@@ -119,17 +120,18 @@ def resume(state: dict[str, Any], model: nn.Module, criterion: nn.Module, optimi
     return progress
 
 
-def _restore_optimizer(optimizer: torch.optim.Optimizer, scheduler: Any, state: dict[str, Any]) -> None:
-    """The optimiser's state and the schedule's position from ``state``; the hyperparameters (lr,
-    momentum, weight decay, ...) and the schedule as the run's objects were built from the new config."""
+def _restore_optimizer(optimizer: torch.optim.Optimizer, scheduler: PerIterationLR, state: dict[str, Any]) -> None:
+    """The optimiser's state and the schedule's position (its iteration count) from ``state``; the
+    hyperparameters (lr, momentum, weight decay, ...) and the schedule as the run's objects were built
+    from the new config."""
     fresh = [{k: v for k, v in group.items() if k != "params"} for group in optimizer.param_groups]
+    base_lrs = list(scheduler.base_lrs)
     optimizer.load_state_dict(state["optimizer"])
     for group, values in zip(optimizer.param_groups, fresh, strict=True):
         group.update(values)
-    saved = state["scheduler"]
-    scheduler.last_epoch = saved["last_epoch"]
-    scheduler._step_count = saved.get("_step_count", saved["last_epoch"] + 1)
-    lrs = [base * fn(scheduler.last_epoch) for base, fn in zip(scheduler.base_lrs, scheduler.lr_lambdas, strict=True)]
+    scheduler.load_state_dict(state["scheduler"])
+    scheduler.base_lrs = base_lrs
+    lrs = [base * scheduler.schedule(scheduler.last_epoch) for base in base_lrs]
     for group, lr in zip(optimizer.param_groups, lrs, strict=True):
         group["lr"] = lr
     scheduler._last_lr = lrs
