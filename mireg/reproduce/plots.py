@@ -15,10 +15,11 @@ __all__ = ["plot_report", "plot_accuracy", "plot_paired"]
 
 
 def _figure_class():
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise ImportError("the report's plots need matplotlib: pip install matplotlib") from None
+    from mireg._optional import require
+
+    require("matplotlib", "the plots of a reproduction report")
+    from matplotlib.figure import Figure
+
     return Figure
 
 
