@@ -1,4 +1,5 @@
-"""Black-box transfer (NAMID, Zhou et al., ICML 2022, Sec. 4.3 "Black-box attacks", Table 2) as a torchattacks ``Attack``.
+"""Black-box transfer (NAMID, Zhou et al., ICML 2022, Sec. 4.3 "Black-box attacks", Table 2) as a
+torchattacks ``Attack``.
 
 Registered in :data:`mireg.registry.ATTACKS` as ``"transfer"``.
 """

@@ -143,8 +143,8 @@ def namid_m(config, *, estimators=None, **context) -> MethodSpec:
 
 @register_method("wmim")
 def wmim(config, *, estimators=None, num_classes: int = 10, in_channels: int = 3, **context) -> MethodSpec:
-    """WMIM, NAMID's baseline (§4.1; Zhu, Zhang & Evans, ICML 2020): AT + maximising the MI between adversarial inputs and
-    their logits, with a co-trained local-DIM estimator (:class:`mireg.losses.WMIM`); weight
+    """WMIM, NAMID's baseline (§4.1; Zhu, Zhang & Evans, ICML 2020): AT + maximising the MI between
+    adversarial inputs and their logits, with a co-trained local-DIM estimator (:class:`mireg.losses.WMIM`); weight
     ``mi_weight`` (WMIM's 0.1, untuned: the paper gives none). The estimator starts from the adversarial
     one of ``estimators`` when given, else fresh (width 512)."""
     estimator = estimators[1] if estimators is not None else LocalDIMEstimator(num_classes, in_channels, 512)
