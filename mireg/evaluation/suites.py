@@ -11,7 +11,7 @@ must not score higher than a weaker one). Suites are registered by name in
         attack = entry.build(model)            # a torchattacks-style Attack
 
 Step sizes are stored for the suite's default eps and scale linearly when another eps is asked
-for (PGD-20's 0.003 at 8/255 becomes 0.0015 at 4/255). Iteration counts are the papers'; the
+for (PGD-20's eps/4 = 2/255 at 8/255 becomes 1/255 at 4/255). Iteration counts are the papers'; the
 ``max_steps`` argument of :meth:`Suite.resolve` caps them (raising step sizes to 2.5 eps/steps) for
 smoke tests, and the report marks such a run as a reduced budget (never a claim).
 
