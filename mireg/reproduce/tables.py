@@ -21,6 +21,7 @@ from mireg.reproduce.studies import Arm, Budget, EstimatorBudget, EvalBudget, Ev
 __all__ = ["SMOKE_EPOCHS", "SMOKE_POINTS", "SMOKE_MAX_STEPS", "smoke_budget", "fast_evaluation",
            "paper_evaluation"]
 
+EPS_8 = 8 / 255
 SMOKE_EPOCHS = 5
 SMOKE_POINTS = 100
 SMOKE_MAX_STEPS = 10
@@ -95,12 +96,15 @@ register_study(Study(
                {"AT": "fast-at-resnet18", "TRADES": "fast-trades-resnet18", "MART": "fast-mart-resnet18",
                 "MART+": "fast-mart+-resnet18", "InfoAT": "fast-infoat-resnet18"},
                evaluation=fast_evaluation()),
-        # The InfoAT paper prints one optimiser for all methods: MART's ResNet-18 script (mart-resnet18).
+        # The InfoAT paper prints one optimiser for all methods: MART's ResNet-18 script (mart-resnet18); its
+        # training attack (eps 8/255, step eps/4, uniform start, as quoted in issue 12) for every method too.
         Budget("paper", "CIFAR-10 ResNet-18 with the recipe the InfoAT paper prints (MART's ResNet-18 "
-                        "script, 120 epochs) for every method; the whole test set, every attack at full "
-                        "strength",
+                        "script, 120 epochs) and its training attack (eps 8/255, step eps/4, uniform start) "
+                        "for every method; the whole test set, every attack at full strength",
                {"AT": "mart-resnet18", "TRADES": "mart-resnet18", "MART": "mart-resnet18",
                 "MART+": "mart+-resnet18", "InfoAT": "infoat-resnet18"},
+               overrides={"eps": EPS_8, "alpha": EPS_8 / 4},
+               arm_overrides={arm: {"attack_kwargs": {"random_start": "uniform"}} for arm in ("MART", "MART+")},
                evaluation=paper_evaluation()),
     ),
     notes="Where this study departs from the InfoAT paper (docs/reproduce.md has the reasons): Table II's "
@@ -108,10 +112,10 @@ register_study(Study(
           "step size eps/4\" (as quoted in issue 12) for PGD-20/100, CW-inf-20/100 and InfoPGD-20; the BPDA "
           "column has no printed settings and is mireg's choice (PGD-20 through the 8-bit quantisation, "
           "straight-through backward); PGD+, FGSM and AutoAttack settings were not re-checked against the paper. "
-          "At the paper budget InfoAT trains with the paper's attack (eps 8/255, step eps/4, uniform start; "
-          "infoat-resnet18) and the baselines with MART's script (mart-resnet18: eps 0.031, step 0.007, start "
-          "x + 0.001 N(0, 1)); whether the paper trains its baselines with its own attack settings was not "
-          "checked. TRADES's beta on MART's recipe is 6 (the TRADES paper's CIFAR-10 value).",
+          "At the paper budget every method trains with the paper's training attack (eps 8/255, step eps/4, "
+          "as quoted in issue 12; whether the paper gives its baselines the same was not checked), from a "
+          "uniform start except TRADES, whose KL attack (torchattacks' TPGD) starts at x + 0.001 N(0, 1). "
+          "TRADES's beta on MART's recipe is 6 (the TRADES paper's CIFAR-10 value).",
 ))
 
 

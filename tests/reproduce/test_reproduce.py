@@ -169,7 +169,11 @@ def test_each_arm_trains_with_its_methods_weights(budget):
     configs = configs_of(infoat)
     assert (configs["InfoAT"].lam, configs["InfoAT"].beta) == (2.5, 0.2)
     assert (configs["TRADES"].beta, configs["MART"].beta, configs["MART+"].beta) == (6.0, 5.0, 5.0)
-    assert len({(c.epochs, c.model, c.dataset, c.eps) for c in configs.values()}) == 1   # one shared budget
+    assert len({(c.epochs, c.model, c.dataset, c.eps, c.alpha) for c in configs.values()}) == 1  # one budget
+    if budget == "paper":  # InfoAT's training attack for every method: eps 8/255, step eps/4, uniform start
+        assert (configs["AT"].eps, configs["AT"].alpha) == (8 / 255, 2 / 255)
+        for name in ("MART", "MART+", "InfoAT"):
+            assert configs[name].attack_kwargs == {"random_start": "uniform"}, name
 
 
 def test_unknown_names_are_clear_value_errors():
