@@ -111,11 +111,17 @@ add_recipe(Recipe(
 add_recipe(Recipe(
     "infoat-resnet18", "InfoAT (lam = 2.5, beta = 0.2) with InfoPGD on ResNet-18",
     "Xu et al., 'InfoAT: Improving Adversarial Training Using the Information Bottleneck Principle', "
-    "IEEE TNNLS 2022, arXiv:2206.12292 (optimiser as printed there = MART's train_resnet.py defaults)",
-    {**_MART_RESNET, "method": "infoat", "lam": 2.5, "beta": 0.2, "attack_kwargs": {"random_start": "normal"}},
+    "IEEE TNNLS 2022, arXiv:2206.12292: optimiser as printed there (= MART's train_resnet.py defaults); "
+    "training attack eps 8/255, step eps/4, uniform random start as the paper states it (quoted in mireg "
+    "issue 12; the PDF could not be re-read where this recipe was written)",
+    {**_MART_RESNET, "method": "infoat", "lam": 2.5, "beta": 0.2, "eps": EPS_8, "alpha": EPS_8 / 4,
+     "attack_kwargs": {"random_start": "uniform"}},
     notes="The paper prints SGD lr 0.01, momentum 0.9, weight decay 3.5e-3, batch 128: exactly MART's "
-          "ResNet-18 script, whose 120-epoch schedule (x0.1 at 75, 90, 100) and attack (eps 0.031, "
-          "10 steps of 0.007, start x + 0.001 N(0, 1)) are used here. No official code exists."))
+          "ResNet-18 script, whose 120-epoch schedule (x0.1 at 75, 90, 100) is used here; no official code "
+          "exists. The training attack is the paper's, not MART's: InfoPGD-10 with eps 8/255, step eps/4 = 2/255 "
+          "and a uniform start in the ball (before issue 12 this recipe used MART's eps 0.031, step 0.007 and "
+          "start x + 0.001 N(0, 1), which the paper does not state). The 10 steps are MART's script's (the "
+          "quoted text gives no step count)."))
 
 add_recipe(Recipe(
     "mart+-resnet18", "MART+ (entropy-weighted MART, beta = 5) on ResNet-18",

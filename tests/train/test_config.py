@@ -34,6 +34,9 @@ def test_paper_recipes_hold_the_published_numbers():
     infoat = RECIPES.get("infoat-resnet18")()  # InfoAT prints MART's ResNet-18 optimiser
     assert (infoat.lr, infoat.weight_decay, infoat.momentum) == (0.01, 3.5e-3, 0.9)
     assert (infoat.lam, infoat.beta, infoat.method) == (2.5, 0.2, "infoat")
+    # the paper's training attack (issue 12): eps 8/255, step eps/4, uniform start, not MART's
+    assert (infoat.eps, infoat.alpha, infoat.steps) == (8 / 255, 2 / 255, 10)
+    assert infoat.attack_kwargs == {"random_start": "uniform"}
     trades = RECIPES.get("trades-wrn34")()
     assert (trades.model, trades.epochs, trades.weight_decay, trades.beta) == ("wrn34_10", 76, 2e-4, 6.0)
     rice = RECIPES.get("at-preact18")()
