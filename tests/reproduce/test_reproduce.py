@@ -189,15 +189,16 @@ def test_unknown_names_are_clear_value_errors():
         study.select(",")
 
 
-def test_fast_budget_without_its_recipes_fails_clearly():
+def test_fast_budget_uses_registered_recipes_and_fails_clearly_without_one(monkeypatch):
     from mireg.registry import RECIPES
 
     study = get_study("infoat-table2")
-    if "fast-at-resnet18" in RECIPES:
-        pytest.skip("the fast recipes are registered in this mireg")
+    assert study.budget("fast").recipes["InfoAT"] == "fast-infoat-resnet18"
+    assert all(name in RECIPES for name in study.budget("fast").recipes.values())
+    entries = {k: v for k, v in RECIPES._entries.items() if k != "fast-at-resnet18"}
+    monkeypatch.setattr(RECIPES, "_entries", entries)
     with pytest.raises(ValueError, match="recipe 'fast-at-resnet18'.*not registered.*--budget smoke"):
         reproduce("infoat-table2", "fast", seeds=1, out_dir="unused")
-    assert study.budget("fast").recipes["InfoAT"] == "fast-infoat-resnet18"
 
 
 def _budget(name="smoke", recipes=None, **kw):
