@@ -19,6 +19,7 @@ Estimator files (:mod:`mireg.estimators.io`) and the image-folder cache use :fun
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -54,8 +55,24 @@ def load_file(path: str | os.PathLike, map_location: str | torch.device | None =
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # noqa: BLE001 - torch raises many types for a bad file
-        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ValueError(f"{str(path)!r} is not a readable weights-only torch {what}: {first_line}") from None
+        raise ValueError(f"{str(path)!r} is not a readable weights-only torch {what}: {_load_error(err)}") from None
+
+
+def _load_error(err: Exception) -> str:
+    """Why ``torch.load(weights_only=True)`` failed, in one line, without torch's advice to load the file
+    unsafely (no mireg option does that, by design)."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(err))
+    found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", text)
+    if found:
+        return (f"it holds a pickled Python object ({found.group(1)}), which weights-only loading refuses "
+                "(mireg files hold only tensors and plain values)")
+    if "WeightsUnpickler error:" in text:
+        detail = next((line.strip() for line in text.split("WeightsUnpickler error:", 1)[1].splitlines()
+                       if line.strip()), "")
+        return f"not a file written by torch.save, or a damaged one ({detail or 'unreadable pickle'})"
+    if isinstance(err, EOFError) or not text.strip():
+        return "the file is empty or cut short"
+    return text.strip().splitlines()[0]
 
 
 def save_checkpoint(state: dict[str, Any], path: str | os.PathLike) -> Path:

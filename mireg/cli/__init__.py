@@ -35,9 +35,22 @@ Run 'mireg <command> --help' for each command's options and examples.
 """
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``mireg train: error: argument --epochs: ... (see 'mireg train
+    --help')``, exit status 2 (argparse's own usage block is left to --help)."""
+
+    def error(self, message: str):  # noqa: D102 - argparse's hook
+        self.exit(2, f"{self.prog}: error: {_one_line(message)} (see '{self.prog} --help')\n")
+
+
+def _one_line(message: object) -> str:
+    """A message on one line: its lines joined with spaces."""
+    return " ".join(line.strip() for line in str(message).splitlines() if line.strip())
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``mireg`` parser with every available subcommand."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="mireg", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
         description="Mutual-information adversarial training (InfoAT, NAMID) for PyTorch, torchattacks "
                     "and RobustBench: train, estimate MI, evaluate.")
@@ -66,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.traceback:
             raise
         command = getattr(args, "command", "")
-        print(f"mireg {command}: error: {err}".replace("  ", " "), file=sys.stderr)
+        print(f"mireg {command}: error: {_one_line(err)}".replace("  ", " "), file=sys.stderr)
         return 2 if not isinstance(err, RuntimeError) else 1
 
 

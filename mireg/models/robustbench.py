@@ -4,7 +4,8 @@
   RobustBench's layout (``model_dir/<dataset>/<threat_model>/<name>.pt``), through
   ``robustbench.utils.load_model``; ``download=True`` keeps RobustBench's own download path
   (Google Drive / timm hub) for users with internet.
-- :func:`robustbench_checkpoint_path`: where that file lives.
+- :func:`robustbench_checkpoint_path`: where that file lives (an ensemble's k members live next to it,
+  ``<name>.pt_m0.pt`` ... ``<name>.pt_m<k-1>.pt``, as RobustBench names them).
 - :func:`with_normalization`: any ``nn.Module`` that expects standardised inputs becomes a model of
   [0, 1] images (:class:`mireg.models.Normalized`).
 
@@ -71,12 +72,23 @@ def load_robustbench_model(name: str, model_dir: str | os.PathLike = "./models",
         timm_name = f"{name.lower().replace('-', '_')}_{dataset}_{threat_model.lower()}"
         if timm.is_model(timm_name):
             raise ValueError(f"{name!r} is served from the timm hub ({timm_name}); load it with download=True")
-        if not path.is_file():
+        missing = [p for p in _checkpoint_files(path, zoo[name]) if not p.is_file()]
+        if missing:
             raise FileNotFoundError(
-                f"RobustBench checkpoint not found at {path}. Put the file there (RobustBench layout "
-                "model_dir/<dataset>/<threat_model>/<name>.pt) or pass download=True (needs internet).")
+                f"RobustBench checkpoint not found at {', '.join(map(str, missing))}. Put the file there "
+                "(RobustBench layout model_dir/<dataset>/<threat_model>/<name>.pt; an ensemble of k models is k "
+                "files <name>.pt_m0.pt ... <name>.pt_m<k-1>.pt) or pass download=True (needs internet).")
     model = load_model(model_name=name, model_dir=str(model_dir), dataset=dataset, threat_model=threat_model)
     return model.eval()
+
+
+def _checkpoint_files(path: Path, entry: dict) -> list[Path]:
+    """The files RobustBench's ``load_model`` reads for a Model-Zoo entry: ``<name>.pt``, or for an
+    ensemble (a list of ``gdrive_id``) one file per member, ``<name>.pt_m0.pt``, ``<name>.pt_m1.pt``, ..."""
+    ids = entry.get("gdrive_id")
+    if isinstance(ids, list):
+        return [path.with_name(f"{path.name}_m{i}.pt") for i in range(len(ids))]
+    return [path]
 
 
 def with_normalization(model: nn.Module, mean: Sequence[float], std: Sequence[float]) -> nn.Module:
