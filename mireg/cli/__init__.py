@@ -64,9 +64,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``mireg`` console script; returns the exit status."""
+    """Entry point of the ``mireg`` console script; returns the exit status (2 for a bad argument, with a
+    one-line message on stderr; ``--help`` and ``--version`` exit through argparse)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:
+        if stop.code in (0, None):  # --help, --version
+            raise
+        return int(stop.code) if isinstance(stop.code, int) else 2  # a usage error, printed on one line
     if not hasattr(args, "func"):
         parser.print_help()
         return 2
