@@ -6,12 +6,12 @@ entropic "dual" linear-minimisation oracle). The threat model follows Wong et al
 Adversarial Examples via Projected Sinkhorn Iterations", ICML 2019: each channel is a mass
 distribution over pixels and mass may only move within a local ``kernel_size`` window.
 
-NAMID's evaluation (Zhou et al., ICML 2022, ``test_comparison.py``) runs 40 iterations with the
-Wasserstein radius 8/255 (per unit of image mass) and clamps the result to [0, 1] before the model.
-Here the radius is ``radius`` and ``eps`` adds an L-inf box around the clean image (the result is
-clamped to ``[max(0, x - eps), min(1, x + eps)]``); ``eps=1`` reproduces NAMID's plain [0, 1] clamp.
-That script passes ``kernel_size=4`` to the reference code; mireg's window is centred on the pixel,
-so it must be odd (default 5).
+This is mireg's Frank-Wolfe variant, NOT the attack NAMID (Zhou et al., ICML 2022) reports as FWA-40:
+dwDavidxd/MIAT ``test_comparison.py``'s ``LinfFWA`` is Wu et al.'s projected gradient with the dual
+projection (kernel 4, [0, 1] clamp only), which is :class:`mireg.attacks.WassersteinPGD` and the
+``FWA-40`` entry of the ``namid-linf`` suite. Here the radius is ``radius`` and ``eps`` adds an L-inf box
+around the clean image (the result is clamped to ``[max(0, x - eps), min(1, x + eps)]``; ``eps=1``
+leaves only the [0, 1] clamp); the window is centred on the pixel, so it must be odd (default 5).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from mireg._validation import check_images, check_labels, check_number
+from mireg._validation import check_eps, check_images, check_labels, check_number
 from mireg.attacks.base import Attack
 from mireg.registry import ATTACKS
 
@@ -192,7 +192,7 @@ class FWA(Attack):
     def __init__(self, model: nn.Module, eps: float = 8 / 255, radius: float = 8 / 255, kernel_size: int = 5,
                  steps: int = 40, reg: float = 0.01, dual_iters: int = 20) -> None:
         super().__init__("FWA", model)
-        self.eps = float(check_number("eps", eps, low=0.0, low_open=True))
+        self.eps = check_eps("eps", eps)
         self.radius = float(check_number("radius", radius, low=0.0, low_open=True))
         self.kernel_size = int(check_number("kernel_size", kernel_size, low=3, integer=True))
         if self.kernel_size % 2 != 1:
@@ -231,7 +231,7 @@ class FWA(Attack):
         check_images("images", images)
         if images.dim() != 4:
             raise ValueError(f"images must have shape (N, C, H, W), got {tuple(images.shape)}")
-        check_labels("labels", labels, batch=images.shape[0])
+        labels = check_labels("labels", labels, batch=images.shape[0])
         images = images.clone().detach().to(self.device, torch.float32)
         labels = labels.clone().detach().to(self.device)
         if self.targeted:
