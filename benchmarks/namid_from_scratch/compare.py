@@ -31,12 +31,13 @@ from mireg.train.demo import evaluate_checkpoint
 #: `mireg estimators` at the digits demo budget, attacked at the digits recipes' eps 0.1
 EST_ARGS = "--epochs 8 --width 256 --batch-size 128 --eps 0.1 --alpha 0.025 --steps 20"
 #: digits-namid variants: name -> TrainConfig overrides
+_OFF = {"mi_warmup_epochs": 0.0, "mi_ramp_epochs": 0.0}
 VARIANTS = {
-    "namid": {},
-    "namid-lam0": {"lam": 0.0},                                          # the released code's lam
-    "namid-warmup2": {"mi_warmup_epochs": 2},                            # MIAT's 2 warm-up epochs, no MI term
-    "namid-ramp3": {"mi_ramp_epochs": 3},                                # weight 0 -> alpha over 3 epochs
-    "namid-warmup2-ramp2": {"mi_warmup_epochs": 2, "mi_ramp_epochs": 2},
+    "namid": _OFF,                                                        # the paper's loss from step 1
+    "namid-lam0": {**_OFF, "lam": 0.0},                                   # the released code's lam
+    "namid-warmup2": {**_OFF, "mi_warmup_epochs": 2.0},                   # MIAT's 2 warm-up epochs, no MI term
+    "namid-ramp3": {**_OFF, "mi_ramp_epochs": 3.0},                       # weight 0 -> alpha over 3 epochs
+    "namid-warmup2-ramp2": {"mi_warmup_epochs": 2.0, "mi_ramp_epochs": 2.0},
 }
 
 
@@ -51,7 +52,7 @@ def _evaluate(result, name: str, overrides: dict, seconds: float) -> dict:
 
 
 def run_seed(seed: int, root: Path, variants: list[str]) -> list[dict]:
-    common = {"seed": seed, "device": "cpu", "progress": False}
+    common = {"seed": seed, "device": "cpu", "progress": False, "resume": True}  # finished runs: just evaluated
     t0 = time.perf_counter()
     at = train(build_config("digits-at", overrides={**common, "out_dir": str(root / "at")}))
     rows = [_evaluate(at, "at", {}, time.perf_counter() - t0)]
@@ -75,7 +76,7 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--variants", default=",".join(VARIANTS), help=f"comma-separated subset of {list(VARIANTS)}")
-    p.add_argument("--out", required=True, help="folder of the runs (reused: existing estimators are kept)")
+    p.add_argument("--out", required=True, help="folder of the runs (reused: finished runs and estimators are kept)")
     p.add_argument("--json", help="write every row (seeds, overrides, accuracies, histories) here")
     args = p.parse_args(argv)
     torch.set_num_threads(1)

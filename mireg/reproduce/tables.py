@@ -169,7 +169,7 @@ register_study(Study(
     paper="Zhou, Wang, Gao, Han, Wang, Zhan, Liu, 'Improving Adversarial Robustness via Mutual Information "
           "Estimation', ICML 2022, arXiv:2207.12203",
     reproduces="Table 1",
-    arms=(Arm("AT", "at"), Arm("WMIM", "wmim"),
+    arms=(Arm("AT", "at"), Arm("WMIM", "wmim", {"mi_ramp_epochs": 3.0}),
           # NAMID's training settings are data: the lead adjusts them (e.g. a clean warm-up) here.
           Arm("NAMID", "namid", _MI, needs_estimators=True),
           Arm("TRADES", "trades", {"beta": 6.0}), Arm("NAMID_T", "namid_t", {"beta": 6.0, **_MI}, True),
