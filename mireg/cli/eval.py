@@ -40,20 +40,31 @@ def parse_eps(text: str) -> float:
     return parse_fraction(text, name="eps", positive=True)
 
 
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Lists the suites in ``--suite``'s help only when ``mireg eval --help`` is shown: building the
+    parser (``mireg --help``) imports no torch."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = super()._get_help_string(action) or ""
+        if action.dest != "suite":
+            return text
+        from mireg.evaluation.suites import get_suite
+        from mireg.registry import SUITES
+
+        suites = "; ".join(f"{n}: {get_suite(n).description}" for n in SUITES.names())
+        return f"{text} " + suites.replace("%", "%%")
+
+
 def add_parser(subparsers: Any) -> None:
     """Register ``mireg eval``."""
-    from mireg.evaluation.suites import get_suite
-    from mireg.registry import SUITES
-
-    suites = "; ".join(f"{n}: {get_suite(n).description}" for n in SUITES.names())
     p = subparsers.add_parser(
         "eval", help="clean, PGD, CW, AutoAttack, ... accuracy of a checkpoint, with gradient-masking checks",
         description="Evaluate a model trained by 'mireg train' (or a RobustBench Model-Zoo model) with a named "
                     "attack suite: clean accuracy, robust accuracy per attack, the per-sample worst case and "
                     "gradient-masking sanity checks. Writes report.json, outcomes.npz and plots to --out.",
-        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog=EXAMPLES, formatter_class=_HelpFormatter)
     p.add_argument("checkpoint", nargs="?", help="a 'mireg train' checkpoint (last.pt / best.pt)")
-    p.add_argument("--suite", default="quick", help=f"attack suite (default quick). {suites}")
+    p.add_argument("--suite", default="quick", help="attack suite (default quick).")
     p.add_argument("--eps", type=parse_eps, default=None, help="radius, e.g. 8/255 or 0.5 (default: the suite's)")
     p.add_argument("--n", type=int, default=None, help="evaluate the first n test points (default: all)")
     p.add_argument("--attacks", default=None, help="comma-separated labels of the suite to run (default: all)")

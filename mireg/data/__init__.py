@@ -34,6 +34,7 @@ from mireg.data.base import (
     ImageTensors,
     dataset_info,
     load_dataset,
+    register_dataset,
 )
 from mireg.data.loader import TensorLoader
 from mireg.data.split import split_validation
@@ -48,6 +49,7 @@ __all__ = [
     "dataset_info",
     "load_dataset",
     "random_crop_flip",
+    "register_dataset",
     "sample_crop_flip",
     "split_validation",
 ]

@@ -11,14 +11,15 @@ import os
 from pathlib import Path
 from typing import Any
 
+from mireg._optional import require
+
 __all__ = ["plot_report", "plot_accuracy", "plot_paired"]
 
 
 def _figure_class():
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise ImportError("the report's plots need matplotlib: pip install matplotlib") from None
+    require("matplotlib", "the reproduction report's plots")
+    from matplotlib.figure import Figure
+
     return Figure
 
 
