@@ -62,7 +62,8 @@ class TrainConfig:
         eval_every: validate every n epochs (and always after the last).
     Operations:
         seed, device ("auto" | "cpu" | "cuda" | "cuda:1" ...), amp (bf16 autocast on CUDA),
-        channels_last (CUDA), compile (``torch.compile`` the model), out_dir, resume, progress,
+        channels_last (CUDA), compile (``torch.compile`` the model), out_dir, resume, progress (progress
+        bars; the per-epoch log lines stay without them), quiet (neither bars nor per-epoch lines),
         log_every (steps between loss checks / progress updates), save_every (keep a copy of the
         checkpoint every n epochs; 0: only last and best).
     """
@@ -115,6 +116,7 @@ class TrainConfig:
     out_dir: str = "runs/train"
     resume: bool = False
     progress: bool = True
+    quiet: bool = False
     log_every: int = 10
     save_every: int = 0
     recipe: str | None = None
@@ -132,7 +134,7 @@ class TrainConfig:
             if value is not None:
                 _check_str(name, value)
         for name in ("download", "normalize", "augment", "nesterov", "amp", "channels_last", "compile", "resume",
-                     "progress"):
+                     "progress", "quiet"):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name} must be true or false, got {getattr(self, name)!r}")
         check_number("epochs", self.epochs, low=1, integer=True)

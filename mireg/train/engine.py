@@ -16,6 +16,13 @@ step, :func:`_validate` (clean and PGD accuracy on the held-out split) and :func
 row, ``last.pt`` with everything to resume, ``best.pt`` with the best validation PGD accuracy), and
 :func:`_finish` (metrics files and curves).
 
+Data: the config's dataset by name (the fast path: the whole split in memory as uint8, batches cut,
+shuffled and augmented on the device by :class:`~mireg.data.TensorLoader`), or ``train_data=``: an
+:class:`~mireg.data.ImageTensors`, a torch ``Dataset`` (materialised once into the fast path; lossless
+for 8-bit images; a random transform of the Dataset is then drawn once) or a ``DataLoader`` (streamed
+every epoch: its own batch size, sampler, workers and transforms; no validation split unless
+``val_data=`` is given). Such a run records ``dataset = "custom"``.
+
 Example::
 
     from mireg.train import build_config, train
@@ -39,9 +46,10 @@ from torch import nn
 from mireg.checkpoints import load_checkpoint, save_checkpoint
 from mireg.config import TrainConfig
 from mireg.data import ImageTensors, TensorLoader
+from mireg.data.torch_data import StreamLoader
 from mireg.estimators import load_estimators
 from mireg.registry import METHODS
-from mireg.runs import build_model, train_val_split
+from mireg.runs import CUSTOM_DATASET, build_model, train_val_split
 from mireg.train import distributed as D
 from mireg.train.epoch import EpochRecord, NonFiniteLossError, run_epoch
 from mireg.train.methods import MethodSpec, needs_estimators
@@ -89,7 +97,7 @@ class _Run:
     step: TrainingStep
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LambdaLR
-    loader: TensorLoader
+    loader: TensorLoader | StreamLoader
     val_data: ImageTensors | None
     out_dir: Path
     log: Callable[[str], None]
@@ -103,32 +111,44 @@ class _Run:
         return self.out_dir / "best.pt"
 
 
-def train(config: TrainConfig, *, model: nn.Module | None = None,
-          callbacks: list[EpochCallback] | None = None) -> TrainResult:
+def train(config: TrainConfig, *, model: nn.Module | None = None, callbacks: list[EpochCallback] | None = None,
+          train_data: Any = None, val_data: Any = None) -> TrainResult:
     """Train one model as ``config`` says; see the module docstring and ``docs/training.md``.
 
     Args:
         config: the run (build it with :func:`mireg.train.build_config`).
         model: use this model instead of ``MODELS[config.model]`` (inputs in [0, 1], logits out).
         callbacks: functions ``fn(epoch, metrics_row)`` called after each epoch's checkpoint is
-            written (1-based epoch).
+            written (1-based epoch), e.g. :class:`mireg.train.loggers.TensorBoardLogger`.
+        train_data: train on this instead of ``config.dataset``: an ``ImageTensors``, a torch ``Dataset``
+            of (image (C, H, W) in [0, 1], label) (materialised) or a ``DataLoader`` (streamed).
+        val_data: the validation set (ImageTensors, Dataset or DataLoader) instead of ``val_size``
+            held-out training images.
 
     Raises:
         NonFiniteLossError: the loss became NaN/inf; ``last.pt`` holds the last good epoch.
+
+    Example::
+
+        >>> from torchvision import datasets, transforms
+        >>> train_set = datasets.MNIST("data", train=True, transform=transforms.ToTensor())
+        >>> result = train(build_config("mnist-trades-smallcnn"), train_data=train_set)
     """
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
     config.validate()
+    if train_data is not None:
+        config = config.replace(dataset=CUSTOM_DATASET)
     ctx = D.setup(config.device)
     try:
-        return _train(config, ctx, model, callbacks or [])
+        return _train(config, ctx, model, callbacks or [], train_data, val_data)
     finally:
         D.cleanup(ctx)
 
 
-def _train(config: TrainConfig, ctx: D.DistContext, model: nn.Module | None,
-           callbacks: list[EpochCallback]) -> TrainResult:
-    run = _set_up(config, ctx, model)
+def _train(config: TrainConfig, ctx: D.DistContext, model: nn.Module | None, callbacks: list[EpochCallback],
+           train_data: Any, val_data: Any) -> TrainResult:
+    run = _set_up(config, ctx, model, train_data, val_data)
     progress = _start(run, config, ctx)
     if ctx.is_main:
         run.out_dir.mkdir(parents=True, exist_ok=True)
@@ -151,34 +171,66 @@ def _train(config: TrainConfig, ctx: D.DistContext, model: nn.Module | None,
                        best_path=run.best_path if progress.best_epoch is not None else None, config=config)
 
 
-def _set_up(config: TrainConfig, ctx: D.DistContext, model: nn.Module | None) -> _Run:
+def _set_up(config: TrainConfig, ctx: D.DistContext, model: nn.Module | None, train_data: Any,
+            val_data: Any) -> _Run:
     """Data split, model (seeded with ``config.seed``), method, optimizer, schedule, loader and step."""
     device, cuda = ctx.device, ctx.device.type == "cuda"
     if config.batch_size % ctx.world_size:
         raise ValueError(f"batch_size={config.batch_size} (the global batch) must be divisible by the "
                          f"number of processes ({ctx.world_size})")
-    torch.manual_seed(config.seed)
-    train_data, val_data = train_val_split(config)
+    log = _logger(ctx.is_main and not config.quiet)
+    given = train_data is not None
+    train_data, val_data = train_val_split(config, train_data, val_data,
+                                           progress=ctx.is_main and config.progress and not config.quiet)
+    loader = _loader(config, ctx, train_data, log)
+    if isinstance(loader, StreamLoader) and val_data is None and config.val_size:
+        log("no validation split of a streamed DataLoader: pass val_data= to select the best epoch")
+    shape = loader if isinstance(loader, StreamLoader) else train_data  # num_classes, image_shape
+    torch.manual_seed(config.seed)  # after the data: iterating a DataLoader draws from the global generator
     if model is None:
-        model = build_model(config, train_data)
+        model = build_model(config, shape, stats=_stats(config, train_data) if given else None)
     elif not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
     model = model.to(device)
     if cuda and config.channels_last:
         model = model.to(memory_format=torch.channels_last)
         torch.backends.cudnn.benchmark = True
-    spec = _method(config, device, train_data)
+    spec = _method(config, device, shape)
     optimizer = build_optimizer(config, model)
     step = TrainingStep(config, model, spec, optimizer, ctx)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, LRSchedule(config))
-    loader = TensorLoader(train_data, batch_size=config.batch_size // ctx.world_size, shuffle=True,
-                          augment=config.augment, device=device, seed=config.seed, rank=ctx.rank,
-                          world_size=ctx.world_size, channels_last=cuda and config.channels_last)
-    return _Run(model, step, optimizer, scheduler, loader, val_data, Path(config.out_dir),
-                _logger(ctx.is_main and config.progress))
+    return _Run(model, step, optimizer, scheduler, loader, val_data, Path(config.out_dir), log)
 
 
-def _method(config: TrainConfig, device: torch.device, train_data: ImageTensors) -> MethodSpec:
+def _loader(config: TrainConfig, ctx: D.DistContext, data: Any, log: Callable[[str], None]
+            ) -> TensorLoader | StreamLoader:
+    """The fast :class:`TensorLoader` over in-memory data, or a :class:`StreamLoader` over a DataLoader."""
+    cuda = ctx.device.type == "cuda"
+    if isinstance(data, ImageTensors):
+        return TensorLoader(data, batch_size=config.batch_size // ctx.world_size, shuffle=True,
+                            augment=config.augment, device=ctx.device, seed=config.seed, rank=ctx.rank,
+                            world_size=ctx.world_size, channels_last=cuda and config.channels_last)
+    if ctx.world_size > 1 and not isinstance(data.sampler, torch.utils.data.DistributedSampler):
+        raise ValueError("train_data is a DataLoader and the run has several processes: give it a "
+                         "torch.utils.data.DistributedSampler, so that each process trains on its own shard")
+    log(f"streaming train_data ({type(data.dataset).__name__}, {len(data)} batches of {data.batch_size}: "
+        "the DataLoader's batch size, sampler and transforms; batch_size is not used)")
+    return StreamLoader(data, ctx.device, augment=config.augment, seed=config.seed,
+                        channels_last=cuda and config.channels_last)
+
+
+def _stats(config: TrainConfig, data: Any) -> tuple[Any, Any] | None:
+    """Mean and std of given training data, for ``normalize=True``."""
+    if not config.normalize:
+        return None
+    if isinstance(data, ImageTensors):
+        return data.mean_std()
+    raise ValueError("normalize=true needs the mean and std of the training data, which a streamed DataLoader "
+                     "does not give: pass train_data as a Dataset (materialised), or put the normalisation in "
+                     "the model you pass (model=mireg.models.Normalized(net, mean, std))")
+
+
+def _method(config: TrainConfig, device: torch.device, train_data: Any) -> MethodSpec:
     """The method's :class:`MethodSpec`, with the NAMID estimators of ``config.estimators`` when it
     needs them (or when given)."""
     estimators = None
