@@ -62,7 +62,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except (ValueError, TypeError, FileNotFoundError, RuntimeError) as err:
+    except (ValueError, TypeError, FileNotFoundError, RuntimeError, ModuleNotFoundError) as err:  # (a missing
+        # extra: require()'s message names the pip command)
         if args.traceback:
             raise
         command = getattr(args, "command", "")
