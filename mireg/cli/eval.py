@@ -10,7 +10,7 @@ from typing import Any
 
 from mireg.utils.parsing import parse_fraction
 
-__all__ = ["add_parser", "run", "parse_eps"]
+__all__ = ["add_parser", "choose_eps", "run", "parse_eps"]
 
 EXAMPLES = """\
 examples:
@@ -65,7 +65,9 @@ def add_parser(subparsers: Any) -> None:
         epilog=EXAMPLES, formatter_class=_HelpFormatter)
     p.add_argument("checkpoint", nargs="?", help="a 'mireg train' checkpoint (last.pt / best.pt)")
     p.add_argument("--suite", default="quick", help="attack suite (default quick).")
-    p.add_argument("--eps", type=parse_eps, default=None, help="radius, e.g. 8/255 or 0.5 (default: the suite's)")
+    p.add_argument("--eps", type=parse_eps, default=None,
+                   help="radius, e.g. 8/255 or 0.5 (default: the radius the checkpoint was trained at, for the "
+                        "L-inf suites but the RobustBench one; else the suite's). The table says which")
     p.add_argument("--n", type=int, default=None, help="evaluate the first n test points (default: all)")
     p.add_argument("--attacks", default=None, help="comma-separated labels of the suite to run (default: all)")
     p.add_argument("--dataset", default=None, help="dataset name (default: the checkpoint's; cifar10 for "
@@ -95,6 +97,26 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--list-suites", action="store_true", help="print every suite with its attacks and exit")
     p.set_defaults(func=run, command="eval")
+
+
+def choose_eps(given: float | None, suite: Any, config: dict[str, Any] | None) -> tuple[float | None, str]:
+    """``(eps for evaluate, where it comes from)``: ``--eps`` when given; else, for an L-inf suite other
+    than RobustBench's fixed threat model, the radius the checkpoint was trained at; else the suite's."""
+    from mireg.evaluation.suites import format_eps
+
+    if given is not None:
+        return given, "given by --eps"
+    trained = (config or {}).get("eps")
+    if not trained:
+        reason = "a RobustBench model" if config is None else "the checkpoint was trained without attacks (eps 0)"
+        return None, f"the suite's ({reason}; --eps to change)"
+    trained_text = format_eps(trained, "Linf")
+    if suite.norm != "Linf":
+        return None, f"the suite's {suite.norm} radius (the checkpoint was trained at L-inf eps {trained_text})"
+    if suite.name.startswith("robustbench"):
+        return None, (f"RobustBench's threat model (the checkpoint was trained at eps {trained_text}; "
+                      "--eps to change, but then it is no RobustBench claim)")
+    return float(trained), "the radius the checkpoint was trained at (its config; --eps to change)"
 
 
 def _list_suites() -> str:
@@ -158,7 +180,7 @@ def run(args: argparse.Namespace) -> int:
         model = load_robustbench_model(args.robustbench, model_dir=args.model_dir, dataset=rb_dataset,
                                        threat_model=args.threat_model, download=args.download)
         data = load_dataset(args.dataset or "cifar10", root=args.data_root, split="test")
-        dataset = args.dataset or "cifar10"
+        dataset, cfg = args.dataset or "cifar10", None
     else:
         from mireg.runs import load_trained_model
 
@@ -171,9 +193,11 @@ def run(args: argparse.Namespace) -> int:
         surrogate, _, _ = load_trained_model(args.surrogate, dataset=dataset, data_root=args.data_root)
         surrogate = surrogate.to(device)
     model = model.to(device)
-    report = evaluate(model, data, suite=suite, eps=args.eps, n=args.n, batch_size=args.batch_size, device=device,
+    eps, eps_source = choose_eps(args.eps, suite, cfg)
+    report = evaluate(model, data, suite=suite, eps=eps, n=args.n, batch_size=args.batch_size, device=device,
                       seed=args.seed, progress=not args.no_progress, attacks=attacks, max_steps=args.max_steps,
                       surrogate=surrogate, sanity=not args.no_sanity, dataset=dataset)
+    report.meta.update(eps_source=eps_source, checkpoint=args.checkpoint or f"--robustbench {args.robustbench}")
     print(report.table())
     if args.out:
         out = Path(args.out)
