@@ -3,6 +3,8 @@
 The one place that turns a run description into tensors and a network, used by the training engine,
 the evaluation CLI, the estimators CLI and the demo:
 
+- :func:`with_data_defaults`: the config with ``augment="auto"`` / ``val_size="auto"`` resolved by
+  dataset (crop+flip for CIFAR, SVHN, Tiny-ImageNet; 1,000 validation images for CIFAR);
 - :func:`load_split`: a split of the run's dataset with its image size and channels;
 - :func:`train_val_split`: the training split and the held-out validation split (``val_size`` images,
   seeded with ``config.seed``; never the test set), of the run's dataset or of data the caller gives
@@ -31,13 +33,13 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from mireg.checkpoints import load_checkpoint, load_file
-from mireg.config import TrainConfig
+from mireg.config import AUTO, TrainConfig
 from mireg.data import ImageTensors, dataset_info, load_dataset, split_validation
 from mireg.data.torch_data import is_torch_data, materialize
 from mireg.models import create_model
 
 __all__ = ["CUSTOM_DATASET", "build_model", "data_options", "load_split", "load_trained_model", "read_run_file",
-           "train_val_split"]
+           "train_val_split", "with_data_defaults"]
 
 #: the ``dataset`` a run records when its data was given to ``train(train_data=...)``, not named
 CUSTOM_DATASET = "custom"
@@ -46,6 +48,28 @@ CUSTOM_DATASET = "custom"
 def data_options(config: TrainConfig) -> dict[str, int]:
     """The dataset options the config sets (``image_size``, ``channels``; None means the loader's)."""
     return {k: getattr(config, k) for k in ("image_size", "channels") if getattr(config, k) is not None}
+
+
+def with_data_defaults(config: TrainConfig, train_data: Any = None) -> TrainConfig:
+    """``config`` with ``augment`` and ``val_size`` set to the dataset's defaults where they are "auto"
+    (:class:`~mireg.data.DatasetInfo`'s ``augment`` and ``val_size``); ``config`` itself when neither is.
+
+    For data given to ``train(train_data=...)``: no augmentation (the data's own transforms apply) and a
+    tenth of the training images held out, at most 1,000 (none of a streamed ``DataLoader``).
+
+    Example::
+
+        with_data_defaults(TrainConfig(dataset="cifar10")).augment    # True (crop + flip)
+    """
+    if config.augment != AUTO and config.val_size != AUTO:
+        return config
+    if train_data is not None:
+        augment, val_size = False, 0 if isinstance(train_data, DataLoader) else min(1000, len(train_data) // 10)
+    else:
+        info = dataset_info(config.dataset, **data_options(config))
+        augment, val_size = info.augment, info.val_size
+    return config.replace(**{name: value for name, value in (("augment", augment), ("val_size", val_size))
+                             if getattr(config, name) == AUTO})
 
 
 def load_split(config: TrainConfig, split: str = "train", *, dataset: str | None = None,
@@ -73,12 +97,14 @@ def train_val_split(config: TrainConfig, train_data: Any = None, val_data: Any =
         data = _given(train_data, "train_data", progress, stream=True)
     if val_data is not None:
         return data, _given(val_data, "val_data", progress, stream=False)
-    if not config.val_size or isinstance(data, DataLoader):
+    val_size = with_data_defaults(config, train_data).val_size
+    if not val_size or isinstance(data, DataLoader):
         return data, None
-    if config.val_size >= len(data):
-        raise ValueError(f"val_size={config.val_size} must be smaller than the training split "
-                         f"({len(data)} images)")
-    return split_validation(data, config.val_size, seed=config.seed)
+    if val_size >= len(data):
+        default = f" (the default of {config.dataset!r})" if config.val_size == AUTO else ""
+        raise ValueError(f"val_size={val_size}{default} must be smaller than the training split ({len(data)} "
+                         "images): set val_size")
+    return split_validation(data, val_size, seed=config.seed)
 
 
 def _given(data: Any, name: str, progress: bool, *, stream: bool) -> ImageTensors | DataLoader:

@@ -44,7 +44,7 @@ from mireg.train.distributed import DistContext
 from mireg.train.engine import train
 from mireg.train.methods import needs_estimators
 from mireg.train.validation import evaluate_accuracy
-from mireg.utils.atomic import atomic_write_text
+from mireg.utils.atomic import atomic_write_text, save_figure
 from mireg.utils.device import resolve_device
 
 
@@ -229,9 +229,7 @@ def plot_demo(rows: list[dict[str, Any]], histories: dict[str, list[dict[str, An
               steps: int, offsets: dict[str, int] | None = None) -> Path:
     """Bars of test clean / PGD accuracy per method and the validation PGD curves (a run that
     fine-tunes from epoch k of another is drawn from epoch k + 1, ``offsets``)."""
-    fig = demo_figure(rows, histories, steps, offsets)
-    fig.savefig(path, dpi=110)
-    return path
+    return save_figure(demo_figure(rows, histories, steps, offsets), path, dpi=110)
 
 
 def demo_figure(rows: list[dict[str, Any]], histories: dict[str, list[dict[str, Any]]], steps: int,

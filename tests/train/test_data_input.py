@@ -10,7 +10,7 @@ from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 import mireg
 from mireg.data import load_dataset, split_validation
-from mireg.runs import CUSTOM_DATASET, load_trained_model
+from mireg.runs import CUSTOM_DATASET, load_trained_model, with_data_defaults
 from mireg.train import build_config, load_checkpoint, train
 
 
@@ -67,9 +67,19 @@ def test_normalisation_of_given_data_uses_its_own_statistics(tmp_path):
     assert result.model.mean.flatten().tolist() == pytest.approx(mean)
     assert result.model.std.flatten().tolist() == pytest.approx(std)
     with pytest.raises(ValueError, match="normalize=true.*Normalized"):
-        train(tiny(tmp_path, normalize=True), train_data=DataLoader(data, batch_size=64))
+        train(tiny(tmp_path / "b", normalize=True), train_data=DataLoader(data, batch_size=64))
     with pytest.raises(TypeError, match="train_data must be"):
-        train(tiny(tmp_path), train_data=[1, 2, 3])
+        train(tiny(tmp_path / "c"), train_data=[1, 2, 3])
+
+
+def test_auto_data_settings_of_given_data():
+    data = ToTensorDigits("train")
+    config = build_config("digits-at", overrides={"augment": "auto", "val_size": "auto"})
+    resolved = with_data_defaults(config.replace(dataset=CUSTOM_DATASET), data)
+    assert resolved.augment is False and resolved.val_size == min(1000, len(data) // 10)  # a tenth, at most 1,000
+    streamed = with_data_defaults(config, DataLoader(data, batch_size=64))
+    assert streamed.val_size == 0 and streamed.augment is False
+    assert with_data_defaults(config.replace(val_size=5, augment=True), data).val_size == 5  # set: kept
 
 
 def test_evaluate_reads_a_dataset_or_an_unshuffled_dataloader(digits_model, digits_split):
