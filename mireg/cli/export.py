@@ -8,7 +8,7 @@ import json
 import sys
 from typing import Any
 
-from mireg.utils.parsing import parse_fraction
+from mireg.cli import _args
 
 __all__ = ["add_parser", "parse_info", "run"]
 
@@ -50,15 +50,15 @@ def add_parser(subparsers: Any) -> None:
         description="Evaluate a 'mireg train' checkpoint the RobustBench way (the first --n test points, "
                     "AutoAttack standard, gradient-masking checks) and write a submission bundle.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("checkpoint", help="a 'mireg train' checkpoint (best.pt / last.pt)")
+    p.add_argument("checkpoint", type=_args.checkpoint, help="a 'mireg train' checkpoint (best.pt / last.pt)")
     p.add_argument("--name", required=True, help="RobustBench model name, <Surname><Year><FirstWordOfTitle>")
     p.add_argument("--out", required=True, help="the bundle's folder")
-    p.add_argument("--n", type=int, default=None,
+    p.add_argument("--n", type=_args.integer(1), default=None,
                    help="evaluate the first n test points (default: as many as RobustBench, 10000 for CIFAR-10/100 "
                         "and 5000 for ImageNet, or the whole test split; fewer is a partial evaluation)")
     p.add_argument("--threat-model", default="Linf", choices=("Linf", "L2"), help="default Linf")
-    p.add_argument("--eps", type=lambda t: parse_fraction(t, name="eps", positive=True), default=None,
-                   help="radius (default RobustBench's: 8/255 for Linf, 0.5 for L2)")
+    p.add_argument("--eps", type=_args.radius, default=None,
+                   help="radius (default RobustBench's: 8/255 for Linf, 0.5 for L2; another is no leaderboard claim)")
     p.add_argument("--info", type=parse_info, action="append", default=[], metavar="KEY=VALUE",
                    help="a model-info field: name, link, authors, venue, architecture, additional_data, reported, "
                         "footnote, number_forward_passes (repeat the flag)")
@@ -67,8 +67,8 @@ def add_parser(subparsers: Any) -> None:
                         "RobustBench's 'best known robust accuracy' (external)")
     p.add_argument("--dataset", default=None, help="dataset name (default: the checkpoint's)")
     p.add_argument("--data-root", default=None, help="dataset directory (default: the checkpoint's / $MIREG_DATA)")
-    p.add_argument("--batch-size", type=int, default=500, help="attack batch size (default 500)")
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:1 (default auto)")
+    p.add_argument("--batch-size", type=_args.integer(1), default=500, help="attack batch size (default 500)")
+    p.add_argument("--device", type=_args.device, default="auto", help="auto | cpu | cuda | cuda:1 (default auto)")
     p.add_argument("--seed", type=int, default=0, help="seed of the attacks (default 0)")
     p.add_argument("--no-sanity", action="store_true", help="skip the gradient-masking probes")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
