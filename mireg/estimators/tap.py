@@ -7,6 +7,7 @@ MINE ablation of InfoAT on layers #1-#4), a :class:`FeatureTap` records that lay
 
 from __future__ import annotations
 
+import copy
 import difflib
 
 import torch
@@ -95,13 +96,27 @@ class FeatureTap:
         features, self.features = self.features, None
         return logits, features
 
+    def clear(self) -> None:
+        """Drop the stored features and inputs (and their autograd graphs); the hooks stay on."""
+        self.features = None
+        self._input, self._recent = None, []
+
+    def __deepcopy__(self, memo: dict) -> FeatureTap:
+        """A copy (made e.g. when the model it hooks is deep-copied) without the stored features and
+        inputs, which may belong to an autograd graph (and those tensors cannot be deep-copied)."""
+        new = self.__class__.__new__(self.__class__)
+        memo[id(self)] = new
+        for key, value in self.__dict__.items():
+            setattr(new, key, value if key in ("features", "_input", "_recent") else copy.deepcopy(value, memo))
+        new.clear()
+        return new
+
     def remove(self) -> None:
         """Take the hook off the model and drop the stored features."""
         self._handle.remove()
         if self._pre_handle is not None:
             self._pre_handle.remove()
-        self.features = None
-        self._input, self._recent = None, []
+        self.clear()
 
     def __enter__(self) -> FeatureTap:
         return self

@@ -37,12 +37,18 @@ def infoat_variant(lam: float = 2.5, beta: float = 0.2, *, weight: str = "entrop
 
 
 def _stage(model: nn.Module, index: int) -> str:
-    """The name of ResNet stage ``layer<index>`` in ``model`` (the shortest match, e.g. ``model.layer2``)."""
+    """The submodule name of layer #``index`` of ``model``: ResNet stage ``layer<index>`` (the shortest
+    match, e.g. ``model.layer2``), else entry ``index - 1`` of a ``stages`` tuple the model (or a wrapped
+    submodule) declares, as :class:`mireg.models.small_cnn.SmallCNN` does."""
     names = [name for name, _ in model.named_modules() if name.rsplit(".", 1)[-1] == f"layer{index}"]
-    if not names:
-        raise ValueError(f"{type(model).__name__} has no submodule 'layer{index}' (InfoAT's layer #{index} of a "
-                         f"ResNet): pass layer=<submodule name> to choose the tapped layer")
-    return min(names, key=len)
+    if names:
+        return min(names, key=len)
+    declared = [(name, m.stages) for name, m in model.named_modules() if isinstance(getattr(m, "stages", None), tuple)]
+    if declared and 1 <= index <= len(declared[0][1]):
+        prefix, stages = min(declared, key=lambda item: len(item[0]))
+        return f"{prefix}.{stages[index - 1]}" if prefix else stages[index - 1]
+    raise ValueError(f"{type(model).__name__} has no submodule 'layer{index}' (InfoAT's layer #{index} of a "
+                     f"ResNet) and declares no `stages`: pass layer=<submodule name> to choose the tapped layer")
 
 
 def infoat_mine_variant(model: nn.Module, layer: str | int, image_shape: tuple[int, ...] = (3, 32, 32),
