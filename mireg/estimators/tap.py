@@ -13,7 +13,30 @@ import difflib
 import torch
 from torch import nn
 
-__all__ = ["FeatureTap"]
+__all__ = ["FeatureTap", "stage_layer"]
+
+
+def stage_layer(model: nn.Module, index: int) -> str:
+    """The submodule name of layer #``index`` of ``model``, as InfoAT numbers layers #1-#4 (Fig. 1(a),
+    Table I): ResNet stage ``layer<index>`` (the shortest match, e.g. ``model.layer2`` inside
+    :class:`mireg.models.Normalized`), else entry ``index - 1`` of a ``stages`` tuple the model (or a
+    wrapped submodule) declares, as :class:`mireg.models.small_cnn.SmallCNN` does.
+
+    Example:
+        >>> stage_layer(create_model("resnet18"), 2)       # 'model.layer2'
+    """
+    if isinstance(index, bool) or not isinstance(index, int) or index < 1:
+        raise ValueError(f"index must be a layer number >= 1, got {index!r}")
+    names = [name for name, _ in model.named_modules() if name.rsplit(".", 1)[-1] == f"layer{index}"]
+    if names:
+        return min(names, key=len)
+    declared = [(name, m.stages) for name, m in model.named_modules() if isinstance(getattr(m, "stages", None), tuple)]
+    if declared and index <= len(min(declared, key=lambda item: len(item[0]))[1]):
+        prefix, stages = min(declared, key=lambda item: len(item[0]))
+        return f"{prefix}.{stages[index - 1]}" if prefix else stages[index - 1]
+    raise ValueError(f"{type(model).__name__} has no submodule 'layer{index}' (InfoAT's layer #{index} of a "
+                     f"ResNet) and declares no `stages` with a #{index}: pass layer=<submodule name> to choose "
+                     f"the tapped layer")
 
 
 class FeatureTap:
