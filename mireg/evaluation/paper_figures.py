@@ -4,15 +4,15 @@ returns its numbers and, given ``out_dir``, writes ``<figure>.json`` and ``<figu
 
 | figure | function | what it computes |
 |---|---|---|
-| ``infoat-fig1a`` | :func:`infoat_fig1a` | MINE estimate of I(x; z_l), layers #1-#4, robust vs non-robust examples (PGD-10) |
+| ``infoat-fig1a`` | :func:`infoat_fig1a` | MINE's I(x; z_l), layers #1-#4, robust vs non-robust examples |
 | ``infoat-fig1b`` | :func:`infoat_fig1b` | entropy H(p(x)) vs the smallest radius at which PGD-10 succeeds |
-| ``infoat-fig4`` | :func:`infoat_fig4` | loss change L(theta + alpha d) - L(theta), clean and PGD-10, alpha in [-1, 1] |
-| ``infoat-fig5`` | :func:`infoat_fig5` | loss over the 8/255 neighbourhood spanned by the PGD-10 and a random sign direction |
-| ``namid-fig2`` | :func:`namid_fig2` | standard MI of natural / adversarial samples, 1,000 random test samples, 5 attacks |
-| ``namid-fig4`` | :func:`namid_fig4` | natural and adversarial MI, offset averages over all test samples, per estimator pair |
+| ``infoat-fig4`` | :func:`infoat_fig4` | loss change L(theta + alpha d) - L(theta), clean and PGD-10 |
+| ``infoat-fig5`` | :func:`infoat_fig5` | loss over the 8/255 ball, PGD-10 x random sign directions |
+| ``namid-fig2`` | :func:`namid_fig2` | standard MI, natural / adversarial, 1,000 test samples, 5 attacks |
+| ``namid-fig4`` | :func:`namid_fig4` | natural and adversarial MI, offset averages, per estimator pair |
 
-InfoAT's settings are those this project's issue 14 reports from the paper (PGD-10, eps 8/255, the
-loss change, the 8/255 neighbourhood); the InfoAT paper's full text was not available here to quote.
+InfoAT's settings (PGD-10, eps 8/255, the loss change, the 8/255 neighbourhood) are the paper's as
+reported by a reader of it; its full text was not available to this project to quote.
 NAMID's are quoted in the functions' docstrings (Zhou et al., ICML 2022, arXiv:2207.12203).
 """
 
@@ -82,7 +82,11 @@ def infoat_fig1a(model: nn.Module, x: torch.Tensor, y: torch.Tensor, out_dir: st
                  batch_size: int = 256, seed: int = 0, progress: bool = True) -> dict[str, Any]:
     """InfoAT Fig. 1(a): MINE estimates of I(x; z_l) of robust vs non-robust examples (L-inf PGD-10 at
     ``eps``) at layers #1-#4 (:func:`mireg.estimators.stage_layer`, or ``layers``); see
-    :func:`mireg.evaluation.infoat_figures.robust_vs_nonrobust_mi`."""
+    :func:`mireg.evaluation.infoat_figures.robust_vs_nonrobust_mi`. ``x`` (N, C, H, W) in [0, 1], ``y`` (N,).
+
+    Example:
+        >>> infoat_fig1a(model, x_test[:1000], y_test[:1000], "figs")["robust"]   # {layer: nats}
+    """
     layers = list(layers) if layers else [stage_layer(model, k) for k in (1, 2, 3, 4)]
     data = robust_vs_nonrobust_mi(model, x, y, layers, eps=eps, steps=steps, epochs=epochs, batch_size=batch_size,
                                   seed=seed, progress=progress)
@@ -94,7 +98,11 @@ def infoat_fig1a(model: nn.Module, x: torch.Tensor, y: torch.Tensor, out_dir: st
 def infoat_fig1b(model: nn.Module, x: torch.Tensor, y: torch.Tensor, out_dir: str | Path | None = None, *,
                  eps: float = 8 / 255, steps: int = 10, batch_size: int = 256, seed: int = 0) -> dict[str, Any]:
     """InfoAT Fig. 1(b): clean prediction entropy against the smallest radius of ``eps`` x
-    :data:`FIG1B_RADII` at which L-inf PGD-10 succeeds (:func:`~mireg.evaluation.analysis.entropy_vs_perturbation`)."""
+    :data:`FIG1B_RADII` at which L-inf PGD-10 succeeds (:func:`~mireg.evaluation.analysis.entropy_vs_perturbation`).
+
+    Example:
+        >>> infoat_fig1b(model, x_test[:1000], y_test[:1000], "figs")["correlation"]
+    """
     grid = [eps * m for m in FIG1B_RADII]
     data = entropy_vs_perturbation(model, x, y, eps_grid=grid, steps=steps, batch_size=batch_size, seed=seed)
     data["settings"] = {"eps_grid": grid, "steps": steps, "n": len(y)}
@@ -106,7 +114,11 @@ def infoat_fig4(model: nn.Module, x: torch.Tensor, y: torch.Tensor, out_dir: str
                 alphas: Sequence[float] = DEFAULT_ALPHAS, eps: float = 8 / 255, steps: int = 10,
                 batch_size: int = 256, seed: int = 0) -> dict[str, Any]:
     """InfoAT Fig. 4: the loss change along a filter-normalised weight direction, clean and L-inf
-    PGD-10 (re-crafted at every alpha; :func:`~mireg.evaluation.analysis.weight_loss_surface`)."""
+    PGD-10 (re-crafted at every alpha; :func:`~mireg.evaluation.analysis.weight_loss_surface`).
+
+    Example:
+        >>> infoat_fig4(model, x_test[:1000], y_test[:1000], "figs")["adversarial_change"]
+    """
     data = weight_loss_surface(model, x, y, alphas=alphas, eps=eps, steps=steps, batch_size=batch_size, seed=seed)
     data["settings"] = {"eps": eps, "steps": steps, "n": len(y)}
     _write(out_dir, "infoat-fig4", data, plots.plot_weight_surface)
@@ -117,7 +129,11 @@ def infoat_fig5(model: nn.Module, x: torch.Tensor, y: torch.Tensor, out_dir: str
                 eps: float = 8 / 255, points: int = 21, steps: int = 10, seed: int = 0) -> dict[str, Any]:
     """InfoAT Fig. 5: the loss around ONE sample ``x`` (1, C, H, W) over the ``eps`` neighbourhood spanned
     by the PGD-10 direction and a random sign direction, every point inside the ball
-    (:func:`~mireg.evaluation.analysis.input_loss_surface`)."""
+    (:func:`~mireg.evaluation.analysis.input_loss_surface`).
+
+    Example:
+        >>> infoat_fig5(model, x_test[7:8], y_test[7:8], "figs")["loss"]   # points x points
+    """
     data = input_loss_surface(model, x, y, eps=eps, points=points, steps=steps, seed=seed)
     data["settings"] = {"eps": eps, "steps": steps, "points": points, "span": eps, "projected": True}
     _write(out_dir, "infoat-fig5", data, plots.plot_input_surface)
@@ -149,7 +165,11 @@ def namid_fig2(model: nn.Module, x_train: torch.Tensor, x: torch.Tensor, y: torc
     worst-case of the estimated MI equals 0, and then calculate the average of all samples". The estimator
     is "trained on natural instances and their outputs via the MI maximization" (Sec. 3.1): here on all of
     ``x_train`` (:func:`~mireg.estimators.train_standard_estimator`; the paper gives no budget: the
-    estimators' 25 epochs, batch 400, width 2048). ``model`` should be naturally trained."""
+    estimators' 25 epochs, batch 400, width 2048). ``model`` should be naturally trained.
+
+    Example:
+        >>> namid_fig2(clean_model, x_train, x_test, y_test, "figs")["offset_means"]["PGD-10"]
+    """
     g = torch.Generator().manual_seed(seed)
     idx = torch.randperm(len(y), generator=g)[: (len(y) if n is None else min(n, len(y)))].sort().values
     x, y = x[idx], y[idx]
@@ -176,7 +196,11 @@ def namid_fig4(model: nn.Module, estimators: Mapping[str, tuple[LocalDIMEstimato
     MI equals 0, and calculate the average of all samples. Similarly, we offset the estimated MI so that
     the worst-case of the adversarial MI equals 0." ``estimators``: label -> (E_n, E_a), all scored on the
     same adversarial samples of ``attack`` (default: L-inf PGD-10 at ``eps``, step eps/4, the paper's
-    training attack of Sec. 4.1; the paper does not name Fig. 4's attack)."""
+    training attack of Sec. 4.1; the paper does not name Fig. 4's attack).
+
+    Example:
+        >>> namid_fig4(at_model, {"MIM": (en4, ea4), "Our": (en5, ea5)}, x_test, y_test, "figs")
+    """
     device = model_device(model)
     if attack is None:
         attack = create_attack("pgd", model, eps=eps, alpha=eps / 4, steps=steps)
