@@ -1,15 +1,17 @@
 """Wall time from start to the first epoch whose held-out clean and PGD-20 accuracy pass given targets.
 
 Drives ``mireg.train.train`` on a recipe (plus ``--set`` overrides) with an epoch callback that
-evaluates the model on the TEST split (the issue's criterion: ``--n-test`` images, default all;
-L-inf PGD-``--pgd-steps`` with step ``--pgd-alpha``, eps of the recipe, uniform random start, fp32, eval
-mode), appends a row to the learning curve, rewrites the JSON and the plot (so a run cut short keeps
-what it measured), and stops the run once both targets are met. The test set is only measured here,
-never used to select anything inside the run.
+appends a row to the learning curve (the engine's validation accuracies of the epoch) and, from
+epoch ``--eval-from`` on, evaluates the model on the TEST split (the issue's criterion: ``--n-test``
+images, default all; L-inf PGD-``--pgd-steps`` with step ``--pgd-alpha``, eps of the recipe, uniform
+random start, fp32, eval mode); it rewrites the JSON and the plot every epoch (so a run cut short
+keeps what it measured) and stops the run once both targets are met. The test set is only measured
+here, never used to select anything inside the run.
 
-Stopping: ``mireg.train.train`` has no stop signal, so the callback raises ``TargetReached`` and this
-script catches it (recorded as ``stopped_by`` in the JSON); the engine has written that epoch's
-checkpoint and metrics by then. ``--max-minutes`` stops the same way when the time is up.
+Stopping: the callback raises ``mireg.train.StopTraining``; the engine ends the run cleanly after
+that epoch (checkpoint, metrics and curves written) and returns ``stopped_early=True`` with the
+reason, recorded as ``stopped_by`` in the JSON. ``--max-minutes`` stops the same way when the time is
+up.
 
 Times (seconds from the start of ``main``, before the data is loaded, compilation included):
 ``seconds_to_target`` counts everything, the per-epoch test evaluations too;
@@ -19,13 +21,14 @@ set every epoch pays).
 Usage::
 
     python benchmarks/time_to_robustness.py --recipe fast-at-resnet18 --set data_root=data \\
-        --clean 0.80 --robust 0.48 --out-dir benchmarks/results/h200
+        --clean 0.80 --robust 0.48 --eval-from 11 --out-dir benchmarks/results/h200
     python benchmarks/time_to_robustness.py --recipe digits-at --clean 0.9 --robust 0.5 --out-dir /tmp/ttr
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -39,14 +42,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from reference_loop import evaluate  # noqa: E402
 
 START = time.perf_counter()
-
-
-class TargetReached(Exception):
-    """Raised by the epoch callback to end the run (the engine has no stop signal)."""
-
-
-class TimeUp(Exception):
-    """Raised by the epoch callback when ``--max-minutes`` have passed."""
 
 
 def build_model(cfg, data):
@@ -71,18 +66,23 @@ def plot_curve(curve: list[dict], targets: tuple[float, float], path: Path, titl
     fig = Figure(figsize=(7, 4), layout="constrained")
     ax = fig.add_subplot()
     minutes = [row["wall_s"] / 60 for row in curve]
-    ax.plot(minutes, [row["test_clean"] for row in curve], "o-", label="clean (test)")
-    ax.plot(minutes, [row["test_robust"] for row in curve], "s-", label="PGD (test)")
+    for key, style, label in (("val_clean", "o:", "clean (validation)"), ("val_robust", "s:", "PGD (validation)"),
+                              ("test_clean", "o-", "clean (test)"), ("test_robust", "s-", "PGD (test)")):
+        points = [(m, row[key]) for m, row in zip(minutes, curve, strict=True) if row.get(key) is not None]
+        if points:
+            ax.plot(*zip(*points, strict=True), style, label=label)
     for value, name in zip(targets, ("clean", "PGD"), strict=True):
         ax.axhline(value, ls="--", lw=1, color="grey")
         ax.text(0.01, value, f"{name} target {value:.2f}", fontsize=8, va="bottom", transform=ax.get_yaxis_transform())
     for row in curve:
-        ax.annotate(str(row["epoch"]), (row["wall_s"] / 60, row["test_robust"]), fontsize=7,
-                    textcoords="offset points", xytext=(0, -10), ha="center")
+        y = row["test_robust"] if row.get("test_robust") is not None else row.get("val_robust")
+        if y is not None:
+            ax.annotate(str(row["epoch"]), (row["wall_s"] / 60, y), fontsize=7, textcoords="offset points",
+                        xytext=(0, -10), ha="center")
     ax.set(xlabel="wall time since start (minutes; compilation included)", ylabel="accuracy", ylim=(0, 1),
            xlim=(0, 1.05 * max(minutes)), title=title)
     ax.grid(alpha=0.3)
-    ax.legend(loc="center right")
+    ax.legend(loc="best", fontsize=8)
     fig.savefig(path, dpi=120)
 
 
@@ -94,6 +94,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--clean", type=float, default=0.80, help="clean-accuracy target")
     p.add_argument("--robust", type=float, default=0.48, help="PGD-accuracy target")
     p.add_argument("--n-test", type=int, default=None, help="test images (default: all)")
+    p.add_argument("--eval-from", type=int, default=1,
+                   help="first epoch evaluated on the test images (earlier ones: validation accuracies only)")
     p.add_argument("--pgd-steps", type=int, default=20)
     p.add_argument("--pgd-alpha", type=lambda s: float(Fraction(s)), default=2 / 255, help="e.g. 2/255")
     p.add_argument("--eval-batch-size", type=int, default=1000)
@@ -105,28 +107,34 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def make_callback(args, report: dict, model, x_test, y_test, eps: float, save):
-    """The epoch callback: evaluate on the test images, record, save, stop when the targets are met."""
+    """The epoch callback: record the curve, evaluate on the test images from ``--eval-from`` on, save,
+    and raise ``StopTraining`` when the targets are met or the time is up."""
+    from mireg.train import StopTraining
+
     state = {"eval_s": 0.0}
 
     def on_epoch(epoch: int, row: dict) -> None:
-        t = time.perf_counter()
-        clean, robust = evaluate(model, x_test, y_test, eps=eps, alpha=args.pgd_alpha, steps=args.pgd_steps,
-                                 seed=0, batch_size=args.eval_batch_size)
-        state["eval_s"] += time.perf_counter() - t
+        clean = robust = None
+        if epoch >= args.eval_from:
+            t = time.perf_counter()
+            clean, robust = evaluate(model, x_test, y_test, eps=eps, alpha=args.pgd_alpha, steps=args.pgd_steps,
+                                     seed=0, batch_size=args.eval_batch_size)
+            state["eval_s"] += time.perf_counter() - t
         wall = time.perf_counter() - START
         report["curve"].append({"epoch": epoch, "wall_s": wall, "test_eval_s_total": state["eval_s"],
                                 "test_clean": clean, "test_robust": robust, "lr": row["lr"], "loss": row["loss"],
                                 "train_seconds": row["train_seconds"], "val_clean": row.get("val_clean_acc"),
                                 "val_robust": row.get("val_robust_acc")})
-        print(f"epoch {epoch}: {wall:.1f} s, test clean {clean:.4f}, PGD-{args.pgd_steps} {robust:.4f}",
-              file=sys.stderr, flush=True)
-        if clean >= args.clean and robust >= args.robust:
+        print(f"epoch {epoch}: {wall:.1f} s, test clean {clean}, PGD-{args.pgd_steps} {robust}, validation "
+              f"{row.get('val_clean_acc')} / {row.get('val_robust_acc')}", file=sys.stderr, flush=True)
+        if clean is not None and clean >= args.clean and robust >= args.robust:
             report.update({"reached": True, "epoch_reached": epoch, "seconds_to_target": wall,
                            "seconds_to_target_without_test_eval": wall - state["eval_s"]})
-            raise TargetReached
+            raise StopTraining(f"targets met at epoch {epoch}: test clean {clean:.4f} >= {args.clean}, "
+                               f"PGD-{args.pgd_steps} {robust:.4f} >= {args.robust}")
         save()
         if args.max_minutes is not None and wall > 60 * args.max_minutes:
-            raise TimeUp(f"--max-minutes {args.max_minutes} passed")
+            raise StopTraining(f"--max-minutes {args.max_minutes} passed")
 
     return on_epoch
 
@@ -164,15 +172,11 @@ def main(argv=None) -> dict:
                    "config": cfg.to_dict(), "loadavg_start": os.getloadavg(),
                    "evaluation": {"split": "test", "n": len(y_test), "attack": f"PGD-{args.pgd_steps}",
                                   "eps": cfg.eps, "alpha": args.pgd_alpha, "random_start": "uniform",
-                                  "precision": "fp32", "bn": "eval"}})
+                                  "precision": "fp32", "bn": "eval", "from_epoch": args.eval_from}})
     report["train_called_at_s"] = time.perf_counter() - START
-    try:
-        train(cfg, model=model, callbacks=[make_callback(args, report, model, x_test, y_test, cfg.eps, save)])
-        report["stopped_by"] = "the recipe's last epoch"
-    except TargetReached:
-        report["stopped_by"] = "targets met: TargetReached raised in the epoch callback, caught by this script"
-    except TimeUp as err:
-        report["stopped_by"] = str(err)
+    result = train(cfg, model=model, callbacks=[make_callback(args, report, model, x_test, y_test, cfg.eps, save)])
+    report["stopped_by"] = result.stop_reason if result.stopped_early else "the recipe's last epoch"
+    report["speed"] = dataclasses.asdict(result.extra["speed"])
     report["total_wall_s"] = time.perf_counter() - START
     report["loadavg_end"] = os.getloadavg()
     save()

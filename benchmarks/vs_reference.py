@@ -25,12 +25,28 @@ FLOP per image / (``--peak-tflops`` x 1e12), given only when the peak is given (
 dense bf16). On CPU the check is a ratio: the engine's time per image over loop (b)'s at the same
 batch size (AT: the same work; target <= 1.05).
 
+Parity mode (``--parity``; issue 11, item 4 on the GPU): the engine with its defaults for the device
+(on CUDA: bf16 autocast, channels_last, ``torch.compile``, fused SGD, drop_last) against the plain
+fp32 loop of ``reference_loop.train_plain`` (hand-written PGD, SGD, per-epoch lr), from the same
+initial weights, on the same ``--parity-images`` training images in the same order with the same
+crop/flip draws, with the same hyperparameters (PGD-``--attack-steps`` AT, eps 8/255, step 2/255,
+BatchNorm in eval mode while crafting, SGD lr ``--parity-lr`` momentum 0.9 weight decay 5e-4,
+batch ``--ref-batch-size``, ``--parity-epochs`` epochs). Both models are then evaluated alike (fp32,
+eval mode, clean and PGD-20 of step 2/255 from a uniform start) on the first ``--parity-n-test`` test
+images. The check: both accuracy differences within ``--parity-tolerance`` (0.03 by default: twice
+the binomial standard deviation, about 0.0145, of the difference of two independent accuracies near
+0.3 measured on 2,000 images; this does not cover the seed-to-seed spread of training itself, which
+``--parity-spread`` measures by training the plain loop a second time from another seed). On the
+CPU, ``tests/train/test_parity.py`` proves more: the weights are equal bit for bit.
+
 Usage::
 
     python benchmarks/vs_reference.py --device cpu --model small_cnn --dataset digits --image-size 16 \\
         --channels 1 --batch-size 128 --ref-batch-size 128 --steps 8 --rounds 3 --threads 1 --out cpu.json
     python benchmarks/vs_reference.py --device cuda --model resnet18 --dataset cifar10 --data-root data \\
         --batch-size 512 --peak-tflops 790 --out benchmarks/results/h200/vs_reference.json
+    python benchmarks/vs_reference.py --parity --device cuda --model resnet18 --dataset cifar10 --data-root data \\
+        --ref-batch-size 128 --parity-images 12800 --parity-epochs 2 --out benchmarks/results/h200/parity.json
 """
 
 from __future__ import annotations
@@ -49,7 +65,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from reference_loop import REFERENCE, reference_step  # noqa: E402
+from reference_loop import REFERENCE, evaluate, reference_step, train_plain  # noqa: E402
 
 import mireg  # noqa: E402
 from mireg.data import DatasetInfo, ImageTensors, load_dataset  # noqa: E402
@@ -109,8 +125,8 @@ def _batches(data: ImageTensors, batch: int, count: int, device) -> list[tuple[t
     return list(zip(x.split(batch), y.split(batch), strict=True))
 
 
-def _model(args, data: ImageTensors, device) -> torch.nn.Module:
-    torch.manual_seed(0)
+def _model(args, data: ImageTensors, device, seed: int = 0) -> torch.nn.Module:
+    torch.manual_seed(seed)
     return create_model(args.model, num_classes=data.num_classes, in_channels=data.image_shape[0],
                         **args.model_kwargs).to(device).train()
 
@@ -169,13 +185,13 @@ def time_engine(args, method: str, data: ImageTensors, device) -> dict:
             "steps": args.attack_steps, "device": str(device), "out_dir": out, "progress": False,
             **args.engine_overrides})
         start = (time.perf_counter(), time.process_time())
-        train(cfg, callbacks=[lambda e, row: marks.append((time.perf_counter(), time.process_time(), row))])
+        result = train(cfg, callbacks=[lambda e, row: marks.append((time.perf_counter(), time.process_time(), row))])
     (wall_end, cpu_end, row), (wall_prev, cpu_prev, _) = marks[-1], marks[-2]
     images = args.steps * args.batch_size
     return {"batch_size": args.batch_size, "images": images, "wall_s_per_image": row["train_seconds"] / images,
             "cpu_s_per_image": (cpu_end - cpu_prev) / images,  # includes the epoch's checkpoint writing
             "warmup_epoch_wall_s": marks[0][0] - start[0], "timed_epoch_wall_s_with_checkpoint": wall_end - wall_prev,
-            "engine_config": {k: getattr(cfg, k) for k in ("amp", "channels_last", "compile", "attack_mode")}}
+            "engine_config": {"attack_mode": cfg.attack_mode, **vars(result.extra["speed"])}}  # "auto" resolved
 
 
 def _summary(runs: list[dict], epoch_images: int, ideal_flop: float, peak_tflops: float | None) -> dict:
@@ -243,6 +259,63 @@ def run(args, save=lambda report: None) -> dict:
     return report
 
 
+def parity(args) -> dict:
+    """Parity mode (module docstring): the engine's defaults against the plain fp32 loop, same start and data."""
+    import copy
+
+    device = torch.device(args.device)
+    if device.type == "cpu":
+        torch.set_num_threads(args.threads)
+    data, batch = load_data(args), args.ref_batch_size
+    if args.parity_images % batch:
+        raise SystemExit(f"--parity-images must be a multiple of --ref-batch-size ({batch}): equal batches for both")
+    _SUBSET["data"] = part = _subset(data, args.parity_images)
+    test = load_test(args)
+    x_test, y_test = test.float()[:args.parity_n_test].to(device), test.y[:args.parity_n_test].to(device)
+    settings = {"epochs": args.parity_epochs, "batch_size": batch, "lr": args.parity_lr, "eps": EPS, "alpha": ALPHA,
+                "steps": args.attack_steps}
+    report = {"benchmark": "vs_reference --parity", "device": _device_name(device), "torch": torch.__version__,
+              "settings": {**settings, "images": args.parity_images, "n_test": len(y_test), "model": args.model,
+                           "tolerance": args.parity_tolerance, "engine_overrides": args.engine_overrides}}
+
+    def measure(name: str, model: torch.nn.Module, fit) -> None:
+        start = time.perf_counter()
+        fit(model)
+        seconds = time.perf_counter() - start
+        clean, robust = evaluate(model, x_test, y_test, eps=EPS, alpha=ALPHA, steps=20, seed=0)
+        report[name] = {"seconds": seconds, "clean": clean, "pgd20": robust}  # engine: + checkpoints, curves
+        print(f"{name}: {seconds:.1f} s, clean {clean:.4f}, PGD-20 {robust:.4f}", file=sys.stderr, flush=True)
+
+    def plain(seed: int):
+        return lambda model: train_plain(model, part.float().to(device), part.y.to(device), momentum=0.9,
+                                         weight_decay=5e-4, seed=seed, augment=True, attack_mode="eval", **settings)
+
+    def engine(model):
+        with tempfile.TemporaryDirectory() as out:
+            cfg = build_config(overrides={"method": "at", "model": args.model, "dataset": SUBSET, "val_size": 0,
+                                          "augment": True, "momentum": 0.9, "weight_decay": 5e-4, "attack_mode": "eval",
+                                          "device": str(device), "out_dir": out, "progress": False, "seed": 0,
+                                          **settings, **args.engine_overrides})
+            report["engine_speed"] = {k: v for k, v in vars(train(cfg, model=model).extra["speed"]).items()}
+
+    init = _model(args, data, device)
+    measure("engine", copy.deepcopy(init), engine)
+    measure("plain", copy.deepcopy(init), plain(0))
+    if args.parity_spread:
+        measure("plain_seed1", _model(args, data, device, seed=1), plain(1))
+    diffs = {k: abs(report["engine"][k] - report["plain"][k]) for k in ("clean", "pgd20")}
+    report["differences"] = diffs
+    report["passed"] = all(d <= args.parity_tolerance for d in diffs.values())
+    return report
+
+
+def load_test(args) -> ImageTensors:
+    if args.dataset == "random":
+        return _subset(load_data(args), 2000)
+    options = {"image_size": args.image_size, "channels": args.channels} if args.dataset == "digits" else {}
+    return load_dataset(args.dataset, root=args.data_root, split="test", **options)
+
+
 def _device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
@@ -271,6 +344,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--peak-tflops", type=float, default=None, help="the device's peak (H200 bf16: about 790)")
     p.add_argument("--set", dest="engine_set", action="append", default=[], metavar="KEY=VALUE",
                    help="engine TrainConfig override, e.g. --set compile=true")
+    p.add_argument("--parity", action="store_true", help="parity mode: the engine against the plain loop (docstring)")
+    p.add_argument("--parity-images", type=int, default=12800, help="training images (a multiple of the batch)")
+    p.add_argument("--parity-epochs", type=int, default=2)
+    p.add_argument("--parity-lr", type=float, default=0.1)
+    p.add_argument("--parity-n-test", type=int, default=2000, help="test images evaluated")
+    p.add_argument("--parity-tolerance", type=float, default=0.03, help="largest accuracy difference that passes")
+    p.add_argument("--parity-spread", action="store_true", help="also train the plain loop from seed 1")
     p.add_argument("--out", default=None, help="write the JSON here (also printed)")
     args = p.parse_args(argv)
     args.engine_overrides = parse_overrides(args.engine_set)
@@ -288,7 +368,8 @@ def main(argv=None) -> dict:
             Path(args.out).parent.mkdir(parents=True, exist_ok=True)
             Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
 
-    report = run(args, save)
+    report = parity(args) if args.parity else run(args, save)
+    save(report)
     print(json.dumps(report, indent=2))
     return report
 

@@ -3,14 +3,18 @@
 Every file is a dict of tensors and plain Python values, written atomically
 (:func:`mireg.utils.atomic.atomic_writer`: tmp file, fsync, ``os.replace``) and read with
 ``torch.load(..., weights_only=True)``, so loading runs no pickled code. A missing or unreadable
-file is a one-line ``FileNotFoundError`` / ``ValueError`` naming the file.
+file is a one-line ``FileNotFoundError`` / ``ValueError`` naming the file and the cause; a file
+that cannot be written (disk full, read-only) a one-line :class:`~mireg.utils.atomic.WriteError`.
 
 A training checkpoint (``last.pt``, ``best.pt``, ``epoch_NNNN.pt``)::
 
     {"format": "mireg-train-v1", "epoch": int (completed epochs), "model": state_dict,
      "optimizer": state_dict, "scheduler": state_dict, "rng": [{"cpu": ByteTensor, "cuda": ...}],
-     "best": {"metric": float, "epoch": int}, "history": [per-epoch metric dicts],
-     "config": TrainConfig.to_dict()}
+     "best": {"metric": float, "epoch": int, "id": str}, "history": [per-epoch metric dicts],
+     "resumes": [{"after_epoch": int, "changed": {field: [old, new]}}], "config": TrainConfig.to_dict()}
+
+``best.pt``: ``{"format", "epoch", "model", "metrics" (that epoch's row), "config", "id"}``; its ``id``
+is the ``best["id"]`` of the ``last.pt`` that made it the best (:mod:`mireg.train.rundir`).
 
 Estimator files (:mod:`mireg.estimators.io`) and the image-folder cache use :func:`save_file` /
 :func:`load_file` with their own layouts.
@@ -18,7 +22,9 @@ Estimator files (:mod:`mireg.estimators.io`) and the image-folder cache use :fun
 
 from __future__ import annotations
 
+import errno
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -33,29 +39,81 @@ FORMAT = "mireg-train-v1"
 
 
 def save_file(obj: Any, path: str | os.PathLike) -> Path:
-    """``torch.save(obj)`` to ``path`` atomically (its folder is created); returns the path."""
+    """``torch.save(obj)`` to ``path`` atomically (its folder is created); returns the path.
+
+    Raises :class:`mireg.utils.atomic.WriteError` (one line: the file and the cause, e.g. a full disk)
+    when the file cannot be written; the previous version of ``path`` is then kept.
+    """
     path = Path(path)
     with atomic_writer(path, "wb") as fh:
-        torch.save(obj, fh)
+        sink = _RecordingWriter(fh)
+        try:
+            torch.save(obj, sink)
+        except RuntimeError:  # torch reports a failed write as "enforce fail at inline_container.cc"
+            if sink.error is not None:
+                raise sink.error from None
+            raise
     return path
+
+
+class _RecordingWriter:
+    """A file wrapper that keeps the ``OSError`` of a failed write, which torch.save hides."""
+
+    def __init__(self, fh: Any) -> None:
+        self.fh, self.error = fh, None
+
+    def write(self, data: Any) -> int:
+        try:
+            return self.fh.write(data)
+        except OSError as err:
+            self.error = err
+            raise
+
+    def flush(self) -> None:
+        self.fh.flush()
 
 
 def load_file(path: str | os.PathLike, map_location: str | torch.device | None = "cpu", *,
               what: str = "checkpoint") -> Any:
-    """Read a file written by :func:`save_file` (or any weights-only torch file).
+    """Read a file written by :func:`save_file` (or any weights-only torch file), weights-only.
 
     Raises:
-        FileNotFoundError: ``"<what> '<path>' does not exist"``.
-        ValueError: the file is not a readable weights-only torch file.
+        FileNotFoundError: ``"<what> '<path>' does not exist"`` (or is a folder).
+        ValueError: one line naming the file and why it cannot be read (not a torch file, damaged,
+            holds Python objects that weights-only loading refuses, unreadable).
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{what} {str(path)!r} does not exist")
+        kind = "is a folder, not a file" if path.is_dir() else "does not exist"
+        raise FileNotFoundError(f"{what} {str(path)!r} {kind}")
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # noqa: BLE001 - torch raises many types for a bad file
-        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ValueError(f"{str(path)!r} is not a readable weights-only torch {what}: {first_line}") from None
+        raise ValueError(f"{str(path)!r} is not a readable weights-only torch {what}: "
+                         f"{_load_failure(path, err)}") from None
+
+
+def _load_failure(path: Path, err: Exception) -> str:
+    """Why ``torch.load(path, weights_only=True)`` failed, in one line (without torch's advice)."""
+    text = str(err)
+    if isinstance(err, OSError) and err.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied"
+    blocked = re.search(r"(?:unsupported|Unsupported) (?:GLOBAL|global):? (?:GLOBAL )?([\w.]+)", text)
+    if blocked:
+        return (f"it holds a Python object ({blocked.group(1)}) that weights-only loading refuses, because "
+                "unpickling it could run code; mireg loads only tensors and plain values")
+    with open(path, "rb") as fh:
+        head = fh.read(2)
+    if not head.startswith((b"PK", b"\x80")):  # neither torch's zip format nor a legacy pickle
+        return "not a file written by torch.save (neither a torch zip archive nor a pickle)"
+    return f"the file is truncated or damaged ({_first_line(text) or type(err).__name__})"
+
+
+def _first_line(text: str) -> str:
+    for line in text.strip().splitlines():
+        if line.strip() and not line.startswith("Weights only load failed"):
+            return line.strip()
+    return ""
 
 
 def save_checkpoint(state: dict[str, Any], path: str | os.PathLike) -> Path:

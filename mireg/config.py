@@ -24,11 +24,15 @@ from typing import Any
 
 from mireg._validation import check_choice, check_number
 
-__all__ = ["FIELD_NAMES", "TrainConfig", "check_keys", "load_config_file", "parse_overrides"]
+__all__ = ["FIELD_NAMES", "RESUME_FIXED", "RESUME_MAY_CHANGE", "TrainConfig", "check_keys", "load_config_file",
+           "parse_overrides"]
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
-SCHEDULES = ("multistep", "cosine", "constant")
+SCHEDULES = ("multistep", "cosine", "constant", "one_cycle", "cyclic")
+CYCLES = ("one_cycle", "cyclic")  # schedules that ramp up from 0 themselves (no lr_warmup_epochs)
 ATTACK_MODES = ("eval", "train")
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+AUTO = "auto"
 
 
 @dataclass
@@ -38,16 +42,21 @@ class TrainConfig:
     Data and model:
         dataset, data_root, download: passed to ``mireg.data.load_dataset``.
         image_size, channels: resize / channel count of the ``digits`` data (None: the loader's default).
-        val_size: images held out of the training split for model selection (never the test set).
+        val_size: images held out of the training split for model selection (never the test set);
+            "auto": the dataset's default (1,000 for CIFAR-10/100, SVHN, Tiny-ImageNet, MNIST; 200 for digits).
         model: a name in ``mireg.registry.MODELS``; num_classes is read from the data.
         model_kwargs: architecture options (e.g. ``{"width": 16}`` for small_cnn).
         normalize: put the dataset's mean/std normalisation inside the model (Rice et al. do).
-        augment: random crop (padding 4) + horizontal flip on tensors.
+        augment: random crop (padding 4) + horizontal flip on tensors; "auto": on for the datasets whose
+            standard training uses it (CIFAR-10/100, SVHN, Tiny-ImageNet), off for the others (digits, MNIST).
     Optimisation:
         epochs, batch_size (the GLOBAL batch: divided over DDP processes), optimizer, lr, momentum,
-        nesterov, weight_decay, lr_schedule ("multistep" | "cosine" | "constant"),
-        lr_milestones (1-based epochs at which lr is multiplied by lr_gamma, as the papers print them:
-        MART's "lr x0.1 at epoch 75" is ``[75]``).
+        nesterov, weight_decay, lr_schedule ("multistep" | "cosine" | "constant" | "one_cycle" | "cyclic";
+        stepped after every optimisation step, :mod:`mireg.train.schedules`), lr_milestones (1-based
+        epochs at which lr is multiplied by lr_gamma, as the papers print them: MART's "lr x0.1 at epoch
+        75" is ``[75]``), lr_warmup_epochs (linear warmup of multistep / cosine / constant, in epochs,
+        fractions allowed), lr_peak (where one_cycle / cyclic peak, as a fraction of the run; None: 0.4
+        for one_cycle, 0.5 for cyclic).
     Method and attack:
         method: a name in ``mireg.registry.METHODS`` (clean, at, trades, mart, mart+, infoat, namid, ...).
         attack: a name in ``mireg.registry.ATTACKS`` (None: the method's own inner maximiser).
@@ -62,7 +71,13 @@ class TrainConfig:
         eval_every: validate every n epochs (and always after the last).
     Operations:
         seed, device ("auto" | "cpu" | "cuda" | "cuda:1" ...), amp (bf16 autocast on CUDA),
-        channels_last (CUDA), compile (``torch.compile`` the model), out_dir, resume, progress,
+        channels_last (CUDA), compile (``torch.compile`` the model; "auto": on CUDA only; a failure to
+        compile falls back to eager with one warning), compile_mode (torch.compile's mode;
+        "reduce-overhead" adds CUDA graphs), fused (the fused optimizer; "auto": on CUDA), drop_last
+        (drop the last short batch of each epoch so that shapes stay static; "auto": on when compiling
+        on CUDA), out_dir, resume (continue the run in ``out_dir``; see :data:`RESUME_MAY_CHANGE`),
+        overwrite (start a new run in an ``out_dir`` that holds one, deleting its checkpoints and
+        records first), progress,
         log_every (steps between loss checks / progress updates), save_every (keep a copy of the
         checkpoint every n epochs; 0: only last and best).
     """
@@ -73,11 +88,11 @@ class TrainConfig:
     download: bool = False
     image_size: int | None = None
     channels: int | None = None
-    val_size: int = 200
+    val_size: int | str = AUTO
     model: str = "small_cnn"
     model_kwargs: dict[str, Any] = field(default_factory=dict)
     normalize: bool = False
-    augment: bool = False
+    augment: bool | str = AUTO
     # optimisation
     epochs: int = 10
     batch_size: int = 64
@@ -89,6 +104,8 @@ class TrainConfig:
     lr_schedule: str = "multistep"
     lr_milestones: list[int] = field(default_factory=list)
     lr_gamma: float = 0.1
+    lr_warmup_epochs: float = 0.0
+    lr_peak: float | None = None
     # method and attack
     method: str = "at"
     attack: str | None = None
@@ -111,9 +128,13 @@ class TrainConfig:
     device: str = "auto"
     amp: bool = True
     channels_last: bool = True
-    compile: bool = False
+    compile: bool | str = AUTO
+    compile_mode: str = "default"
+    fused: bool | str = AUTO
+    drop_last: bool | str = AUTO
     out_dir: str = "runs/train"
     resume: bool = False
+    overwrite: bool = False
     progress: bool = True
     log_every: int = 10
     save_every: int = 0
@@ -131,13 +152,16 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None:
                 _check_str(name, value)
-        for name in ("download", "normalize", "augment", "nesterov", "amp", "channels_last", "compile", "resume",
-                     "progress"):
+        for name in ("download", "normalize", "nesterov", "amp", "channels_last", "resume", "overwrite", "progress"):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name} must be true or false, got {getattr(self, name)!r}")
+        for name in ("augment", "compile", "fused", "drop_last"):
+            if not isinstance(getattr(self, name), bool) and getattr(self, name) != AUTO:
+                raise TypeError(f"{name} must be true, false or \"auto\", got {getattr(self, name)!r}")
         check_number("epochs", self.epochs, low=1, integer=True)
         check_number("batch_size", self.batch_size, low=1, integer=True)
-        check_number("val_size", self.val_size, low=0, integer=True)
+        if self.val_size != AUTO:
+            check_number("val_size", self.val_size, low=0, integer=True)
         check_number("steps", self.steps, low=0, integer=True)
         check_number("val_steps", self.val_steps, low=0, integer=True)
         check_number("eval_every", self.eval_every, low=1, integer=True)
@@ -159,6 +183,8 @@ class TrainConfig:
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
         check_choice("lr_schedule", self.lr_schedule, SCHEDULES)
         check_choice("attack_mode", self.attack_mode, ATTACK_MODES)
+        check_choice("compile_mode", self.compile_mode, COMPILE_MODES)
+        self._validate_schedule()
         if not isinstance(self.lr_milestones, (list, tuple)):
             raise TypeError(f"lr_milestones must be a list of epoch numbers, got {self.lr_milestones!r}")
         self.lr_milestones = [int(check_number("lr_milestones[]", m, low=1, integer=True))
@@ -168,7 +194,27 @@ class TrainConfig:
         for name in ("attack_kwargs", "model_kwargs"):
             if not isinstance(getattr(self, name), dict):
                 raise TypeError(f"{name} must be a table/dict, got {type(getattr(self, name)).__name__}")
+        if self.resume and self.overwrite:
+            raise ValueError("resume=true (--resume) continues the run in out_dir and overwrite=true (--overwrite) "
+                             "replaces it: choose one")
         return self
+
+    def _validate_schedule(self) -> None:
+        """lr_warmup_epochs and lr_peak against the schedule they apply to."""
+        check_number("lr_warmup_epochs", self.lr_warmup_epochs, low=0)
+        if self.lr_warmup_epochs >= self.epochs:
+            raise ValueError(f"lr_warmup_epochs={self.lr_warmup_epochs} must be shorter than the run "
+                             f"(epochs={self.epochs})")
+        if self.lr_warmup_epochs and self.lr_schedule in CYCLES:
+            raise ValueError(f"lr_schedule={self.lr_schedule!r} ramps up from 0 by itself: set lr_warmup_epochs=0 "
+                             "(or use a multistep, cosine or constant schedule with warmup)")
+        if self.lr_peak is not None:
+            check_number("lr_peak", self.lr_peak, low=0, low_open=True)
+            if self.lr_peak >= 1:
+                raise ValueError(f"lr_peak must be a fraction of the run in (0, 1), got {self.lr_peak}")
+            if self.lr_schedule not in CYCLES:
+                raise ValueError(f"lr_peak applies to the one_cycle and cyclic schedules only, not to "
+                                 f"lr_schedule={self.lr_schedule!r}: set lr_peak=none")
 
     @property
     def validation_alpha(self) -> float:
@@ -186,6 +232,17 @@ class TrainConfig:
 
 
 FIELD_NAMES = tuple(f.name for f in fields(TrainConfig))
+
+#: what a resumed run (``resume=true``) may set anew: the length and the optimiser's schedule and
+#: hyperparameters (they take effect from the next epoch and are recorded), validation cadence,
+#: logging and where/how it runs. Every other field defines the experiment (method, model, data,
+#: attack and eps, batch, seed, selection, ...) and must equal the run's (see ``docs/training.md``).
+RESUME_MAY_CHANGE = ("epochs", "lr", "momentum", "nesterov", "weight_decay", "lr_schedule", "lr_milestones",
+                     "lr_gamma", "lr_warmup_epochs", "lr_peak", "eval_every", "log_every", "save_every", "progress",
+                     "device", "amp", "channels_last", "compile", "compile_mode", "fused", "drop_last", "data_root",
+                     "download", "out_dir", "resume", "overwrite", "recipe")
+#: the fields a resumed run must keep (every field not in :data:`RESUME_MAY_CHANGE`)
+RESUME_FIXED = tuple(name for name in FIELD_NAMES if name not in RESUME_MAY_CHANGE)
 
 
 def _check_str(name: str, value: object) -> None:

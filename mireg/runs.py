@@ -3,6 +3,8 @@
 The one place that turns a run description into tensors and a network, used by the training engine,
 the evaluation CLI, the estimators CLI and the demo:
 
+- :func:`with_data_defaults`: the config with ``augment="auto"`` / ``val_size="auto"`` resolved by
+  dataset (crop+flip for CIFAR, SVHN, Tiny-ImageNet; 1,000 validation images for CIFAR);
 - :func:`load_split`: a split of the run's dataset with its image size and channels;
 - :func:`train_val_split`: the training split and the held-out validation split (``val_size`` images,
   seeded with ``config.seed``; never the test set);
@@ -28,16 +30,35 @@ import torch
 from torch import nn
 
 from mireg.checkpoints import load_checkpoint, load_file
-from mireg.config import TrainConfig
+from mireg.config import AUTO, TrainConfig
 from mireg.data import ImageTensors, dataset_info, load_dataset, split_validation
 from mireg.models import create_model
 
-__all__ = ["build_model", "data_options", "load_split", "load_trained_model", "read_run_file", "train_val_split"]
+__all__ = ["build_model", "data_options", "load_split", "load_trained_model", "read_run_file", "train_val_split",
+           "with_data_defaults"]
 
 
 def data_options(config: TrainConfig) -> dict[str, int]:
     """The dataset options the config sets (``image_size``, ``channels``; None means the loader's)."""
     return {k: getattr(config, k) for k in ("image_size", "channels") if getattr(config, k) is not None}
+
+
+def with_data_defaults(config: TrainConfig) -> TrainConfig:
+    """``config`` with ``augment`` and ``val_size`` set to the dataset's defaults where they are "auto"
+    (:class:`~mireg.data.DatasetInfo`'s ``augment`` and ``val_size``); ``config`` itself when neither is.
+
+    Example::
+
+        with_data_defaults(TrainConfig(dataset="cifar10")).augment    # True (crop + flip)
+    """
+    changes: dict[str, Any] = {}
+    if config.augment == AUTO or config.val_size == AUTO:
+        info = dataset_info(config.dataset, **data_options(config))
+        if config.augment == AUTO:
+            changes["augment"] = info.augment
+        if config.val_size == AUTO:
+            changes["val_size"] = info.val_size
+    return config.replace(**changes) if changes else config
 
 
 def load_split(config: TrainConfig, split: str = "train", *, dataset: str | None = None,
@@ -52,12 +73,14 @@ def load_split(config: TrainConfig, split: str = "train", *, dataset: str | None
 def train_val_split(config: TrainConfig) -> tuple[ImageTensors, ImageTensors | None]:
     """The run's training split and its held-out validation split (None when ``val_size`` is 0)."""
     data = load_split(config, "train", download=config.download)
-    if not config.val_size:
+    val_size = with_data_defaults(config).val_size
+    if not val_size:
         return data, None
-    if config.val_size >= len(data):
-        raise ValueError(f"val_size={config.val_size} must be smaller than the training split "
-                         f"({len(data)} images)")
-    return split_validation(data, config.val_size, seed=config.seed)
+    if val_size >= len(data):
+        default = f" (the default of {config.dataset!r})" if config.val_size == AUTO else ""
+        raise ValueError(f"val_size={val_size}{default} must be smaller than the training split ({len(data)} "
+                         "images): set val_size")
+    return split_validation(data, val_size, seed=config.seed)
 
 
 def build_model(config: TrainConfig, data: ImageTensors) -> nn.Module:

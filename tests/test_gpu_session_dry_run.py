@@ -22,7 +22,7 @@ def test_h200_session_dry_run(tmp_path):
                           capture_output=True, text=True, timeout=900)
     log = (tmp_path / "issue11_session.log").read_text()
     assert proc.returncode == 0, proc.stderr + log
-    for name in ("env", "data", "vs_reference", "time_to_robustness"):
+    for name in ("env", "data", "time_to_robustness", "vs_reference", "parity"):
         assert f"=== {name}: rc 0 " in log, log
 
     decoded = json.loads((tmp_path / "cifar10_jpeg_decode.json").read_text())
@@ -38,5 +38,10 @@ def test_h200_session_dry_run(tmp_path):
 
     ttr = json.loads((tmp_path / "time_to_robustness_fast_at_resnet18.json").read_text())
     assert ttr["reached"] and ttr["epoch_reached"] == 1 and len(ttr["curve"]) == 1
-    assert ttr["seconds_to_target"] > 0 and "TargetReached" in ttr["stopped_by"]
+    assert ttr["seconds_to_target"] > 0 and ttr["stopped_by"].startswith("targets met at epoch 1")
+    assert ttr["config"]["recipe"] == "fast-at-resnet18" and ttr["config"]["lr_schedule"] == "one_cycle"
     assert (tmp_path / "time_to_robustness_fast_at_resnet18.png").stat().st_size > 0
+
+    parity = json.loads((tmp_path / "parity_resnet18.json").read_text())
+    assert parity["settings"]["images"] == 192 and parity["passed"]
+    assert parity["differences"] == {"clean": 0.0, "pgd20": 0.0}  # on the CPU the engine is the plain loop

@@ -6,12 +6,12 @@ entropic "dual" linear-minimisation oracle). The threat model follows Wong et al
 Adversarial Examples via Projected Sinkhorn Iterations", ICML 2019: each channel is a mass
 distribution over pixels and mass may only move within a local ``kernel_size`` window.
 
-NAMID's evaluation (Zhou et al., ICML 2022, ``test_comparison.py``) runs 40 iterations with the
-Wasserstein radius 8/255 (per unit of image mass) and clamps the result to [0, 1] before the model.
-Here the radius is ``radius`` and ``eps`` adds an L-inf box around the clean image (the result is
-clamped to ``[max(0, x - eps), min(1, x + eps)]``); ``eps=1`` reproduces NAMID's plain [0, 1] clamp.
-That script passes ``kernel_size=4`` to the reference code; mireg's window is centred on the pixel,
-so it must be odd (default 5).
+This is mireg's Frank-Wolfe variant, NOT the attack NAMID (Zhou et al., ICML 2022) reports as FWA-40:
+dwDavidxd/MIAT ``test_comparison.py``'s ``LinfFWA`` is Wu et al.'s projected gradient with the dual
+projection (kernel 4, [0, 1] clamp only), which is :class:`mireg.attacks.WassersteinPGD` and the
+``FWA-40`` entry of the ``namid-linf`` suite. Here the radius is ``radius`` and ``eps`` adds an L-inf box
+around the clean image (the result is clamped to ``[max(0, x - eps), min(1, x + eps)]``; ``eps=1``
+leaves only the [0, 1] clamp); the window is centred on the pixel, so it must be odd (default 5).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Black-box transfer (NAMID, Zhou et al., ICML 2022, Sec. 5.2) as a torchattacks ``Attack``.
+"""Black-box transfer (NAMID, Zhou et al., ICML 2022, Sec. 4.3 "Black-box attacks", Table 2) as a
+torchattacks ``Attack``.
 
 Registered in :data:`mireg.registry.ATTACKS` as ``"transfer"``.
 """
@@ -24,7 +25,7 @@ __all__ = ["TransferAttack"]
 class TransferAttack(Attack):
     r"""Black-box transfer: adversarial examples crafted on a surrogate, scored on the target.
 
-    The transfer setting of NAMID (Zhou et al., ICML 2022, Sec. 5.2): a separately trained
+    The transfer setting of NAMID (Zhou et al., ICML 2022, Sec. 4.3, Table 2): a separately trained
     surrogate (VGG-19 in the paper) is attacked white-box; its adversarial examples are then fed to
     the target model, which is never queried while crafting them.
 

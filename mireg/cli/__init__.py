@@ -65,12 +65,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except (ValueError, TypeError, FileNotFoundError, RuntimeError) as err:
+    except (ValueError, TypeError, OSError, RuntimeError) as err:
         if args.traceback:
             raise
         command = getattr(args, "command", "")
         print(f"mireg {command}: error: {err}".replace("  ", " "), file=sys.stderr)
-        return 2 if not isinstance(err, RuntimeError) else 1
+        return 1 if isinstance(err, RuntimeError) or _io_failure(err) else 2
+
+
+def _io_failure(err: BaseException) -> bool:
+    """An ``OSError`` other than a missing input file (exit status 1, as a failure of the run)."""
+    return isinstance(err, OSError) and not isinstance(err, FileNotFoundError)
 
 
 if __name__ == "__main__":

@@ -116,6 +116,20 @@ def _load_classifier(args: argparse.Namespace, device):
                                                    "dataset": config.dataset, **data_options(config)}
 
 
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Every output path writable before the work starts; temporary files of a killed run removed."""
+    from pathlib import Path
+
+    from mireg.utils.atomic import remove_leftovers
+    from mireg.utils.paths import check_output_file
+
+    check_output_file(args.out, "--out")
+    check_output_file(f"{args.out}.json", "--out (its report)")
+    if args.figure:
+        check_output_file(args.figure, "--figure")
+    remove_leftovers(Path(args.out).parent)
+
+
 def run(args: argparse.Namespace) -> int:
     """Train, check, (analyse,) save; returns the exit status."""
     from mireg.attacks import create_attack
@@ -125,6 +139,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.figure and not args.analyze:
         raise ValueError("--figure needs --analyze (the attacks of the MI analysis), e.g. --analyze pgd,fgsm")
+    _check_outputs(args)
     device = resolve_device(args.device)
     model, train, test, info = _load_classifier(args, device)
     if args.n_train:

@@ -129,6 +129,11 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("give either a checkpoint or --robustbench NAME (see 'mireg eval --help')")
     if (args.analysis or args.model_info) and not args.out:
         raise ValueError("--analysis and --model-info need --out DIR")
+    if args.out:  # before the work: a bad --out costs a second, not an evaluation
+        from mireg.utils.atomic import remove_leftovers
+        from mireg.utils.paths import check_output_dir
+
+        remove_leftovers(check_output_dir(args.out, "--out"))
     suite = get_suite(args.suite)
     attacks = [a.strip() for a in args.attacks.split(",") if a.strip()] if args.attacks else None
     device = resolve_device(args.device)

@@ -105,23 +105,26 @@ def run(args: argparse.Namespace) -> int:
     if not args.study:
         raise ValueError("name a study (e.g. 'mireg reproduce infoat-table2'), 'merge DIR1 DIR2 --out DIR', "
                          "or use --list")
+    from mireg.reproduce import default_out_dir
+    from mireg.utils.paths import check_output_dir
+
     if args.study == "merge":
         from mireg.reproduce import merge
 
         if len(args.dirs) < 1 or not args.out:
             raise ValueError("merge needs the folders to combine and --out: "
                              "mireg reproduce merge DIR1 DIR2 --out DIR")
+        check_output_dir(args.out, "--out")
         report = merge(args.dirs, args.out)
     else:
         if args.dirs:
             raise ValueError(f"unexpected arguments {args.dirs}: only 'merge' takes folders")
         from mireg.reproduce import reproduce
 
+        check_output_dir(args.out or default_out_dir(args.study, args.budget), "--out")
         report = reproduce(args.study, args.budget, args.seeds, methods=args.methods, out_dir=args.out,
                            device=args.device, progress=not args.no_progress, data_root=args.data_root,
                            download=args.download)
-    from mireg.reproduce import default_out_dir
-
     out = args.out or default_out_dir(args.study, args.budget)
     print(f"{len(report['cells'])} cells ({len(report['failed'])} failed); report: {out}/report.md")
     sys.stdout.flush()

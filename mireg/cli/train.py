@@ -16,6 +16,9 @@ examples:
   # the same recipe, shorter, with another beta; any field with --set key=value
   mireg train --recipe mart-resnet18 --epochs 30 --beta 6 --set lr_milestones=[20,25] --out runs/m
 
+  # a fast recipe: 15 epochs, PGD-7, batch 512, one-cycle lr (compiled, bf16 on CUDA; docs/training.md)
+  mireg train --recipe fast-at-resnet18 --data-root data --out runs/fast-at
+
   # InfoAT on the bundled digits (no files needed), CPU, a few seconds per epoch
   mireg train --recipe digits-infoat --epochs 5 --out runs/infoat
 
@@ -31,8 +34,12 @@ examples:
   mireg train --recipe digits-infoat --method infoat-mine-layer2 --out runs/mine2
   mireg train --recipe namid-resnet18 --method namid-lam0 --estimators runs/est/estimators.pt --out runs/lam0
 
-  # continue an interrupted run from runs/mart-r18/last.pt (no epoch lost or repeated)
-  mireg train --recipe mart-resnet18 --data-root data --out runs/mart-r18 --resume
+  # continue an interrupted run from runs/mart-r18/last.pt (no epoch lost or repeated); a resumed run
+  # may change --epochs, --lr and the schedule, not the method, model, data, eps or attack
+  mireg train --recipe mart-resnet18 --data-root data --out runs/mart-r18 --resume --epochs 150
+
+  # start again in a folder that holds a run (its checkpoints and metrics are deleted first)
+  mireg train --recipe mart-resnet18 --data-root data --out runs/mart-r18 --overwrite
 
   # 4 GPUs on one node (DDP; --batch-size is the global batch)
   torchrun --nproc_per_node 4 -m mireg train --recipe trades-wrn34 --data-root data --out runs/t
@@ -41,7 +48,8 @@ examples:
   mireg train --recipe at-preact18 --print-config   # the resolved settings, without training
 
 Writes OUT/last.pt (resume), OUT/best.pt (best validation PGD accuracy), OUT/metrics.csv,
-OUT/metrics.json, OUT/curves.png and OUT/config.json.
+OUT/metrics.json, OUT/curves.png and OUT/config.json. A folder that holds a run is never replaced
+without --overwrite, and a folder another live run works in is refused (see docs/training.md).
 """
 
 # command-line flags that map one-to-one to TrainConfig fields: (flag, field, type, help)
@@ -87,8 +95,15 @@ def add_parser(subparsers) -> None:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="set any TrainConfig field, e.g. --set lr_milestones=[50,75] --set augment=true")
     p.add_argument("--resume", action="store_true", default=None,
-                   help="continue from OUT/last.pt when it exists")
-    p.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
+                   help="continue the run in OUT from OUT/last.pt when it exists (it may change --epochs, --lr "
+                        "and the schedule; not the method, model, data, eps or attack)")
+    p.add_argument("--overwrite", action="store_true", default=None,
+                   help="start a new run in OUT even when it holds one: its checkpoints and metrics are deleted")
+    p.add_argument("--compile", dest="compile", action="store_true", default=None,
+                   help="torch.compile the model (default: on CUDA only; a failure to compile falls back to "
+                        "eager with one warning); --set compile_mode=reduce-overhead adds CUDA graphs")
+    p.add_argument("--no-compile", dest="compile", action="store_false",
+                   help="never compile (the eager path, also on CUDA)")
     p.add_argument("--no-progress", dest="progress", action="store_false", default=None,
                    help="no progress bars or per-epoch lines")
     p.add_argument("--list-recipes", action="store_true", help="list the recipes and exit")
@@ -107,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"{name:18s} {recipe.description}\n{'':18s} source: {recipe.source}")
         return 0
     overrides = {name: getattr(args, name) for _, name, _, _ in _FLAGS if getattr(args, name) is not None}
-    for name in ("resume", "compile", "progress"):
+    for name in ("resume", "overwrite", "compile", "progress"):
         if getattr(args, name) is not None:
             overrides[name] = getattr(args, name)
     overrides.update(parse_overrides(args.overrides))

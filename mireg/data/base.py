@@ -8,6 +8,7 @@ Every dataset loader returns an :class:`ImageTensors`: the whole split as one co
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import os
 from collections.abc import Callable, Sequence
@@ -124,6 +125,10 @@ class DatasetInfo:
     ``num_classes`` / ``image_size`` are None when they depend on the files (``image-folder``):
     read them from the loaded :class:`ImageTensors` then. ``mean`` / ``std`` are the per-channel
     statistics of the official training split in [0, 1] (for :class:`mireg.models.Normalized`).
+    ``augment`` / ``val_size`` are the training defaults of the dataset (what ``augment="auto"`` and
+    ``val_size="auto"`` of :class:`mireg.config.TrainConfig` mean for it): whether random crop
+    (padding 4) + horizontal flip is its standard training augmentation, and how many training images
+    to hold out for model selection.
     """
 
     name: str
@@ -134,6 +139,8 @@ class DatasetInfo:
     std: tuple[float, ...]
     splits: tuple[str, ...] = ("train", "test")
     description: str = ""
+    augment: bool = False
+    val_size: int = 1000
 
 
 Loader = Callable[..., ImageTensors]
@@ -180,8 +187,7 @@ def dataset_info(name: str, **kwargs: Any) -> DatasetInfo:
     if channels != len(mean):  # grey <-> colour: one statistic replicated or averaged
         mean = (sum(mean) / len(mean),) * channels
         std = (sum(std) / len(std),) * channels
-    return DatasetInfo(info.name, info.num_classes, channels, image_size, mean, std, info.splits,
-                       info.description)
+    return dataclasses.replace(info, channels=channels, image_size=image_size, mean=mean, std=std)
 
 
 def default_root() -> Path:

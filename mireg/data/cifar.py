@@ -165,7 +165,7 @@ def load_cifar(spec: CifarSpec, root: str | os.PathLike[str] | None, split: str,
 @register_dataset("cifar10", DatasetInfo(
     "cifar10", num_classes=10, channels=3, image_size=32,
     mean=(0.4914, 0.4822, 0.4465), std=(0.2470, 0.2435, 0.2616),
-    description="CIFAR-10: 50,000 train / 10,000 test 32x32 colour images, 10 classes"))
+    description="CIFAR-10: 50,000 train / 10,000 test 32x32 colour images, 10 classes", augment=True))
 def load_cifar10(root: str | os.PathLike[str] | None = None, split: str = "train", download: bool = False, *,
                  verify: bool = True) -> ImageTensors:
     """CIFAR-10 from ``root/cifar-10-batches-py`` (50,000 train / 10,000 test; module docstring).
@@ -185,7 +185,7 @@ def _cifar100_info(info: DatasetInfo, kwargs: dict[str, Any]) -> DatasetInfo:
 @register_dataset("cifar100", DatasetInfo(
     "cifar100", num_classes=100, channels=3, image_size=32,
     mean=(0.5071, 0.4865, 0.4409), std=(0.2673, 0.2564, 0.2762),
-    description="CIFAR-100: 50,000 train / 10,000 test 32x32 colour images, 100 classes (20 coarse)"),
+    description="CIFAR-100: 50,000 train / 10,000 test 32x32 colour images, 100 classes (20 coarse)", augment=True),
     adapt=_cifar100_info)
 def load_cifar100(root: str | os.PathLike[str] | None = None, split: str = "train", download: bool = False, *,
                   label_type: str = "fine", verify: bool = True) -> ImageTensors:

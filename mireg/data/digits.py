@@ -33,6 +33,7 @@ DIGITS_STD = (0.3234,)
 INFO = DatasetInfo(
     name="digits", num_classes=10, channels=3, image_size=32, mean=DIGITS_MEAN * 3, std=DIGITS_STD * 3,
     description="scikit-learn digits (1,797 8x8 greyscale, 10 classes) upsampled to 32x32; 1,297 train / 500 test",
+    val_size=200,
 )
 
 

@@ -62,7 +62,8 @@ def _read_mat(path: Path) -> tuple[np.ndarray, np.ndarray]:
 @register_dataset("svhn", DatasetInfo(
     "svhn", num_classes=10, channels=3, image_size=32,
     mean=(0.4377, 0.4438, 0.4728), std=(0.1980, 0.2010, 0.1970), splits=("train", "test", "extra"),
-    description="SVHN cropped digits: 73,257 train / 26,032 test (+531,131 extra) 32x32 colour images"))
+    description="SVHN cropped digits: 73,257 train / 26,032 test (+531,131 extra) 32x32 colour images",
+    augment=True))
 def load_svhn(root: str | os.PathLike[str] | None = None, split: str = "train", download: bool = False, *,
               verify: bool = True) -> ImageTensors:
     """SVHN from ``root/svhn/<split>_32x32.mat`` (module docstring); class k is the digit k.

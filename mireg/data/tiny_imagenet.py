@@ -69,7 +69,8 @@ def _class_names(base: Path, wnids: list[str]) -> list[str]:
 @register_dataset("tiny-imagenet", DatasetInfo(
     "tiny-imagenet", num_classes=200, channels=3, image_size=64,
     mean=(0.4802, 0.4481, 0.3975), std=(0.2770, 0.2691, 0.2821), splits=("train", "test", "val"),
-    description="Tiny-ImageNet-200: 100,000 train / 10,000 val (used as test) 64x64 colour images, 200 classes"))
+    description="Tiny-ImageNet-200: 100,000 train / 10,000 val (used as test) 64x64 colour images, 200 classes",
+    augment=True))
 def load_tiny_imagenet(root: str | os.PathLike[str] | None = None, split: str = "train", download: bool = False, *,
                        image_size: int | None = None, cache: bool = False, progress: bool = True) -> ImageTensors:
     """Tiny-ImageNet-200 from ``root/tiny-imagenet-200`` (module docstring); ``split="test"`` is the val set.

@@ -17,6 +17,7 @@ from mireg._validation import check_images, check_labels, check_number
 from mireg.estimators.local_dim import LocalDIMEstimator
 from mireg.estimators.scoring import Attack, EstimatorCheck, global_inputs, mi_scores, run_attack
 from mireg.functional.mi import namid_selection
+from mireg.utils.atomic import save_figure
 from mireg.utils.device import model_device
 from mireg.utils.modes import preserved_modes
 
@@ -157,5 +158,5 @@ def plot_mi_analysis(analysis: MIAnalysis, path: str | None = None, *, selected_
             ax.set_ylabel("count")
     fig.tight_layout()
     if path is not None:
-        fig.savefig(path, dpi=120)
+        save_figure(fig, path, dpi=120)
     return fig

@@ -32,6 +32,7 @@ from mireg._validation import check_images, check_labels, check_number
 from mireg.estimators.local_dim import LocalDIMEstimator
 from mireg.estimators.scoring import Attack, global_inputs, mi_scores, run_attack
 from mireg.functional.mi_summary import worst_case_offset_means
+from mireg.utils.atomic import save_figure
 from mireg.utils.device import model_device
 from mireg.utils.modes import preserved_modes
 from mireg.utils.seeding import seeded
@@ -220,5 +221,5 @@ def plot_standard_mi(analysis: StandardMIAnalysis, path: str | None = None):
     ax.set_title("NAMID Fig. 2: standard MI of natural and adversarial samples", fontsize=9)
     fig.tight_layout()
     if path is not None:
-        fig.savefig(path, dpi=120)
+        save_figure(fig, path, dpi=120)
     return fig

@@ -1,4 +1,4 @@
-"""Training NAMID's natural and adversarial MI estimators (Zhou et al., ICML 2022, Sec. 3.3, Eq. 4-6).
+"""Training NAMID's natural and adversarial MI estimators (Zhou et al., ICML 2022, Sec. 3.2.2, Eq. 4-6).
 
 On a pre-trained classifier h0 that stays frozen, the samples of Eq. 6 (correct on x, wrong on
 x_adv, argmax over classes) train

@@ -24,6 +24,7 @@ from mireg._optional import require
 from mireg._validation import check_images, check_labels, check_number
 from mireg.estimators.mine import estimate_layer_mi
 from mireg.evaluation.analysis import _pgd
+from mireg.utils.atomic import save_figure
 from mireg.utils.device import model_device
 from mireg.utils.modes import preserved_modes
 from mireg.utils.seeding import seeded
@@ -99,5 +100,5 @@ def plot_robust_vs_nonrobust_mi(data: dict[str, Any], path: str | None = None):
     ax.legend(fontsize=8)
     fig.tight_layout()
     if path is not None:
-        fig.savefig(path, dpi=120)
+        save_figure(fig, path, dpi=120)
     return fig

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from mireg._optional import require
 from mireg.evaluation.suites import format_eps
+from mireg.utils.atomic import save_figure
 
 if TYPE_CHECKING:  # the report imports this module (EvaluationReport.plot); the type is for annotations only
     from mireg.evaluation.report import EvaluationReport
@@ -34,8 +35,7 @@ def _save(fig: Any, path: str | os.PathLike) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    return path
+    return save_figure(fig, path, dpi=120)
 
 
 def plot_robust_accuracy(report: EvaluationReport, path: str | os.PathLike) -> Path:

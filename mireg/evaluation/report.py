@@ -1,7 +1,8 @@
 """The result of an evaluation: per-attack and per-sample outcomes, worst case, sanity checks.
 
 Accounting (the AutoAttack / RobustBench convention): a test point is *robust* to an attack when it
-is classified correctly clean AND its adversarial example (inside the threat model's ball and in
+is classified correctly clean AND its adversarial example (inside the threat model's ball, or the
+attack's own transport budget for a Wasserstein entry, and in
 [0, 1]) is classified correctly. Robust accuracy = mean over the n points. The *worst case* over a
 suite is robust only if it is robust to every attack run, so
 
@@ -26,7 +27,7 @@ import numpy as np
 import torch
 
 from mireg.evaluation.plots import plot_report
-from mireg.evaluation.suites import format_eps
+from mireg.evaluation.suites import format_eps, threat_note
 from mireg.utils.atomic import atomic_write_text, atomic_writer
 
 __all__ = ["AttackResult", "SanityCheck", "EvaluationReport", "format_eps"]
@@ -44,7 +45,8 @@ class AttackResult:
         robust: (n,) bool, clean-correct and still correct under the attack.
         pred: (n,) long, prediction on the adversarial example (the clean prediction where the
             point was not attacked because it was already misclassified).
-        perturbation: (n,) float, norm of ``x_adv - x`` in the suite's norm (NaN where not attacked).
+        perturbation: (n,) float, norm of ``x_adv - x`` in the suite's norm (NaN where not attacked);
+            for a ``threat="wasserstein"`` entry the transport cost per unit of image mass.
         seconds: wall-clock time of the attack.
         attacked: number of points attacked (the clean-correct ones).
         ball_violations: points whose perturbation left the eps-ball (bounded attacks: a bug;
@@ -185,6 +187,10 @@ class EvaluationReport:
             lines.append(f"{label:<{width}}{100 * r.accuracy:>9.2f}%{r.attacked:>10d}{r.seconds:>10.1f}{note}")
         lines.append("-" * (width + 30))
         lines.append(f"{'worst case':<{width}}{100 * self.worst_case_accuracy:>9.2f}%")
+        for r in self.results.values():
+            note = threat_note({"label": r.label, **r.config})
+            if note:
+                lines.append(f"note: {note}")
         for label, reason in self.skipped.items():
             lines.append(f"skipped {label}: {reason}")
         if self.checks:

@@ -94,13 +94,35 @@ def _in_ball(size: torch.Tensor, eps: float, norm: str) -> torch.Tensor:
     return size <= eps + slack
 
 
+def _threat_check(entry: ResolvedAttack, attack: Any, x: torch.Tensor,
+                  x_adv: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(size, inside)`` per example (CPU): the entry's threat model after one call of ``attack``.
+
+    ``"norm"``: the size of ``x_adv - x`` in the suite's norm, inside when within eps. ``"wasserstein"``:
+    the attack's own certificate, inside when ``last_cost <= last_budget`` (relative slack 1e-5 for
+    float32 sums), size ``last_cost / sum(x)`` (transport distance per unit of image mass).
+    """
+    if entry.spec.threat != "wasserstein":
+        size = _perturbation_size((x_adv - x).cpu(), entry.norm)
+        return size, _in_ball(size, entry.eps, entry.norm)
+    cost, budget = getattr(attack, "last_cost", None), getattr(attack, "last_budget", None)
+    if not all(isinstance(t, torch.Tensor) and t.shape == (len(x),) for t in (cost, budget)):
+        raise ValueError(f"suite entry {entry.label} has threat='wasserstein', but its attack "
+                         f"{type(attack).__name__} did not report last_cost and last_budget of shape "
+                         f"({len(x)},) after the call (mireg.attacks.WassersteinPGD does)")
+    cost, budget = cost.detach().double().cpu(), budget.detach().double().cpu()
+    mass = x.detach().flatten(1).double().sum(1).cpu()
+    return cost / mass.clamp_min(1e-12), cost <= budget * (1 + 1e-5) + 1e-7
+
+
 def run_attack(model: nn.Module, entry: ResolvedAttack, x: torch.Tensor, y: torch.Tensor,
                attack_mask: torch.Tensor, clean_pred: torch.Tensor, *, batch_size: int, device: torch.device,
                seed: int, progress: bool = True, surrogate: nn.Module | None = None) -> AttackResult:
     """Run one resolved suite entry on the points where ``attack_mask`` is True.
 
     Restarts re-attack only the points still robust, each with its own seed; a success needs a
-    misclassification inside the ball and [0, 1].
+    misclassification inside the entry's threat model (the suite's ball, or the attack's own
+    Wasserstein budget for ``threat="wasserstein"``) and in [0, 1].
     """
     robust = attack_mask.clone()
     pred = clean_pred.clone()
@@ -131,8 +153,7 @@ def run_attack(model: nn.Module, entry: ResolvedAttack, x: torch.Tensor, y: torc
                 x_adv = x_adv.detach().float()
                 with torch.no_grad():
                     p = model(x_adv).argmax(1).cpu()
-                size = _perturbation_size((x_adv - xb).cpu(), entry.norm)
-                inside = _in_ball(size, entry.eps, entry.norm)
+                size, inside = _threat_check(entry, attack, xb, x_adv)
                 flat = x_adv.flatten(1).cpu()
                 in_range = (flat.amin(1) >= -1e-6) & (flat.amax(1) <= 1 + 1e-6)
                 if entry.spec.bounded:

@@ -11,7 +11,7 @@ must not score higher than a weaker one). Suites are registered by name in
         attack = entry.build(model)            # a torchattacks-style Attack
 
 Step sizes are stored for the suite's default eps and scale linearly when another eps is asked
-for (PGD-20's 0.003 at 8/255 becomes 0.0015 at 4/255). Iteration counts are the papers'; the
+for (PGD-20's eps/4 = 2/255 at 8/255 becomes 1/255 at 4/255). Iteration counts are the papers'; the
 ``max_steps`` argument of :meth:`Suite.resolve` caps them (raising step sizes to 2.5 eps/steps) for
 smoke tests, and the report marks such a run as a reduced budget (never a claim).
 
@@ -31,10 +31,12 @@ from mireg._validation import check_choice, check_number
 from mireg.attacks import create_attack
 from mireg.registry import SUITES
 
-__all__ = ["AttackSpec", "Suite", "ResolvedAttack", "format_eps", "get_suite"]
+__all__ = ["AttackSpec", "Suite", "ResolvedAttack", "THREATS", "format_eps", "get_suite", "threat_note"]
 
 NORMS = ("Linf", "L2")
 KINDS = ("white-box", "black-box", "transfer")
+#: how the runner decides that an adversarial example is inside the threat model (:class:`AttackSpec`)
+THREATS = ("norm", "wasserstein")
 
 def format_eps(eps: float, norm: str = "Linf") -> str:
     """``8/255`` for multiples of 1/255 in L-inf, else a short decimal."""
@@ -43,6 +45,20 @@ def format_eps(eps: float, norm: str = "Linf") -> str:
         if abs(k - round(k)) < 1e-6:
             return f"{round(k)}/255"
     return f"{eps:.4g}"
+
+
+def threat_note(config: Mapping[str, Any]) -> str | None:
+    """One sentence on an entry's threat model when it is not the suite's norm ball (from a
+    :meth:`ResolvedAttack.describe`), else None."""
+    if config.get("threat", "norm") != "wasserstein":
+        return None
+    kwargs = config.get("kwargs", {})
+    eps = kwargs.get("eps")
+    radius = "its default radius" if eps is None else f"eps = {format_eps(eps)}"
+    window = f", transport window {kwargs['kernel_size']}" if "kernel_size" in kwargs else ""
+    return (f"{config.get('label', '?')}: Wasserstein threat model ({radius} pixels of transport per unit of "
+            f"image mass{window}): a success counts when the attack's transport cost is within its budget "
+            "and the image in [0, 1]; its L-inf size is not bounded")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,6 +80,13 @@ class AttackSpec:
             a bug and is reported as a violation (and never counted as a success).
         kind: ``"white-box"``, ``"black-box"`` (score-/decision-based) or ``"transfer"``.
         needs_surrogate: the factory takes ``surrogate=`` (black-box transfer).
+        threat: ``"norm"`` (default): the example must lie in the suite's ball (``norm``, eps).
+            ``"wasserstein"``: the attack bounds the transport cost of the perturbation, not a norm
+            (NAMID's FWA-40, :class:`mireg.attacks.WassersteinPGD`); after each call it reports
+            ``last_cost`` and ``last_budget`` (N,), and a success counts only where
+            ``last_cost <= last_budget`` and the image is in [0, 1]. Its L-inf / L2 size is not
+            bounded; the runner records ``last_cost / sum(x)`` (the transport distance per unit of
+            image mass, comparable to eps) as the perturbation size.
     """
 
     label: str
@@ -77,6 +100,7 @@ class AttackSpec:
     bounded: bool = True
     kind: str = "white-box"
     needs_surrogate: bool = False
+    threat: str = "norm"
 
     def __post_init__(self) -> None:
         if not isinstance(self.label, str) or not self.label:
@@ -85,12 +109,16 @@ class AttackSpec:
             raise TypeError(f"attack must be a registered name or a factory, got {type(self.attack).__name__}")
         check_number("restarts", self.restarts, low=1, integer=True)
         check_choice("kind", self.kind, KINDS)
+        check_choice("threat", self.threat, THREATS)
+        if self.threat == "wasserstein" and not self.bounded:
+            raise ValueError(f"{self.label}: threat='wasserstein' entries are bounded by the attack's own "
+                             "transport budget; set bounded=True")
 
     def describe(self) -> dict[str, Any]:
         """JSON-friendly description (for reports)."""
         name = self.attack if isinstance(self.attack, str) else getattr(self.attack, "__name__", repr(self.attack))
         return {"label": self.label, "attack": name, "kwargs": dict(self.kwargs), "restarts": self.restarts,
-                "bounded": self.bounded, "kind": self.kind, "citation": self.citation}
+                "bounded": self.bounded, "kind": self.kind, "threat": self.threat, "citation": self.citation}
 
 
 @dataclasses.dataclass(frozen=True)

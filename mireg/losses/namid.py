@@ -199,7 +199,7 @@ _ALPHA = default_of(NAMID, "alpha")
 
 
 class NAMID_T(SumLoss):  # noqa: N801 - the paper's name
-    """NAMID_T (Zhou et al., ICML 2022, Sec. 4): TRADES plus the MI term, ``TRADESLoss(beta) + alpha * L_mi``.
+    """NAMID_T (Zhou et al., ICML 2022, Sec. 4.3): TRADES plus the MI term, ``TRADESLoss(beta) + alpha * L_mi``.
 
     Args: as :class:`NAMID`, and ``beta``: TRADES' weight (:class:`~mireg.losses.TRADESLoss`'s default, 6.0).
 
@@ -213,7 +213,7 @@ class NAMID_T(SumLoss):  # noqa: N801 - the paper's name
 
 
 class NAMID_M(SumLoss):  # noqa: N801 - the paper's name
-    """NAMID_M (Zhou et al., ICML 2022, Sec. 4): MART plus the MI term, ``MARTLoss(beta) + alpha * L_mi``.
+    """NAMID_M (Zhou et al., ICML 2022, Sec. 4.3): MART plus the MI term, ``MARTLoss(beta) + alpha * L_mi``.
 
     Args: as :class:`NAMID`, and ``beta``: MART's weight (:class:`~mireg.losses.MARTLoss`'s default, 6.0).
 

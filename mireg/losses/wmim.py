@@ -1,6 +1,7 @@
-"""The WMIM baseline of NAMID (Zhou et al., ICML 2022, Sec. 4): adversarial training plus maximising
-the standard MI I(x_adv; h(x_adv)) between adversarial inputs and their outputs, after the
-worst-case-MI principle of Zhu et al. (AISTATS 2020, arXiv:2002.11798).
+"""The WMIM baseline of NAMID (Zhou et al., ICML 2022, Sec. 4.1 "Baselines"): adversarial training plus
+maximising the standard MI I(x_adv; h(x_adv)) between adversarial inputs and their outputs, after the
+worst-case-MI principle of Zhu, Zhang & Evans, "Learning Adversarially Robust Representations via
+Worst-Case Mutual Information Maximization", ICML 2020 (PMLR 119, pp. 11609-11618), arXiv:2002.11798.
 
 NAMID describes WMIM only as "adversarial training + standard MI maximisation on adversarial
 samples" and released no code. Our choices, where the paper leaves them open:
@@ -115,7 +116,7 @@ class WMIMLoss(LossTerm):
 
 
 class WMIM(SumLoss):
-    """The WMIM baseline of NAMID (Sec. 4) as one loss: ``ATLoss() + alpha * WMIMLoss(estimator)``.
+    """The WMIM baseline of NAMID (Sec. 4.1) as one loss: ``ATLoss() + alpha * WMIMLoss(estimator)``.
 
     Args:
         estimator: the co-trained :class:`~mireg.estimators.LocalDIMEstimator` (``global_dim`` = classes,

@@ -41,6 +41,7 @@ def split_labels(evaluation: Evaluation) -> tuple[list[str], list[str]]:
 def _run_evaluation(model, test, evaluation: Evaluation, budget: EvalBudget, seed: int, directory: Path,
                     progress: bool, dataset: str) -> dict[str, Any]:
     from mireg.evaluation import evaluate, get_suite
+    from mireg.evaluation.suites import threat_note
 
     heavy, light = split_labels(evaluation)
     common = {"suite": evaluation.suite, "eps": budget.eps.get(evaluation.name), "max_steps": budget.max_steps,
@@ -62,9 +63,11 @@ def _run_evaluation(model, test, evaluation: Evaluation, budget: EvalBudget, see
             worst &= result.robust[:m]
     accuracy[WORST], counts[WORST] = float(worst.double().mean()), m
     ordered = [label for label in get_suite(evaluation.suite).labels if label in accuracy]
+    notes = [threat_note({"label": label, **result.config}) for r in reports for label, result in r.results.items()]
     settings = {"suite": evaluation.suite, "norm": main.norm, "eps": main.eps, "n": main.n,
                 "n_autoattack": reports[1].n if heavy else None, "max_steps": budget.max_steps,
-                "attacks": ordered, "skipped": {**main.skipped, **(reports[-1].skipped if heavy else {})}}
+                "attacks": ordered, "skipped": {**main.skipped, **(reports[-1].skipped if heavy else {})},
+                "threat_notes": [n for n in notes if n]}
     failed = sorted({f"{c.name}: {c.message}" for r in reports for c in r.failed_checks})
     return {"accuracy": accuracy, "n": counts, "failed_checks": failed, "settings": settings,
             "seconds": sum(r.meta.get("seconds", 0.0) for r in reports)}

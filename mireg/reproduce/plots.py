@@ -11,14 +11,16 @@ import os
 from pathlib import Path
 from typing import Any
 
+from mireg._optional import require
+from mireg.utils.atomic import save_figure
+
 __all__ = ["plot_report", "plot_accuracy", "plot_paired"]
 
 
 def _figure_class():
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise ImportError("the report's plots need matplotlib: pip install matplotlib") from None
+    require("matplotlib", "the reproduction report's plots")
+    from matplotlib.figure import Figure
+
     return Figure
 
 
@@ -84,8 +86,8 @@ def plot_report(report: dict[str, Any], directory: str | os.PathLike) -> list[Pa
             break
         title = f"{report['study']['settings']['study']} ({report['study']['settings']['budget']}): {name}"
         paths.append(out / f"{name}.png")
-        plot_accuracy(ev, report["arms"], title).savefig(paths[-1], dpi=110)
+        save_figure(plot_accuracy(ev, report["arms"], title), paths[-1], dpi=110)
         if ev["paired"]:
             paths.append(out / f"{name}-paired.png")
-            plot_paired(ev, baseline, title).savefig(paths[-1], dpi=110)
+            save_figure(plot_paired(ev, baseline, title), paths[-1], dpi=110)
     return paths

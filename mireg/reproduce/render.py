@@ -54,8 +54,12 @@ def _evaluation_section(name: str, ev: dict[str, Any], arms: list[str], baseline
         if any(v is not None for v in paper.values()):
             rows.append([f"{arm} (paper)"] + [DASH if paper.get(c) is None else f"{paper[c]:g}" for c in cols])
     lines += _table(["method"] + cols, rows)
+    if st.get("threat_notes"):
+        lines += [""] + [f"- {note}" for note in st["threat_notes"]]
     if not any(v is not None for row in ev["paper"].values() for v in row.values()):
-        lines += ["", "The paper's numbers are not filled in yet."]
+        lines += ["", f"**Paper numbers not available**: {ev.get('paper_note') or 'none recorded in the study'}."]
+    elif ev.get("paper_note"):
+        lines += ["", f"**On the paper's numbers**: {ev['paper_note']}."]
     if ev["paper_only_columns"]:
         lines += ["", f"Columns of the paper without a mireg suite entry: {', '.join(ev['paper_only_columns'])}."]
     if ev["paired"]:

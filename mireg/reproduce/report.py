@@ -9,7 +9,8 @@ and merged gives the same report as one run over all methods.
 - ``summary[arm][column]``: ``mean``, ``std`` (over seeds, divisor n - 1), ``n`` and the per-seed values;
 - ``paired[arm][column]``: the arm minus the baseline, paired by seed, with its 95% t-interval
   (:func:`mireg.reproduce.stats.paired_difference`), in percentage points;
-- ``paper[arm][column]``: the paper's number (None where not filled in);
+- ``paper[arm][column]``: the paper's number (None where not filled in), and ``paper_note``: why they are
+  missing or what limits the comparison;
 
 plus ``cost[arm]`` (training-loop seconds, images/s, wall seconds, estimator seconds, over seeds), the
 failed cells and the failed sanity checks.
@@ -63,6 +64,7 @@ def _evaluation_report(description: dict[str, Any], records: list[dict[str, Any]
     counts = sorted({(col, r["n"][evaluation][col]) for r in done for col in r["n"].get(evaluation, {})})
     return {"columns": columns, "summary": summary, "paired": paired,
             "paper": {arm: {col: paper.get(arm, {}).get(col) for col in columns} for arm in arms},
+            "paper_note": description.get("paper_notes", {}).get(evaluation, ""),
             "paper_only_columns": sorted({c for row in paper.values() for c in row} - set(columns)) if done else [],
             "settings": {k: v for k, v in settings.items() if k != "seconds"},
             "points": {col: sorted({n for c, n in counts if c == col}) for col in columns}}

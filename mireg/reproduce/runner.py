@@ -58,7 +58,9 @@ class _Run:
     download: bool = False
 
     def config(self, arm: Arm, seed: int):
-        """The TrainConfig of ``arm`` at ``seed``, training into its cell folder with ``resume=True``."""
+        """The TrainConfig of ``arm`` at ``seed``, training into its cell folder with ``resume=True`` ("auto"
+        data settings resolved, as the engine writes them into the cell's config.json)."""
+        from mireg.runs import with_data_defaults
         from mireg.train import build_config
 
         recipe, overrides = self.study.train_settings(arm, self.budget)
@@ -68,7 +70,7 @@ class _Run:
             overrides["data_root"] = self.data_root
         if self.download:
             overrides["download"] = True
-        return build_config(recipe, overrides=overrides)
+        return with_data_defaults(build_config(recipe, overrides=overrides))
 
     def say(self, message: str) -> None:
         if self.progress:

@@ -80,12 +80,15 @@ class Evaluation:
         columns: the suite labels reported (None: all of them); ``clean`` and ``worst case`` always.
         paper: the paper's numbers in percent, ``{arm name: {column: value or None}}``; None = not
             filled in (shown as ``-``). A column the suite lacks is listed under the table.
+        paper_note: what the reader must know about the paper's numbers, printed with the table: why
+            they are missing, or why they are not comparable with these arms.
     """
 
     name: str
     suite: str
     columns: tuple[str, ...] | None = None
     paper: Mapping[str, Mapping[str, float | None]] = dataclasses.field(default_factory=dict)
+    paper_note: str = ""
 
     def __post_init__(self) -> None:
         check_name("evaluation name", self.name)
@@ -198,7 +201,8 @@ class Study:
                 arms[-1]["estimator_objective"] = arm.estimator_objective
         settings = {"study": self.name, "budget": budget.name, "arms": arms,
                     "evaluations": [{"name": e.name, "suite": e.suite,
-                                     "columns": None if e.columns is None else list(e.columns)}
+                                     "columns": None if e.columns is None else list(e.columns),
+                                     "attacks": _suite_settings(e.suite)}
                                     for e in self.evaluations],
                     "evaluation_budget": _fields(budget.evaluation),
                     "estimators": None if budget.estimators is None else _fields(budget.estimators),
@@ -206,7 +210,17 @@ class Study:
         return {"settings": settings, "title": self.title, "paper": self.paper, "reproduces": self.reproduces,
                 "kind": self.kind, "baseline": self.baseline, "budget_description": budget.description,
                 "notes": self.notes,
-                "paper_numbers": {e.name: _plain(e.paper) for e in self.evaluations}}
+                "paper_numbers": {e.name: _plain(e.paper) for e in self.evaluations},
+                "paper_notes": {e.name: e.paper_note for e in self.evaluations}}
+
+
+def _suite_settings(name: str) -> list[dict[str, Any]]:
+    """What a suite's numbers depend on: every entry's attack, arguments and accounting (not its citation),
+    so that a folder evaluated with other suite settings is refused rather than mixed."""
+    from mireg.evaluation import get_suite
+
+    entries = _plain(get_suite(name).describe()["attacks"])
+    return [{k: v for k, v in entry.items() if k != "citation"} for entry in entries]
 
 
 def _unique(what: str, values: Sequence[str]) -> None:

@@ -11,7 +11,7 @@ Example::
 from mireg.checkpoints import load_checkpoint, load_model_weights, save_checkpoint
 from mireg.config import TrainConfig, load_config_file, parse_overrides
 from mireg.recipes import Recipe, add_recipe, build_config
-from mireg.train.engine import NonFiniteLossError, TrainResult, evaluate_accuracy, train
+from mireg.train.engine import NonFiniteLossError, StopTraining, TrainResult, evaluate_accuracy, train
 from mireg.train.finetune import finetune
 from mireg.train.methods import MethodSpec, register_method
 
@@ -19,6 +19,7 @@ __all__ = [
     "MethodSpec",
     "NonFiniteLossError",
     "Recipe",
+    "StopTraining",
     "TrainConfig",
     "TrainResult",
     "add_recipe",

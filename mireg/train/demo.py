@@ -44,7 +44,7 @@ from mireg.train.distributed import DistContext
 from mireg.train.engine import train
 from mireg.train.methods import needs_estimators
 from mireg.train.validation import evaluate_accuracy
-from mireg.utils.atomic import atomic_write_text
+from mireg.utils.atomic import atomic_write_text, save_figure
 from mireg.utils.device import resolve_device
 
 
@@ -250,8 +250,7 @@ def plot_demo(rows: list[dict[str, Any]], histories: dict[str, list[dict[str, An
     ax_curve.set_ylabel("validation PGD accuracy")
     ax_curve.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    return path
+    return save_figure(fig, path, dpi=110)
 
 
 def _say(enabled: bool, message: str) -> None:

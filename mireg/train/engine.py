@@ -9,12 +9,17 @@ One optimisation step on a batch ``(x, y)``:
 3. ``loss = term(logits_nat, logits_adv, y, x=x, x_adv=x_adv)`` (images only when ``uses_images``);
 4. ``loss.backward(); optimizer.step()`` (gradients all-reduced by DDP when distributed).
 
-The run, as named steps: :func:`_set_up` (data split, model, method, optimizer, schedule, loader,
-step), :func:`_start` (resume from ``last.pt``, or a fresh start), then per epoch
-:func:`~mireg.train.epoch.run_epoch` (an :class:`~mireg.train.epoch.EpochRecord`), the lr schedule
-step, :func:`_validate` (clean and PGD accuracy on the held-out split) and :func:`_save` (the metrics
-row, ``last.pt`` with everything to resume, ``best.pt`` with the best validation PGD accuracy), and
-:func:`_finish` (metrics files and curves).
+The run, as named steps: :func:`~mireg.train.rundir.open_run_folder` (``out_dir`` checked, locked,
+cleaned, and refused when it holds another run), :func:`_set_up` (data split, model, method,
+optimizer, loader, lr schedule, step; the speed settings of the device, :mod:`mireg.train.speed`),
+:func:`_start` (resume from ``last.pt``, or a fresh start; the records rewritten), then per epoch
+:func:`~mireg.train.epoch.run_epoch` (an :class:`~mireg.train.epoch.EpochRecord`; the lr schedule is
+stepped after every optimisation step), :func:`_validate` (clean and PGD accuracy on the held-out
+split), :func:`_save` (``last.pt`` with everything to resume, the one commit point; then ``best.pt``
+with the best validation PGD accuracy and the metrics files) and the epoch callbacks (a callback ends
+the run early by raising :class:`StopTraining`), and :func:`_finish` (metrics files and curves). A
+file that cannot be written stops the run with a one-line :class:`~mireg.utils.atomic.WriteError`
+that says what ``last.pt`` holds.
 
 Example::
 
@@ -41,21 +46,22 @@ from mireg.config import TrainConfig
 from mireg.data import ImageTensors, TensorLoader
 from mireg.estimators import load_estimators
 from mireg.registry import METHODS
-from mireg.runs import build_model, train_val_split
+from mireg.runs import build_model, train_val_split, with_data_defaults
 from mireg.train import distributed as D
-from mireg.train.epoch import EpochRecord, NonFiniteLossError, run_epoch
+from mireg.train.callbacks import EpochCallback, StopTraining, call_back
+from mireg.train.epoch import NonFiniteLossError, run_epoch
 from mireg.train.methods import MethodSpec, needs_estimators
 from mireg.train.metrics import format_row, plot_history, run_summary, write_history
-from mireg.train.optim import LRSchedule, build_optimizer
-from mireg.train.state import Progress, checkpoint_state, gather_rng, initialise, resume
+from mireg.train.optim import build_optimizer, build_scheduler
+from mireg.train.rundir import RunFolder, open_run_folder
+from mireg.train.schedules import PerIterationLR
+from mireg.train.speed import Speed, resolve_speed
+from mireg.train.state import Progress, best_state, checkpoint_state, gather_rng, initialise, resume
 from mireg.train.step import TrainingStep
 from mireg.train.validation import evaluate_accuracy
-from mireg.utils.atomic import atomic_write_text
+from mireg.utils.atomic import WriteError, atomic_write_text
 
-__all__ = ["EpochCallback", "NonFiniteLossError", "TrainResult", "evaluate_accuracy", "train"]
-
-EpochCallback = Callable[[int, dict[str, Any]], None]
-
+__all__ = ["EpochCallback", "NonFiniteLossError", "StopTraining", "TrainResult", "evaluate_accuracy", "train"]
 
 @dataclass
 class TrainResult:
@@ -67,7 +73,10 @@ class TrainResult:
         best_epoch, best_metric: the epoch (1-based) with the highest validation PGD accuracy and
             that accuracy (None without a validation split).
         out_dir, last_path, best_path: where the files are (best_path None without validation).
-        config: the configuration of the run.
+        config: the configuration of the run ("auto" data settings resolved for its dataset).
+        stopped_early, stop_reason: whether a callback ended the run with :class:`StopTraining`, and
+            its message.
+        extra: ``{"speed": ...}`` the speed settings the run used on its device (:mod:`mireg.train.speed`).
     """
 
     model: nn.Module
@@ -78,6 +87,8 @@ class TrainResult:
     last_path: Path
     best_path: Path | None
     config: TrainConfig
+    stopped_early: bool = False
+    stop_reason: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -88,11 +99,12 @@ class _Run:
     model: nn.Module
     step: TrainingStep
     optimizer: torch.optim.Optimizer
-    scheduler: torch.optim.lr_scheduler.LambdaLR
+    scheduler: PerIterationLR
     loader: TensorLoader
     val_data: ImageTensors | None
     out_dir: Path
     log: Callable[[str], None]
+    speed: Speed
 
     @property
     def last_path(self) -> Path:
@@ -111,49 +123,72 @@ def train(config: TrainConfig, *, model: nn.Module | None = None,
         config: the run (build it with :func:`mireg.train.build_config`).
         model: use this model instead of ``MODELS[config.model]`` (inputs in [0, 1], logits out).
         callbacks: functions ``fn(epoch, metrics_row)`` called after each epoch's checkpoint is
-            written (1-based epoch).
+            written (1-based epoch); one may raise :class:`StopTraining` to end the run there.
 
     Raises:
         NonFiniteLossError: the loss became NaN/inf; ``last.pt`` holds the last good epoch.
+        ValueError: ``out_dir`` cannot be written, holds a run (without ``resume`` or ``overwrite``),
+            or holds a run that ``config`` would mix with another experiment (``resume``).
+        mireg.utils.lock.FolderInUseError: another live run works in ``out_dir``.
+        mireg.utils.atomic.WriteError: a file could not be written (disk full, read-only, ...).
     """
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
     config.validate()
+    config = with_data_defaults(config)
     ctx = D.setup(config.device)
     try:
-        return _train(config, ctx, model, callbacks or [])
+        folder = open_run_folder(config, ctx, _logger(ctx.is_main and config.progress))
+        try:
+            return _train(config, ctx, model, callbacks or [], folder)
+        finally:
+            folder.release()
     finally:
         D.cleanup(ctx)
 
 
-def _train(config: TrainConfig, ctx: D.DistContext, model: nn.Module | None,
-           callbacks: list[EpochCallback]) -> TrainResult:
+def _train(config: TrainConfig, ctx: D.DistContext, model: nn.Module | None, callbacks: list[EpochCallback],
+           folder: RunFolder) -> TrainResult:
     run = _set_up(config, ctx, model)
-    progress = _start(run, config, ctx)
-    if ctx.is_main:
-        run.out_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(run.out_dir / "config.json", json.dumps(config.to_dict(), indent=2) + "\n")
+    progress = _start(run, config, ctx, folder.state)
+    try:
+        stop = _epochs(run, config, ctx, progress, callbacks)
+        _finish(run, config, ctx, progress)
+    except WriteError as err:
+        kept = f"holds epoch {progress.committed}" if progress.committed else "was not written (no epoch saved)"
+        raise err.with_detail(f"; the run stopped: {str(run.last_path)!r} {kept}, nothing before it is lost; fix "
+                              "the cause and rerun with resume=true (--resume) to continue") from None
+    return TrainResult(model=run.model, history=progress.history, best_epoch=progress.best_epoch,
+                       best_metric=progress.best_metric, out_dir=run.out_dir, last_path=run.last_path,
+                       best_path=run.best_path if progress.best_epoch is not None else None, config=config,
+                       stopped_early=bool(stop), stop_reason=stop, extra={"speed": run.speed})
+
+
+def _epochs(run: _Run, config: TrainConfig, ctx: D.DistContext, progress: Progress,
+            callbacks: list[EpochCallback]) -> str:
+    """The epochs from ``progress.start_epoch``; the reason a callback stopped the run ("" if none did)."""
     for epoch in range(progress.start_epoch, config.epochs):
         run.loader.set_epoch(epoch)
         run.model.train()
+        lr = run.optimizer.param_groups[0]["lr"]  # the rate of the epoch's first step
         record = run_epoch(run.step, run.loader, config, ctx, epoch, last_path=run.last_path,
                            epochs_done=len(progress.history))
-        row = _epoch_row(run, record, epoch)
+        row = record.row(epoch + 1, lr, run.step.criterion.uses_natural)
         improved = _validate(run, config, ctx, epoch, row, progress)
         progress.history.append(row)
         _save(run, config, ctx, epoch, row, progress, improved)
         D.barrier(ctx)
-        for callback in callbacks:
-            callback(epoch + 1, row)
-    _finish(run, config, ctx, progress)
-    return TrainResult(model=run.model, history=progress.history, best_epoch=progress.best_epoch,
-                       best_metric=progress.best_metric, out_dir=run.out_dir, last_path=run.last_path,
-                       best_path=run.best_path if progress.best_epoch is not None else None, config=config)
+        stop = call_back(callbacks, epoch, row, ctx)
+        if stop:
+            run.log(f"stopped after epoch {epoch + 1}: {stop}")
+            return stop
+    return ""
 
 
 def _set_up(config: TrainConfig, ctx: D.DistContext, model: nn.Module | None) -> _Run:
-    """Data split, model (seeded with ``config.seed``), method, optimizer, schedule, loader and step."""
-    device, cuda = ctx.device, ctx.device.type == "cuda"
+    """Data split, model (seeded with ``config.seed``), method, optimizer, loader, lr schedule and step, with
+    the speed settings of the device."""
+    device, speed = ctx.device, resolve_speed(config, ctx.device)
     if config.batch_size % ctx.world_size:
         raise ValueError(f"batch_size={config.batch_size} (the global batch) must be divisible by the "
                          f"number of processes ({ctx.world_size})")
@@ -164,18 +199,29 @@ def _set_up(config: TrainConfig, ctx: D.DistContext, model: nn.Module | None) ->
     elif not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
     model = model.to(device)
-    if cuda and config.channels_last:
+    if speed.channels_last:
         model = model.to(memory_format=torch.channels_last)
         torch.backends.cudnn.benchmark = True
     spec = _method(config, device, train_data, model)
-    optimizer = build_optimizer(config, model)
-    step = TrainingStep(config, model, spec, optimizer, ctx)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, LRSchedule(config))
+    optimizer = build_optimizer(config, model, fused=speed.fused)
+    loader = _loader(config, ctx, train_data, speed)
+    scheduler = build_scheduler(config, optimizer, len(loader))
+    step = TrainingStep(config, model, spec, optimizer, ctx, speed=speed, scheduler=scheduler)
+    log = _logger(ctx.is_main and config.progress)
+    log(f"{config.method} on {device}: {speed.describe()}")
+    return _Run(model, step, optimizer, scheduler, loader, val_data, Path(config.out_dir), log, speed)
+
+
+def _loader(config: TrainConfig, ctx: D.DistContext, train_data: ImageTensors, speed: Speed) -> TensorLoader:
+    """This process's shard of the training split, in batches of ``batch_size / world_size``."""
     loader = TensorLoader(train_data, batch_size=config.batch_size // ctx.world_size, shuffle=True,
-                          augment=config.augment, device=device, seed=config.seed, rank=ctx.rank,
-                          world_size=ctx.world_size, channels_last=cuda and config.channels_last)
-    return _Run(model, step, optimizer, scheduler, loader, val_data, Path(config.out_dir),
-                _logger(ctx.is_main and config.progress))
+                          augment=config.augment, drop_last=speed.drop_last, device=ctx.device, seed=config.seed,
+                          rank=ctx.rank, world_size=ctx.world_size, channels_last=speed.channels_last)
+    if not len(loader):
+        raise ValueError(f"batch_size={config.batch_size} is larger than the {loader.num_samples} training images "
+                         "per process, and drop_last drops that short batch: lower batch_size or set "
+                         "drop_last=false")
+    return loader
 
 
 def _method(config: TrainConfig, device: torch.device, train_data: ImageTensors, model: nn.Module) -> MethodSpec:
@@ -197,24 +243,23 @@ def _method(config: TrainConfig, device: torch.device, train_data: ImageTensors,
     return spec
 
 
-def _start(run: _Run, config: TrainConfig, ctx: D.DistContext) -> Progress:
-    """Resume from ``last.pt`` (``config.resume``) or start fresh."""
-    if config.resume and run.last_path.is_file():
-        state = load_checkpoint(run.last_path, map_location=ctx.device)
+def _start(run: _Run, config: TrainConfig, ctx: D.DistContext, state: dict[str, Any] | None) -> Progress:
+    """Resume from ``last.pt`` (``config.resume``; the main process has read it already) or start fresh;
+    then ``config.json`` and the metrics files say what this run is."""
+    if config.resume and (state is not None or (not ctx.is_main and run.last_path.is_file())):
+        if state is None:
+            state = load_checkpoint(run.last_path)
         progress = resume(state, run.model, run.step.criterion, run.optimizer, run.scheduler, config, ctx, run.log)
         run.log(f"resumed from {run.last_path} after epoch {progress.start_epoch}")
-        return progress
-    progress = initialise(run.model, config, ctx, run.log)
-    if config.resume:
-        run.log(f"no checkpoint at {run.last_path}: starting from epoch 1")
+    else:
+        progress = initialise(run.model, config, ctx, run.log)
+        if config.resume:
+            run.log(f"no checkpoint at {run.last_path}: starting from epoch 1")
+    if ctx.is_main:
+        atomic_write_text(run.out_dir / "config.json", json.dumps(config.to_dict(), indent=2) + "\n")
+        if progress.history:
+            _write_records(run, config, progress)
     return progress
-
-
-def _epoch_row(run: _Run, record: EpochRecord, epoch: int) -> dict[str, Any]:
-    """The metrics row of the epoch just trained (the lr it ran with), then one step of the schedule."""
-    lr = run.optimizer.param_groups[0]["lr"]
-    run.scheduler.step()
-    return record.row(epoch + 1, lr, run.step.criterion.uses_natural)
 
 
 def _validate(run: _Run, config: TrainConfig, ctx: D.DistContext, epoch: int, row: dict[str, Any],
@@ -227,7 +272,8 @@ def _validate(run: _Run, config: TrainConfig, ctx: D.DistContext, epoch: int, ro
         row["val_clean_acc"], row["val_robust_acc"] = clean_acc, robust_acc
         metric = robust_acc if robust_acc == robust_acc else clean_acc
         if progress.best_metric is None or metric > progress.best_metric:
-            progress.best_metric, progress.best_epoch, improved = metric, epoch + 1, True
+            progress.new_best(metric, epoch + 1)
+            improved = True
     else:
         row["val_clean_acc"] = row["val_robust_acc"] = None
     row["best"] = improved
@@ -236,28 +282,34 @@ def _validate(run: _Run, config: TrainConfig, ctx: D.DistContext, epoch: int, ro
 
 def _save(run: _Run, config: TrainConfig, ctx: D.DistContext, epoch: int, row: dict[str, Any], progress: Progress,
           improved: bool) -> None:
-    """``last.pt``, ``best.pt`` (when improved), ``epoch_NNNN.pt`` (every ``save_every``), the metrics
-    files and the epoch's log line; only the main process writes."""
+    """``last.pt`` (the commit point), then ``best.pt`` (when improved), ``epoch_NNNN.pt`` (every
+    ``save_every``), the metrics files and the epoch's log line; only the main process writes. A kill
+    between ``last.pt`` and the others is repaired on resume (:func:`mireg.train.rundir.reconcile`)."""
     rngs = gather_rng(ctx)
     if not ctx.is_main:
         return
     state = checkpoint_state(epoch + 1, run.model, run.step.criterion, run.optimizer, run.scheduler, rngs, progress,
                              config)
     save_checkpoint(state, run.last_path)
+    progress.committed = epoch + 1
     if improved:
-        save_checkpoint({"format": state["format"], "epoch": epoch + 1, "model": state["model"], "metrics": row,
-                         "config": state["config"]}, run.best_path)
+        save_checkpoint(best_state(state), run.best_path)
     if config.save_every and (epoch + 1) % config.save_every == 0:
         save_checkpoint(state, run.out_dir / f"epoch_{epoch + 1:04d}.pt")
-    write_history(progress.history, run.out_dir, run_summary(config, progress.best_epoch, progress.best_metric))
+    _write_records(run, config, progress)
     run.log(format_row(row, config))
+
+
+def _write_records(run: _Run, config: TrainConfig, progress: Progress) -> None:
+    write_history(progress.history, run.out_dir,
+                  run_summary(config, progress.best_epoch, progress.best_metric, progress.resumes))
 
 
 def _finish(run: _Run, config: TrainConfig, ctx: D.DistContext, progress: Progress) -> None:
     """The final metrics files and ``curves.png`` (a plotting failure is logged, never fatal)."""
     if not (ctx.is_main and progress.history):
         return
-    write_history(progress.history, run.out_dir, run_summary(config, progress.best_epoch, progress.best_metric))
+    _write_records(run, config, progress)
     try:
         plot_history(progress.history, run.out_dir / "curves.png", title=f"{config.method} on {config.dataset}")
     except Exception as err:  # noqa: BLE001 - a plotting failure must not lose a finished run

@@ -1,7 +1,9 @@
 """One training epoch: the optimisation steps over the loader and what they measured (an :class:`EpochRecord`).
 
-The running totals stay on the device; the host reads them only every ``log_every`` steps (to show
-progress and to stop on a NaN/inf loss) and once at the end of the epoch.
+The running totals stay on the device, and so does the NaN/inf check: each step's logits and loss
+are tested there and the first bad step is remembered. The host reads them only every ``log_every``
+steps (to show progress and to stop on a NaN/inf) and once at the end of the epoch, so a CUDA run
+never waits for the device in between.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from mireg.config import TrainConfig
 from mireg.data import TensorLoader
 from mireg.losses import SumLoss
 from mireg.train import distributed as D
-from mireg.train.step import NonFiniteLogits, TrainingStep
+from mireg.train.step import TrainingStep
 
 __all__ = ["EpochRecord", "NonFiniteLossError", "run_epoch"]
 
@@ -59,16 +61,26 @@ class EpochRecord:
 
 
 class _RunningTotals:
-    """The device-side sums behind an :class:`EpochRecord` (no host sync while adding)."""
+    """The device-side sums behind an :class:`EpochRecord` and the first non-finite step (no host sync
+    while adding)."""
 
     def __init__(self, device: torch.device) -> None:
         self.loss_sum, self.adv_correct, self.nat_correct, self.seen = (
             torch.zeros((), dtype=torch.float64, device=device) for _ in range(4))
         self.components: dict[str, torch.Tensor] = {}
+        # 1-based step of the first non-finite logits or loss (0: none yet), and whether the logits were
+        self.bad_step = torch.zeros((), dtype=torch.int64, device=device)
+        self.bad_logits = torch.zeros((), dtype=torch.bool, device=device)
 
     @torch.no_grad()
-    def add(self, loss: torch.Tensor, logits_nat: torch.Tensor | None, logits_adv: torch.Tensor, y: torch.Tensor,
-            criterion: nn.Module) -> None:
+    def add(self, step: int, loss: torch.Tensor, logits_nat: torch.Tensor | None, logits_adv: torch.Tensor,
+            y: torch.Tensor, criterion: nn.Module) -> None:
+        finite_logits = torch.isfinite(logits_adv).all()
+        if logits_nat is not None and logits_nat is not logits_adv:
+            finite_logits &= torch.isfinite(logits_nat).all()
+        first = (self.bad_step == 0) & ~(finite_logits & torch.isfinite(loss.detach()))
+        self.bad_step = torch.where(first, step, self.bad_step)
+        self.bad_logits = torch.where(first, ~finite_logits, self.bad_logits)
         self.loss_sum += loss.detach() * y.numel()
         self.adv_correct += (logits_adv.argmax(1) == y).sum()
         if logits_nat is not None:
@@ -99,9 +111,9 @@ def run_epoch(step_fn: TrainingStep, loader: TensorLoader, config: TrainConfig, 
               *, last_path: Path, epochs_done: int) -> EpochRecord:
     """Train one epoch (0-based ``epoch``) and return its :class:`EpochRecord`.
 
-    Raises :class:`NonFiniteLossError` when the logits (every step) or the loss (every
-    ``config.log_every`` steps and at the end) become NaN or inf; its message names ``last_path``, the
-    checkpoint of the ``epochs_done`` epochs that are kept.
+    Raises :class:`NonFiniteLossError` when the logits or the loss of a step became NaN or inf (read
+    every ``config.log_every`` steps and at the end; the message names the first such step); it names
+    ``last_path``, the checkpoint of the ``epochs_done`` epochs that are kept.
     """
     from tqdm.auto import tqdm
 
@@ -113,25 +125,28 @@ def run_epoch(step_fn: TrainingStep, loader: TensorLoader, config: TrainConfig, 
     bar = tqdm(loader, total=len(loader), desc=f"{config.method} {epoch + 1}/{config.epochs}", leave=False,
                disable=not (config.progress and ctx.is_main), dynamic_ncols=True, file=sys.stderr)
     for step, (x, y) in enumerate(bar, 1):
-        try:
-            loss, logits_nat, logits_adv = step_fn(x, y)
-        except NonFiniteLogits:
-            raise NonFiniteLossError(describe_stop(step, "the model's logits became NaN or inf")) from None
-        totals.add(loss, logits_nat, logits_adv, y, step_fn.criterion)
+        loss, logits_nat, logits_adv = step_fn(x, y)
+        totals.add(step, loss, logits_nat, logits_adv, y, step_fn.criterion)
         if step % config.log_every == 0 or step == len(loader):
-            _stop_if_not_finite(totals.loss_sum, ctx, describe_stop, step)
+            _stop_if_not_finite(totals, ctx, describe_stop, step)
             loss_sum, adv_correct, seen = totals.progress()
             bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{adv_correct / seen:.3f}", refresh=False)
     bar.close()
     return totals.reduced(ctx, time.perf_counter() - start)
 
 
-def _stop_if_not_finite(loss_sum: torch.Tensor, ctx: D.DistContext, describe_stop: Callable[[int, str], str],
+def _stop_if_not_finite(totals: _RunningTotals, ctx: D.DistContext, describe_stop: Callable[[int, str], str],
                         step: int) -> None:
-    bad = (~torch.isfinite(loss_sum)).to(torch.float64).reshape(1)
+    """Raise :class:`NonFiniteLossError` when a step of any process had NaN/inf logits or loss."""
+    flags = torch.stack([totals.bad_step, totals.bad_logits.long()]).tolist()
+    bad = torch.tensor([float(flags[0] > 0)], dtype=torch.float64, device=totals.bad_step.device)
     D.all_reduce_sum(bad, ctx)
-    if float(bad) != 0:
-        raise NonFiniteLossError(describe_stop(step, "training loss became NaN or inf"))
+    if float(bad) == 0:
+        return
+    if flags[0] > 0:
+        what = "the model's logits became NaN or inf" if flags[1] else "training loss became NaN or inf"
+        raise NonFiniteLossError(describe_stop(flags[0], what))
+    raise NonFiniteLossError(describe_stop(step, "the logits or the loss of another process became NaN or inf"))
 
 
 def nonfinite_message(epoch: int, step: int, criterion: nn.Module, last_path: Path, epochs_done: int,

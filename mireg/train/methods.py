@@ -29,9 +29,9 @@ its layers, as InfoAT's MINE ablation does, hooks it here).
 | mart+ | MART with the KL weighted by H(p(x)) | ``mart-pgd`` | Xu et al. 2022 (InfoAT), §IV |
 | infoat | CE(f(x'), y) + InfoAT(lam, beta) | ``infopgd`` (Eq. 18) | Xu et al. 2022, Eq. 17 |
 | namid | ``NAMID``: CE(f(x'), y) + mi_weight * L_mi | ``mart-pgd`` | Zhou et al. 2022, Eq. 9 |
-| namid_t | ``NAMID_T``: TRADES + mi_weight * L_mi | ``tpgd`` | Zhou et al. 2022, §4 |
-| namid_m | ``NAMID_M``: MART + mi_weight * L_mi | ``mart-pgd`` | Zhou et al. 2022, §4 |
-| wmim | ``WMIM``: CE(f(x'), y) - mi_weight * I(x'; f(x')) | ``mart-pgd`` | Zhu et al. 2020 as NAMID's baseline |
+| namid_t | ``NAMID_T``: TRADES + mi_weight * L_mi | ``tpgd`` | Zhou et al. 2022, §4.3 |
+| namid_m | ``NAMID_M``: MART + mi_weight * L_mi | ``mart-pgd`` | Zhou et al. 2022, §4.3 |
+| wmim | ``WMIM``: CE(f(x'), y) - mi_weight * I(x'; f(x')) | ``mart-pgd`` | Zhu et al., ICML 2020, NAMID's baseline |
 
 Every ablation of :data:`mireg.losses.ablations.ABLATIONS` is a method of the same name, with the
 attack of the paper's method (``infopgd`` for InfoAT's, ``mart-pgd`` for NAMID's):
@@ -143,22 +143,22 @@ def namid(config, *, estimators=None, **context) -> MethodSpec:
 
 @register_method("namid_t", needs_estimators=True)
 def namid_t(config, *, estimators=None, **context) -> MethodSpec:
-    """NAMID_T (Zhou et al. 2022, §4): TRADES (beta 6) + mi_weight * L_mi."""
+    """NAMID_T (Zhou et al. 2022, §4.3): TRADES (beta 6) + mi_weight * L_mi."""
     weights = _given(alpha=config.mi_weight, lam=config.lam, beta=config.beta)
     return MethodSpec(NAMID_T(*estimators, **weights), attack="tpgd")
 
 
 @register_method("namid_m", needs_estimators=True)
 def namid_m(config, *, estimators=None, **context) -> MethodSpec:
-    """NAMID_M (Zhou et al. 2022, §4): MART (beta 6) + mi_weight * L_mi."""
+    """NAMID_M (Zhou et al. 2022, §4.3): MART (beta 6) + mi_weight * L_mi."""
     weights = _given(alpha=config.mi_weight, lam=config.lam, beta=config.beta)
     return MethodSpec(NAMID_M(*estimators, **weights), attack="mart-pgd")
 
 
 @register_method("wmim")
 def wmim(config, *, estimators=None, num_classes: int = 10, in_channels: int = 3, **context) -> MethodSpec:
-    """WMIM, NAMID's baseline (Zhu et al. 2020): AT + maximising the MI between adversarial inputs and
-    their logits, with a co-trained local-DIM estimator (:class:`mireg.losses.WMIM`); weight
+    """WMIM, NAMID's baseline (§4.1; Zhu, Zhang & Evans, ICML 2020): AT + maximising the MI between
+    adversarial inputs and their logits, with a co-trained local-DIM estimator (:class:`mireg.losses.WMIM`); weight
     ``mi_weight`` (WMIM's 0.1, untuned: the paper gives none). The estimator starts from the adversarial
     one of ``estimators`` when given, else fresh (width 512)."""
     estimator = estimators[1] if estimators is not None else LocalDIMEstimator(num_classes, in_channels, 512)

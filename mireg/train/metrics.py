@@ -10,7 +10,7 @@ from typing import Any
 
 from mireg._optional import require
 from mireg.config import TrainConfig
-from mireg.utils.atomic import atomic_write_text, atomic_writer
+from mireg.utils.atomic import atomic_write_text, atomic_writer, save_figure
 
 
 def write_history(history: list[dict[str, Any]], out_dir: str | os.PathLike,
@@ -30,12 +30,16 @@ def write_history(history: list[dict[str, Any]], out_dir: str | os.PathLike,
     return csv_path, json_path
 
 
-def run_summary(config: TrainConfig, best_epoch: int | None, best_metric: float | None) -> dict[str, Any]:
-    """The ``metrics.json`` fields beside the epochs: what was trained and how the checkpoint was selected."""
+def run_summary(config: TrainConfig, best_epoch: int | None, best_metric: float | None,
+                resumes: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The ``metrics.json`` fields beside the epochs: what was trained (``config``: the settings now in
+    effect; each row's ``lr`` is the one its epoch ran with), how the checkpoint was selected, and
+    every resume with the settings it changed (``{"after_epoch": 2, "changed": {"lr": [0.05, 0.001]}}``)."""
     return {"method": config.method, "model": config.model, "dataset": config.dataset,
             "selection": f"best validation PGD-{config.val_steps} accuracy on {config.val_size} held-out "
                          "training images" if config.val_size else "none (no validation split)",
-            "best_epoch": best_epoch, "best_val_robust_acc": best_metric, "config": config.to_dict()}
+            "best_epoch": best_epoch, "best_val_robust_acc": best_metric, "resumes": list(resumes or []),
+            "config": config.to_dict()}
 
 
 def format_row(row: dict[str, Any], config: TrainConfig) -> str:
@@ -76,6 +80,4 @@ def plot_history(history: list[dict[str, Any]], path: str | os.PathLike, title: 
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    return path
+    return save_figure(fig, path, dpi=110)

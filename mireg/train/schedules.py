@@ -226,7 +226,7 @@ class PerIterationLR(torch.optim.lr_scheduler.LambdaLR):
     schedule itself comes from the constructor, not from the saved state (a resumed run follows
     its own configuration, e.g. more epochs), and :meth:`load_state_dict` writes the learning rate
     of the restored iteration into the optimizer, so that it is exact even when only the
-    scheduler's state is restored.
+    scheduler's state is restored; it also reads the per-epoch state of older checkpoints.
     """
 
     def __init__(self, optimizer: torch.optim.Optimizer, schedule: IterationSchedule) -> None:
@@ -247,7 +247,19 @@ class PerIterationLR(torch.optim.lr_scheduler.LambdaLR):
         return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self.__dict__.update({k: v for k, v in state_dict.items() if k not in ("lr_lambdas", "schedule")})
+        """Restore the iteration count (and write its lr into the optimizer).
+
+        Saved at another loader length (``iterations_per_epoch``), the count is converted through the
+        epochs it covers (exact at epoch ends, where the engine saves). A state without the schedule is
+        that of a ``LambdaLR`` stepped once per epoch (mireg 0.1 checkpoints): its count is in epochs.
+        """
+        state = {k: v for k, v in state_dict.items() if k not in ("lr_lambdas", "schedule")}
+        saved, n = state_dict.get("schedule"), self.schedule.iterations_per_epoch
+        if saved is None:
+            state["last_epoch"] = int(state["last_epoch"]) * n
+        elif saved["iterations_per_epoch"] != n:
+            state["last_epoch"] = round(int(state["last_epoch"]) * n / saved["iterations_per_epoch"])
+        self.__dict__.update(state)
         lrs = [base * self.schedule(self.last_epoch) for base in self.base_lrs]
         for group, lr in zip(self.optimizer.param_groups, lrs, strict=True):
             group["lr"] = lr

@@ -12,12 +12,9 @@ from mireg.attacks import TrainingAttack, create_attack
 from mireg.config import TrainConfig
 from mireg.train import distributed as D
 from mireg.train.methods import MethodSpec
+from mireg.train.speed import CompileFallback, Speed
 
-__all__ = ["NonFiniteLogits", "TrainingStep"]
-
-
-class NonFiniteLogits(Exception):
-    """The model's logits became NaN or inf in this step (the engine turns it into NonFiniteLossError)."""
+__all__ = ["TrainingStep", "autocast"]
 
 
 def autocast(device: torch.device, enabled: bool):
@@ -28,31 +25,38 @@ def autocast(device: torch.device, enabled: bool):
 
 
 class TrainingStep:
-    """One optimisation step of the engine, for any method (the module docstring's steps 1-4).
+    """One optimisation step of the engine, for any method (the module docstring's steps 1-4), then
+    one step of the lr ``scheduler`` (per iteration).
 
-    Built from a config, the (unwrapped) model, the method's :class:`MethodSpec` and the optimizer;
-    wraps the model in DDP when ``ctx`` is distributed and in ``torch.compile`` when asked. The
-    attack always runs on the unwrapped (possibly compiled) module, never on the DDP wrapper.
-    ``step(x, y) -> (loss, logits_nat or None, logits_adv)``, all still on the device.
+    Built from a config, the (unwrapped) model, the method's :class:`MethodSpec`, the optimizer and
+    the run's :class:`~mireg.train.speed.Speed`; wraps the model in DDP when ``ctx`` is distributed
+    and in ``torch.compile`` when ``speed.compile`` (falling back to eager with one warning when
+    compiling fails: :mod:`mireg.train.speed`). The attack always runs on the unwrapped (possibly
+    compiled) module, never on the DDP wrapper. ``step(x, y) -> (loss, logits_nat or None,
+    logits_adv)``, all still on the device.
 
-    Finiteness: the logits are checked once per step (one host sync, the one the loss terms' own
-    value checks would otherwise make; they are switched off for the loss call), and non-finite
-    logits raise :class:`NonFiniteLogits` before the weights are updated.
+    No host-device synchronisation: the value checks of the attacks and loss terms (which read
+    tensors) are off inside the step (the engine's loader only makes images in [0, 1]); the caller
+    checks the logits and the loss for NaN/inf on the device and reads the result every
+    ``log_every`` steps (:func:`mireg.train.epoch.run_epoch`).
     """
 
     def __init__(self, config: TrainConfig, model: nn.Module, spec: MethodSpec, optimizer: torch.optim.Optimizer,
-                 ctx: D.DistContext) -> None:
+                 ctx: D.DistContext, *, speed: Speed, scheduler: torch.optim.lr_scheduler.LRScheduler | None = None
+                 ) -> None:
         device = ctx.device
-        self.device, self.optimizer = device, optimizer
-        self.amp = config.amp and device.type == "cuda"
+        self.device, self.optimizer, self.scheduler, self.amp = device, optimizer, scheduler, speed.amp
         self.criterion = spec.loss.to(device)
-        fast = torch.compile(model) if config.compile else model
+        self.compiler = CompileFallback(speed.compile_mode) if speed.compile else None
+        fast = self.compiler.wrap(model) if self.compiler else model
         self.net: nn.Module = fast
         if ctx.distributed:
             from torch.nn.parallel import DistributedDataParallel as DDP
 
             ddp = DDP(model, device_ids=[device.index] if device.type == "cuda" else None)
-            self.net = torch.compile(ddp) if config.compile else ddp
+            self.net = self.compiler.wrap(ddp) if self.compiler else ddp
+        # CUDA graphs (compile's "reduce-overhead"): each step starts a new generation of graph outputs
+        self.cuda_graphs = speed.compile and speed.compile_mode == "reduce-overhead" and device.type == "cuda"
         attack_name = config.attack if config.attack is not None else spec.attack
         self.hook = None
         if attack_name is not None:
@@ -62,20 +66,31 @@ class TrainingStep:
             self.hook = TrainingAttack(attack, mode=config.attack_mode)
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor):
+        with value_checks(False):
+            try:
+                out = self._step(x, y)
+            except Exception as err:
+                if self.compiler is None or not self.compiler.active:
+                    raise
+                self.compiler.active = False  # e.g. the backward graph failed to compile: redo the step eagerly
+                out = self._step(x, y)
+                self.compiler.failed(err)
+        if self.scheduler is not None:
+            self.scheduler.step()
+        return out
+
+    def _step(self, x: torch.Tensor, y: torch.Tensor):
         criterion, net = self.criterion, self.net
+        if self.cuda_graphs:
+            torch.compiler.cudagraph_mark_step_begin()
         with autocast(self.device, self.amp):
             x_adv = self.hook(x, y) if self.hook is not None else x
             logits_adv = net(x_adv)
             logits_nat = None
             if criterion.uses_natural:
                 logits_nat = net(x) if self.hook is not None else logits_adv
-        finite = torch.isfinite(logits_adv).all()
-        if logits_nat is not None and logits_nat is not logits_adv:
-            finite = finite & torch.isfinite(logits_nat).all()
-        if not bool(finite):
-            raise NonFiniteLogits
         images = {"x": x, "x_adv": x_adv} if criterion.uses_images else {}
-        with autocast(self.device, self.amp), value_checks(False):
+        with autocast(self.device, self.amp):
             loss = criterion(None if logits_nat is None else logits_nat.float(), logits_adv.float(), y, **images)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()

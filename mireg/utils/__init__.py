@@ -7,8 +7,12 @@ Nothing here imports other mireg code but :mod:`mireg._validation`. One module p
                    submodule's own flag exactly afterwards (also on exceptions)
 ``seeding``        :func:`seeded`: a block under ``torch.manual_seed(seed)`` that leaves the caller's
                    random state untouched
-``atomic``         :func:`atomic_writer`, :func:`atomic_write_text`, :func:`atomic_write_bytes`: a file
-                   appears whole or not at all
+``atomic``         :func:`atomic_writer`, :func:`atomic_write_text`, :func:`atomic_write_bytes`,
+                   :func:`save_figure`: a file appears whole or not at all, never written through a
+                   link; a failed write is a one-line :class:`WriteError`; :func:`remove_leftovers`
+``paths``          :func:`check_output_dir`, :func:`check_output_file`: output paths checked before
+                   the work starts
+``lock``           :class:`FolderLock`: one live process per folder; a killed holder's lock is stale
 ``device``         :func:`model_device` (where a model lives) and :func:`resolve_device` ("auto", "cpu",
                    "cuda", "cuda:N")
 ``parsing``        :func:`parse_fraction`: "8/255" -> 0.0313..., for argparse and config files

@@ -34,7 +34,7 @@ CHEAP = {
     "autoattack": {"version": "custom", "attacks": ["apgd-ce"], "n_iter": 2},
     "infopgd": {"steps": 3}, "mart-pgd": {"steps": 3}, "pgd": {"steps": 3}, "pgd-l2": {"steps": 3},
     "tpgd": {"steps": 3}, "ti-dim": {"steps": 3}, "tifgsm": {"steps": 3}, "cw-inf": {"steps": 3},
-    "wasserstein-pgd": {"steps": 3},
+    "wasserstein-pgd": {"steps": 3}, "bpda-pgd": {"steps": 3},
 }
 #: the norm of the ball the output must lie in (default "Linf" with radius ``atk.eps``); None: minimum-
 #: norm attacks, whose output is not bounded; "Wasserstein": the transport cost the attack reports is

@@ -59,32 +59,13 @@ def test_registered_suites():
         assert all(spec.citation for spec in suite.attacks)
 
 
-def test_infoat_suite_keeps_the_paper_budgets():
+def test_infoat_and_namid_suites_keep_their_structure():
+    # the per-entry settings are checked against the papers' text in test_paper_suites.py
     suite = get_suite("infoat")
-    assert suite.labels == ["FGSM", "PGD-20", "PGD-100", "PGD+", "CW-inf-20", "CW-inf-100", "InfoPGD-20",
-                            "AutoAttack"]
     assert suite.norm == "Linf" and suite.eps == pytest.approx(8 / 255)
-    args = {e.label: (e.spec, dict(e.kwargs)) for e in suite.resolve()}
-    assert args["PGD-20"][1] == {"alpha": 0.003, "steps": 20, "random_start": True, "eps": 8 / 255}
-    assert args["PGD-100"][1]["steps"] == 100
-    assert args["PGD+"][0].restarts == 5 and args["PGD+"][1]["steps"] == 40 and args["PGD+"][1]["alpha"] == 0.01
-    assert args["CW-inf-20"][1]["steps"] == 20 and args["CW-inf-100"][1]["steps"] == 100
-    assert args["InfoPGD-20"][0].attack == "infopgd" and args["InfoPGD-20"][1]["steps"] == 20
-    aa = args["AutoAttack"][1]
-    assert aa["version"] == "standard" and aa["n_iter"] == 100 and aa["n_queries"] == 5000
     assert ("PGD-100", "PGD-20", "FGSM") in suite.orderings
-
-
-def test_namid_suites_keep_the_paper_budgets():
-    linf = {e.label: dict(e.kwargs) for e in get_suite("namid-linf").resolve()}
-    assert set(linf) == {"PGD-40", "AutoAttack", "FWA-40", "TI-DIM"}
-    assert linf["PGD-40"]["steps"] == 40 and linf["PGD-40"]["alpha"] == pytest.approx(linf["PGD-40"]["eps"] / 4)
-    assert linf["FWA-40"]["steps"] == 40 and linf["TI-DIM"]["steps"] == 40
     l2 = get_suite("namid-l2")
     assert l2.norm == "L2" and l2.eps == 0.5
-    res = {e.label: e for e in l2.resolve()}
-    assert res["PGD-40"].kwargs["alpha"] == pytest.approx(0.125) and res["DDN"].kwargs["steps"] == 20
-    assert not res["CW-L2"].spec.bounded and not res["DDN"].spec.bounded
     quick = {e.label: dict(e.kwargs) for e in get_suite("quick").resolve()}
     assert quick["PGD-20"]["steps"] == 20 and quick["APGD-CE"]["steps"] == 100
 
@@ -93,15 +74,15 @@ def test_resolve_scales_steps_with_eps_and_caps_budgets():
     suite = get_suite("infoat")
     half = {e.label: e.kwargs for e in suite.resolve(eps=4 / 255)}
     assert half["PGD-20"]["eps"] == pytest.approx(4 / 255)
-    assert half["PGD-20"]["alpha"] == pytest.approx(0.0015)
+    assert half["PGD-20"]["alpha"] == pytest.approx(1 / 255)
     assert half["PGD+"]["alpha"] == pytest.approx(0.005)
     capped = {e.label: e.kwargs for e in suite.resolve(max_steps=3)}
     assert capped["PGD-100"]["steps"] == 3 and capped["AutoAttack"]["n_queries"] == 3
     # a capped PGD gets a step of 2.5 eps / steps so it can still reach the boundary; never a smaller one
     assert capped["PGD-20"]["alpha"] == pytest.approx(2.5 * (8 / 255) / 3)
-    assert suite.resolve(max_steps=50)[1].kwargs == {"alpha": 0.003, "steps": 20, "random_start": True,
+    assert suite.resolve(max_steps=50)[1].kwargs == {"alpha": 2 / 255, "steps": 20, "random_start": True,
                                                       "eps": 8 / 255}
-    assert {e.label: e.kwargs for e in suite.resolve(max_steps=50)}["PGD-100"]["alpha"] == 0.003
+    assert {e.label: e.kwargs for e in suite.resolve(max_steps=50)}["PGD-100"]["alpha"] == 2 / 255
     only = suite.resolve(only=["FGSM", "PGD-20"])
     assert [e.label for e in only] == ["FGSM", "PGD-20"]
 
@@ -117,7 +98,9 @@ def test_every_attack_respects_its_ball_and_range(rgb, name):
         assert x_adv.shape == x.shape and x_adv.dtype == torch.float32, entry.label
         assert x_adv.min() >= 0 and x_adv.max() <= 1, entry.label
         delta = (x_adv - x).flatten(1)
-        if entry.spec.bounded:
+        if entry.spec.threat == "wasserstein":  # bounded by its transport budget, not by a norm
+            assert (attack.last_cost <= attack.last_budget * (1 + 1e-5) + 1e-7).all(), entry.label
+        elif entry.spec.bounded:
             size = delta.abs().amax(1) if entry.norm == "Linf" else delta.norm(dim=1)
             assert (size <= entry.eps * (1 + 1e-4) + 1e-6).all(), (entry.label, size.max().item(), entry.eps)
         assert rgb["model"].training is False

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from mireg.cli import reproduce as reproduce_cli
+from mireg.evaluation import get_suite
 from mireg.reproduce import (
     Arm,
     Budget,
@@ -98,8 +99,45 @@ def test_registered_tables():
         assert [b.name for b in study.budgets] == ["smoke", "fast", "paper"]
         assert all(r.startswith("digits-") for r in study.budget("smoke").recipes.values())
         assert all(r.startswith("fast-") for r in study.budget("fast").recipes.values())
-        # the paper's numbers are filled in from an audit, never invented: all None until then
-        assert all(v is None for e in study.evaluations for row in e.paper.values() for v in row.values())
+        # every reported column is a label of the evaluation's suite
+        for e in study.evaluations:
+            assert set(e.paper["AT"]) - {"clean"} <= set(get_suite(e.suite).labels), e.name
+    # InfoAT's Table II could not be read: no number is invented, and the report says why
+    assert all(v is None for e in infoat.evaluations for row in e.paper.values() for v in row.values())
+    assert "could not be read" in infoat.evaluations[0].paper_note
+    assert "NOT COMPARABLE" in namid.evaluations[1].paper_note
+
+
+# NAMID App. E.2, Tables 3 (L-inf) and 4 (L2), CIFAR-10 rows as printed (mean ± std); Table 1 prints the means.
+NAMID_TABLE3 = """Standard 83.39±0.95 42.38±0.56 39.01±0.51 15.44±0.32 55.63±0.67
+WMIM 80.32±0.60 40.76±0.45 36.05±0.57 12.14±0.46 53.10±0.53
+NAMID 83.41±0.56 44.79±0.50 39.26±0.56 15.67±0.47 58.23±0.63
+TRADES 80.70±0.63 46.29±0.59 42.71±0.49 20.54±0.47 57.06±0.51
+NAMID T 80.67±0.73 47.53±0.59 43.39±0.83 21.17±0.44 59.13±0.72
+MART 78.21±0.65 50.23±0.70 43.96±0.67 25.56±0.61 58.62±0.65
+NAMID M 78.38±0.68 51.69±0.51 44.42±0.71 25.64±0.49 61.26±0.67"""
+NAMID_TABLE4 = """Standard 83.97±0.51 61.69±0.74 30.96±0.53 29.34±0.70
+WMIM 81.29±0.73 58.36±0.51 28.41±0.47 27.13±0.54
+NAMID 84.35±0.76 62.38±0.70 34.48±0.58 32.41±0.69
+TRADES 83.72±0.66 63.17±0.43 33.81±0.71 32.06±0.75
+NAMID T 84.19±0.56 64.75±0.84 35.41±0.65 34.27±0.75
+MART 83.36±0.47 65.38±0.49 35.57±0.66 34.69±0.62
+NAMID M 84.07±0.65 66.03±0.53 36.19±0.46 35.76±0.69"""
+
+
+@pytest.mark.parametrize(("evaluation", "printed", "columns"), [
+    ("linf", NAMID_TABLE3, ("clean", "PGD-40", "AutoAttack", "FWA-40", "TI-DIM")),
+    ("l2", NAMID_TABLE4, ("clean", "PGD-40", "CW-L2", "DDN")),
+])
+def test_namid_paper_numbers_are_the_printed_ones(evaluation, printed, columns):
+    paper = {e.name: e.paper for e in get_study("namid-table1").evaluations}[evaluation]
+    names = {"Standard": "AT", "NAMID T": "NAMID_T", "NAMID M": "NAMID_M"}
+    for line in printed.splitlines():
+        cells = line.split()
+        name = " ".join(c for c in cells if "±" not in c)
+        means = [float(c.split("±")[0]) for c in cells if "±" in c]
+        assert dict(paper[names.get(name, name)]) == dict(zip(columns, means, strict=True)), name
+    assert set(paper) == {"AT", "WMIM", "NAMID", "TRADES", "NAMID_T", "MART", "NAMID_M"}
 
 
 def test_paper_budgets_use_registered_paper_recipes():
@@ -131,7 +169,11 @@ def test_each_arm_trains_with_its_methods_weights(budget):
     configs = configs_of(infoat)
     assert (configs["InfoAT"].lam, configs["InfoAT"].beta) == (2.5, 0.2)
     assert (configs["TRADES"].beta, configs["MART"].beta, configs["MART+"].beta) == (6.0, 5.0, 5.0)
-    assert len({(c.epochs, c.model, c.dataset, c.eps) for c in configs.values()}) == 1   # one shared budget
+    assert len({(c.epochs, c.model, c.dataset, c.eps, c.alpha) for c in configs.values()}) == 1  # one budget
+    if budget == "paper":  # InfoAT's training attack for every method: eps 8/255, step eps/4, uniform start
+        assert (configs["AT"].eps, configs["AT"].alpha) == (8 / 255, 2 / 255)
+        for name in ("MART", "MART+", "InfoAT"):
+            assert configs[name].attack_kwargs == {"random_start": "uniform"}, name
 
 
 def test_unknown_names_are_clear_value_errors():
@@ -147,15 +189,16 @@ def test_unknown_names_are_clear_value_errors():
         study.select(",")
 
 
-def test_fast_budget_without_its_recipes_fails_clearly():
+def test_fast_budget_uses_registered_recipes_and_fails_clearly_without_one(monkeypatch):
     from mireg.registry import RECIPES
 
     study = get_study("infoat-table2")
-    if "fast-at-resnet18" in RECIPES:
-        pytest.skip("the fast recipes are registered in this mireg")
+    assert study.budget("fast").recipes["InfoAT"] == "fast-infoat-resnet18"
+    assert all(name in RECIPES for name in study.budget("fast").recipes.values())
+    entries = {k: v for k, v in RECIPES._entries.items() if k != "fast-at-resnet18"}
+    monkeypatch.setattr(RECIPES, "_entries", entries)
     with pytest.raises(ValueError, match="recipe 'fast-at-resnet18'.*not registered.*--budget smoke"):
         reproduce("infoat-table2", "fast", seeds=1, out_dir="unused")
-    assert study.budget("fast").recipes["InfoAT"] == "fast-infoat-resnet18"
 
 
 def _budget(name="smoke", recipes=None, **kw):
@@ -319,6 +362,24 @@ def test_markdown_states_the_budget_the_paper_and_the_intervals(tmp_path, drawin
     assert json.loads((tmp_path / "report.json").read_text()) == json.loads(json.dumps(report))
     for name in ("linf.png", "linf-paired.png"):
         assert (tmp_path / name).stat().st_size > 1000 and f"]({name})" in text
+
+
+def test_missing_paper_numbers_are_said_with_their_reason(tmp_path):
+    study = _study(evaluations=(Evaluation("linf", "quick", paper_note="the PDF could not be read"),))
+    text = render_markdown(build_report(study.describe("smoke"), find_cells(_folder(tmp_path, ALL, study))))
+    assert "**Paper numbers not available**: the PDF could not be read." in text
+    bare = render_markdown(build_report(_study().describe("smoke"), []))
+    assert "**Paper numbers not available**: none recorded in the study." in bare
+
+
+def test_a_folder_evaluated_with_other_suite_settings_is_refused(tmp_path):
+    description = _study().describe("smoke")
+    attacks = description["settings"]["evaluations"][0]["attacks"]
+    assert [a["label"] for a in attacks] == get_suite("quick").labels and "citation" not in attacks[0]
+    prepare_out(tmp_path, description)
+    attacks[0]["kwargs"]["steps"] = 7  # as if the suite's PGD-20 had changed since the folder was made
+    with pytest.raises(ValueError, match="other settings"):
+        prepare_out(tmp_path, description)
 
 
 def test_formatting_of_missing_values():

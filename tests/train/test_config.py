@@ -34,6 +34,9 @@ def test_paper_recipes_hold_the_published_numbers():
     infoat = RECIPES.get("infoat-resnet18")()  # InfoAT prints MART's ResNet-18 optimiser
     assert (infoat.lr, infoat.weight_decay, infoat.momentum) == (0.01, 3.5e-3, 0.9)
     assert (infoat.lam, infoat.beta, infoat.method) == (2.5, 0.2, "infoat")
+    # the paper's training attack (issue 12): eps 8/255, step eps/4, uniform start, not MART's
+    assert (infoat.eps, infoat.alpha, infoat.steps) == (8 / 255, 2 / 255, 10)
+    assert infoat.attack_kwargs == {"random_start": "uniform"}
     trades = RECIPES.get("trades-wrn34")()
     assert (trades.model, trades.epochs, trades.weight_decay, trades.beta) == ("wrn34_10", 76, 2e-4, 6.0)
     rice = RECIPES.get("at-preact18")()
@@ -128,20 +131,40 @@ def test_replace_and_to_dict_are_plain():
         cfg.replace(epoch=3)
 
 
-def test_lr_schedules_against_their_formulas():
-    import math
+def test_schedule_settings_are_checked_against_their_schedule():
+    cfg = TrainConfig(epochs=10, lr_schedule="cosine", lr_warmup_epochs=2.5)
+    assert cfg.lr_warmup_epochs == 2.5
+    assert TrainConfig(lr_schedule="one_cycle", lr_peak=0.3).lr_peak == 0.3
+    for changes, match in [({"lr_schedule": "step"}, "lr_schedule must be one of"),
+                           ({"lr_warmup_epochs": 10}, "lr_warmup_epochs=10 must be shorter than the run"),
+                           ({"lr_warmup_epochs": -1}, "lr_warmup_epochs must be >= 0"),
+                           ({"lr_schedule": "one_cycle", "lr_warmup_epochs": 1}, "ramps up from 0 by itself"),
+                           ({"lr_schedule": "cyclic", "lr_peak": 1.0}, "lr_peak must be a fraction"),
+                           ({"lr_schedule": "multistep", "lr_peak": 0.4}, "lr_peak applies to the one_cycle"),
+                           ({"compile_mode": "fast"}, "compile_mode must be one of")]:
+        with pytest.raises(ValueError, match=match):
+            TrainConfig(epochs=10, **changes)
+    for name in ("compile", "fused", "drop_last", "augment"):
+        assert getattr(TrainConfig(), name) == "auto"
+        assert getattr(TrainConfig(**{name: False}), name) is False
+        with pytest.raises(TypeError, match=f'{name} must be true, false or "auto"'):
+            TrainConfig(**{name: "yes"})
+    with pytest.raises(TypeError, match="val_size must be an int"):
+        TrainConfig(val_size="some")
+    assert parse_overrides(["compile=auto", "lr_peak=none"]) == {"compile": "auto", "lr_peak": None}
 
-    from mireg.train.optim import LRSchedule
 
-    multi = LRSchedule(TrainConfig(epochs=120, lr_milestones=[75, 90, 100], lr_gamma=0.1))
-    # MART's adjust_learning_rate: epoch (1-based) >= 75 -> x0.1, >= 90 -> x0.01, >= 100 -> x0.001
-    for epoch in range(1, 121):
-        expected = 0.1 ** sum(epoch >= m for m in (75, 90, 100))
-        assert multi(epoch - 1) == pytest.approx(expected, rel=1e-12)
-    cosine = LRSchedule(TrainConfig(epochs=10, lr_schedule="cosine"))
-    assert [cosine(e) for e in (0, 5, 10)] == pytest.approx([1.0, 0.5, 0.0], abs=1e-12)
-    assert cosine(3) == pytest.approx(0.5 * (1 + math.cos(math.pi * 0.3)))
-    assert LRSchedule(TrainConfig(lr_schedule="constant"))(7) == 1.0
+def test_auto_data_settings_follow_the_dataset():
+    from mireg.runs import with_data_defaults
+
+    expected = {"cifar10": (True, 1000), "cifar100": (True, 1000), "svhn": (True, 1000),
+                "tiny-imagenet": (True, 1000), "digits": (False, 200), "mnist": (False, 1000),
+                "fashion-mnist": (False, 1000)}
+    for dataset, (augment, val_size) in expected.items():
+        cfg = with_data_defaults(TrainConfig(dataset=dataset))
+        assert (cfg.augment, cfg.val_size) == (augment, val_size), dataset
+    explicit = TrainConfig(dataset="cifar10", augment=False, val_size=0)
+    assert with_data_defaults(explicit) is explicit  # nothing "auto": the same config
 
 
 def test_optimizers_follow_the_config():
@@ -156,3 +179,37 @@ def test_optimizers_follow_the_config():
         "lr": 0.1, "momentum": 0.8, "nesterov": True, "weight_decay": 1e-4}
     assert isinstance(build_optimizer(TrainConfig(optimizer="adam"), model), torch.optim.Adam)
     assert isinstance(build_optimizer(TrainConfig(optimizer="adamw", weight_decay=0.05), model), torch.optim.AdamW)
+    assert not sgd.defaults["fused"]
+    for name in ("sgd", "adam", "adamw"):  # torch's fused kernels (the engine asks for them on CUDA)
+        assert build_optimizer(TrainConfig(optimizer=name), model, fused=True).defaults["fused"] is True
+
+
+FAST_RECIPES = ("fast-at-resnet18", "fast-trades-resnet18", "fast-mart-resnet18", "fast-mart+-resnet18",
+                "fast-infoat-resnet18")
+
+
+@pytest.mark.parametrize("name", FAST_RECIPES)
+def test_fast_recipes_share_one_budget_cite_their_sources_and_say_they_are_unmeasured(name):
+    recipe = RECIPES.get(name)
+    cfg = recipe()
+    assert (cfg.dataset, cfg.model, cfg.epochs, cfg.batch_size, cfg.lr, cfg.lr_schedule) == (
+        "cifar10", "resnet18", 15, 512, 0.4, "one_cycle")
+    assert (cfg.steps, cfg.alpha, cfg.eps, cfg.weight_decay, cfg.val_size) == (7, 2 / 255, 8 / 255, 5e-4, 1000)
+    assert cfg.epochs <= 30  # the issue's budget
+    assert "Wong, Rice & Kolter" in recipe.source and "Rice, Wong & Kolter" in recipe.source
+    assert "Not yet measured on a GPU" in recipe.notes
+    assert cfg.compile == "auto" and cfg.amp  # fast on CUDA by default, eager on the CPU
+
+
+@pytest.mark.parametrize("name", FAST_RECIPES)
+def test_fast_recipes_train_a_tiny_step_on_the_cpu(tmp_path, name):
+    from mireg.train import train
+
+    small = {"dataset": "digits", "image_size": 8, "channels": 1, "model": "small_cnn",
+             "model_kwargs": {"width": 4, "hidden": 16}, "normalize": False, "val_size": 97, "val_steps": 1,
+             "epochs": 1, "batch_size": 600, "steps": 1, "device": "cpu", "progress": False,
+             "out_dir": str(tmp_path)}
+    result = train(build_config(name, overrides=small))
+    row = result.history[0]
+    assert row["loss"] == row["loss"] and row["lr"] > 0  # finite; one_cycle's first step is not at lr 0
+    assert result.config.recipe == name and result.config.lr_schedule == "one_cycle"
