@@ -73,7 +73,7 @@ def train_plain(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: i
     """PGD-AT (Madry et al. 2018): x float (N, C, H, W) in [0, 1], y long (N,); ``on_epoch(epoch, model)``
     after each epoch (1-based). The attack runs with BN in ``attack_mode`` ("eval" or "train")."""
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
-    torch.manual_seed(seed)  # the attack's random starts
+    torch.manual_seed(seed)  # the stream the attacks' seeds are drawn from
     for epoch in range(epochs):
         for group in opt.param_groups:  # lr x gamma from each 1-based milestone epoch on
             group["lr"] = lr * gamma ** sum(epoch + 1 >= m for m in milestones)
@@ -84,7 +84,12 @@ def train_plain(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: i
             if augment:
                 xb = crop_flip(xb, oy[part], ox[part], flip[part], padding)
             model.train(attack_mode == "train")
-            x_adv = pgd_linf(model, xb, yb, eps, alpha, steps)
+            # each attack runs from its own seed, one draw of the global CPU generator, in a forked RNG
+            # (the rule documented by mireg.TrainingAttack; the global stream advances by that one draw)
+            attack_seed = int(torch.randint(0, 2**62, (), dtype=torch.int64))
+            with torch.random.fork_rng(devices=[xb.device] if xb.is_cuda else []):
+                torch.manual_seed(attack_seed)
+                x_adv = pgd_linf(model, xb, yb, eps, alpha, steps)
             model.train()
             loss = F.cross_entropy(model(x_adv), yb)
             opt.zero_grad()

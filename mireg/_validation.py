@@ -71,18 +71,71 @@ def check_same_shape(name_a: str, a: torch.Tensor, name_b: str, b: torch.Tensor)
 
 
 def check_labels(name: str, labels: object, *, batch: int, num_classes: int | None = None) -> torch.Tensor:
-    """(B,) integer class labels in [0, num_classes)."""
+    """(B,) integer class labels in [0, num_classes), returned as ``torch.long``.
+
+    Any integer dtype is accepted (int32, int16, uint8, ...) and converted, so callers use the
+    returned tensor: ``y = check_labels("y", y, batch=n)``. With ``num_classes`` (the model's K) a label
+    outside [0, K) is refused, -100 (cross-entropy's ``ignore_index``) included.
+    """
     if not isinstance(labels, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor of integer class indices, got {type(labels).__name__}")
     if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
         raise TypeError(f"{name} must hold integer class indices (e.g. torch.long), got dtype {labels.dtype}")
     if labels.dim() != 1 or labels.shape[0] != batch:
         raise ValueError(f"{name} must have shape ({batch},) to match the batch, got {tuple(labels.shape)}")
+    labels = labels if labels.dtype == torch.long else labels.long()
     if _VALUE_CHECKS and num_classes is not None and labels.numel() > 0:
         low, high = int(labels.min()), int(labels.max())
         if low < 0 or high >= num_classes:
-            raise ValueError(f"{name} must lie in [0, {num_classes - 1}], got values in [{low}, {high}]")
+            raise ValueError(f"{name} must lie in [0, {num_classes - 1}] (the model has {num_classes} classes), "
+                             f"got values in [{low}, {high}]")
     return labels
+
+
+def check_model_output(output: object, *, batch: int | None = None, name: str = "model") -> torch.Tensor:
+    """The logits a model returned: a floating tensor (N, K), N == ``batch`` when given.
+
+    A model that returns a tuple, list or dict (e.g. ``(logits, features)``) is refused with the fix:
+    :class:`mireg.models.LogitsOnly` keeps one item of its output. Free: no value is read (no sync).
+    """
+    if isinstance(output, (tuple, list, dict)):
+        kind = f"a {type(output).__name__} of {len(output)} items"
+        raise TypeError(f"{name} returned {kind}, but mireg needs a model whose forward returns the logits "
+                        f"tensor (N, K) alone: wrap it as mireg.models.LogitsOnly({name}) to keep the first item "
+                        f"(LogitsOnly({name}, index=i) for another)")
+    if not isinstance(output, torch.Tensor) or not output.is_floating_point():
+        got = f"dtype {output.dtype}" if isinstance(output, torch.Tensor) else type(output).__name__
+        raise TypeError(f"{name} must return floating-point logits of shape (N, K), got {got}")
+    if output.dim() != 2:
+        raise ValueError(f"{name} must return logits of shape (N, K), got shape {tuple(output.shape)}")
+    if batch is not None and output.shape[0] != batch:
+        raise ValueError(f"{name} returned {output.shape[0]} rows of logits for a batch of {batch} images")
+    return output
+
+
+def check_eps(name: str, value: object, norm: str = "Linf", *, dim: int | None = None) -> float:
+    """A perturbation radius (or step size) for images in [0, 1]: > 0 and no larger than the image cube allows.
+
+    The rule per norm:
+
+    - ``"Linf"``: 0 < eps <= 1. A radius of 1 already allows every image; a larger value is almost
+      always in pixel units (``eps=8`` for 8/255), and the error says so.
+    - ``"L2"``: 0 < eps, and eps <= sqrt(d) when the image size d = C*H*W is known: sqrt(d) is the
+      diameter of [0, 1]^d, so a larger ball holds every image. L2 radii above 1 are common (0.5 on
+      CIFAR-10, 3 on ImageNet), so without d only eps > 0 is required.
+    - any other norm (e.g. ``"Wasserstein"``, in pixels of transport per unit mass): eps > 0.
+
+    Returns ``float(value)``.
+    """
+    value = float(check_number(name, value))
+    if value <= 0:
+        raise ValueError(f"{name} must be > 0, got {value:g}")
+    if norm == "Linf" and value > 1:
+        raise ValueError(f"{name}={value:g} is larger than 1: images are in [0, 1], did you mean {value:g}/255?")
+    if norm == "L2" and dim is not None and value > math.sqrt(dim):
+        raise ValueError(f"{name}={value:g} is larger than {math.sqrt(dim):.4g}, the L2 distance between the "
+                         f"black and the white image of {dim} values in [0, 1]; did you mean {value:g}/255?")
+    return value
 
 
 def check_images(name: str, images: object, *, tol: float = 1e-6) -> torch.Tensor:

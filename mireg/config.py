@@ -22,7 +22,7 @@ import os
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from mireg._validation import check_choice, check_number
+from mireg._validation import check_choice, check_eps, check_number
 
 __all__ = ["FIELD_NAMES", "RESUME_FIXED", "RESUME_MAY_CHANGE", "TrainConfig", "check_keys", "load_config_file",
            "parse_overrides"]
@@ -62,6 +62,8 @@ class TrainConfig:
         attack: a name in ``mireg.registry.ATTACKS`` (None: the method's own inner maximiser).
         eps, alpha (step size), steps, attack_mode ("eval": BN running stats, TRADES/MART style;
         "train": batch stats, Madry/Rice style), attack_kwargs (extra keyword arguments of the attack).
+        eps, alpha and val_alpha are L-inf sizes for images in [0, 1]: in (0, 1] (8/255, not 8); an L2
+        training attack takes its radius in attack_kwargs (the validation PGD is L-inf at ``eps``).
         beta, lam, mi_weight: the method's weights (None: the method's default), estimators: the path
         of a ``mireg estimators`` checkpoint (namid methods; optional for wmim).
         init_from: start from the model weights of this mireg checkpoint (fine-tuning; the optimizer and
@@ -175,9 +177,10 @@ class TrainConfig:
         check_number("momentum", self.momentum, low=0, high=1)
         check_number("weight_decay", self.weight_decay, low=0)
         check_number("lr_gamma", self.lr_gamma, low=0, low_open=True)
-        check_number("eps", self.eps, low=0)
-        check_number("alpha", self.alpha, low=0)
-        for name in ("beta", "lam", "mi_weight", "val_alpha"):
+        for name in ("eps", "alpha", "val_alpha"):
+            if getattr(self, name) is not None:
+                _check_linf(name, getattr(self, name), self.attack)
+        for name in ("beta", "lam", "mi_weight"):
             if getattr(self, name) is not None:
                 check_number(name, getattr(self, name), low=0)
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
@@ -243,6 +246,18 @@ RESUME_MAY_CHANGE = ("epochs", "lr", "momentum", "nesterov", "weight_decay", "lr
                      "download", "out_dir", "resume", "overwrite", "recipe")
 #: the fields a resumed run must keep (every field not in :data:`RESUME_MAY_CHANGE`)
 RESUME_FIXED = tuple(name for name in FIELD_NAMES if name not in RESUME_MAY_CHANGE)
+
+
+def _check_linf(name: str, value: object, attack: str | None) -> None:
+    """eps, alpha and val_alpha are L-inf sizes (the validation PGD is L-inf): in (0, 1]."""
+    try:
+        check_eps(name, value)
+    except ValueError as err:
+        if attack is None or not isinstance(value, (int, float)) or value <= 1:
+            raise
+        raise ValueError(f"{err} ({name} is an L-inf size here, as the validation PGD is L-inf; an L2 training "
+                         f"attack takes its own in attack_kwargs, e.g. --set 'attack_kwargs={{{name} = {value:g}}}')"
+                         ) from None
 
 
 def _check_str(name: str, value: object) -> None:

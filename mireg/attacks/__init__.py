@@ -14,7 +14,7 @@ from mireg.attacks.bpda import BPDA, bpda
 from mireg.attacks.bpda_pgd import BPDAPGD
 from mireg.attacks.cw_inf import CWInf
 from mireg.attacks.ddn import DDN, DDNBounded
-from mireg.attacks.factory import create_attack
+from mireg.attacks.factory import attack_norm, create_attack
 from mireg.attacks.fwa import FWA
 from mireg.attacks.infopgd import InfoPGD
 from mireg.attacks.rays import RayS
@@ -24,4 +24,4 @@ from mireg.attacks.transfer import TransferAttack
 from mireg.attacks.wasserstein_pgd import WassersteinPGD
 
 __all__ = ["Attack", "AutoAttack", "BPDA", "BPDAPGD", "CWInf", "DDN", "DDNBounded", "FWA", "InfoPGD", "RayS", "TIDIM",
-           "TrainingAttack", "TransferAttack", "WassersteinPGD", "bpda", "create_attack"]
+           "TrainingAttack", "TransferAttack", "WassersteinPGD", "attack_norm", "bpda", "create_attack"]

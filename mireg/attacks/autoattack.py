@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from mireg._optional import require
-from mireg._validation import check_choice, check_images, check_labels, check_number
+from mireg._validation import check_choice, check_eps, check_images, check_labels, check_number
 from mireg.attacks.base import Attack
 from mireg.registry import ATTACKS
 
@@ -66,7 +66,7 @@ class AutoAttack(Attack):
                  seed: int = 0) -> None:
         super().__init__("AutoAttack", model)
         self.norm = check_choice("norm", norm, ("Linf", "L2"))
-        self.eps = float(check_number("eps", eps, low=0.0, low_open=True))
+        self.eps = check_eps("eps", eps, self.norm)
         self.version = check_choice("version", version, _AA_VERSIONS)
         if version == "custom":
             if not attacks:
@@ -97,9 +97,12 @@ class AutoAttack(Attack):
 
     def forward(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         check_images("images", images)
-        check_labels("labels", labels, batch=images.shape[0])
+        labels = check_labels("labels", labels, batch=images.shape[0])
         images = images.clone().detach().to(self.device)
         labels = labels.clone().detach().to(self.device)
+        with torch.no_grad():  # once per call: the labels must index the model's classes
+            classes = self.get_logits(images).shape[1]
+        check_labels("labels", labels, batch=images.shape[0], num_classes=classes)
         x_adv, _ = self.build().run_standard_evaluation(images, labels, batch_size=images.shape[0])
         return x_adv.detach()
 

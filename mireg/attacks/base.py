@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from torchattacks.attack import Attack as _TorchattacksAttack
 
+from mireg._validation import check_model_output
 from mireg.utils.modes import preserved_modes
 
 __all__ = ["Attack"]
@@ -19,7 +20,9 @@ class Attack(_TorchattacksAttack):
     each module's flag before the call and restore it after, also when the attack raises. mireg does
     not patch torchattacks itself: plain torchattacks attacks keep their own behaviour.
 
-    Subclasses implement ``forward(images, labels)`` exactly as for torchattacks.
+    Subclasses implement ``forward(images, labels)`` exactly as for torchattacks. ``get_logits`` checks
+    that the model returned a logits tensor (N, K) (no value read, no sync): a model returning
+    ``(logits, features)`` gets one clear error naming :class:`mireg.models.LogitsOnly`.
 
     Example:
         >>> model = model.train(); model.bn.eval()       # a frozen BatchNorm
@@ -29,3 +32,7 @@ class Attack(_TorchattacksAttack):
     def __call__(self, *args, **kwargs):
         with preserved_modes(self.model):
             return super().__call__(*args, **kwargs)
+
+    def get_logits(self, inputs, labels=None, *args, **kwargs):
+        logits = super().get_logits(inputs, labels, *args, **kwargs)
+        return check_model_output(logits, batch=inputs.shape[0])

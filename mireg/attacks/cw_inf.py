@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from mireg._validation import check_images, check_labels, check_number
+from mireg._validation import check_eps, check_images, check_labels, check_number
 from mireg.attacks.base import Attack
 from mireg.registry import ATTACKS
 
@@ -68,7 +68,7 @@ class CWInf(Attack):
     def __init__(self, model: nn.Module, eps: float = 8 / 255, alpha: float = 2 / 255, steps: int = 20,
                  random_start: bool = True, kappa: float | None = None) -> None:
         super().__init__("CWInf", model)
-        self.eps = float(check_number("eps", eps, low=0.0, low_open=True))
+        self.eps = check_eps("eps", eps)
         self.alpha = float(check_number("alpha", alpha, low=0.0, low_open=True))
         self.steps = int(check_number("steps", steps, low=1, integer=True))
         if not isinstance(random_start, bool):
@@ -80,7 +80,7 @@ class CWInf(Attack):
     def forward(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         r"""Overridden: returns detached adversarial images in [0, 1] and in the eps-ball."""
         check_images("images", images)
-        check_labels("labels", labels, batch=images.shape[0])
+        labels = check_labels("labels", labels, batch=images.shape[0])
         images = images.clone().detach().to(self.device, torch.float32)
         labels = labels.clone().detach().to(self.device)
         if self.targeted:

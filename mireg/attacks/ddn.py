@@ -21,7 +21,7 @@ import math
 import torch
 from torch import nn
 
-from mireg._validation import check_images, check_labels, check_number
+from mireg._validation import check_eps, check_images, check_labels, check_number
 from mireg.attacks.base import Attack
 from mireg.registry import ATTACKS
 
@@ -114,7 +114,7 @@ class DDN(Attack):
     def forward(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         r"""Overridden: returns the smallest adversarial iterate per sample (clean where it failed)."""
         check_images("images", images)
-        check_labels("labels", labels, batch=images.shape[0])
+        labels = check_labels("labels", labels, batch=images.shape[0])
         images = images.clone().detach().to(self.device, torch.float32)
         labels = labels.clone().detach().to(self.device)
         targeted = self.targeted
@@ -182,7 +182,7 @@ class DDNBounded(DDN):
                  levels: int | None = None) -> None:
         super().__init__(model, steps=steps, gamma=gamma, init_norm=init_norm, alpha=alpha,
                          alpha_min=alpha_min, levels=levels)
-        self.eps = float(check_number("eps", eps, low=0.0, low_open=True))
+        self.eps = check_eps("eps", eps, "L2")
         self.attack = "DDNBounded"
 
     def _max_norm(self) -> float:

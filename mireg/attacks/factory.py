@@ -22,7 +22,15 @@ from torch import nn
 
 from mireg.registry import ATTACKS
 
-__all__ = ["create_attack"]
+__all__ = ["attack_norm", "create_attack"]
+
+#: the norm in which each registered attack measures ``eps`` (mireg._validation.check_eps has the rule
+#: per norm); None: the attack takes no eps (minimum-norm attacks)
+_NORMS = {
+    **dict.fromkeys(("fgsm", "pgd", "tpgd", "mart-pgd", "apgd-ce", "apgd-dlr", "apgd-t", "spsa", "tifgsm", "square",
+                     "fab", "infopgd", "cw-inf", "fwa", "ti-dim", "rays", "autoattack", "transfer"), "Linf"),
+    "pgd-l2": "L2", "ddn-bounded": "L2", "wasserstein-pgd": "Wasserstein", "cw-l2": None, "ddn": None,
+}
 
 
 def _signature(factory: Callable[..., Any]) -> inspect.Signature | None:
@@ -37,6 +45,27 @@ def _takes(signature: inspect.Signature | None, name: str) -> bool:
         return False
     params = signature.parameters.values()
     return name in signature.parameters or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
+
+
+def attack_norm(attack: str | Callable[..., Any], kwargs: Mapping[str, Any] | None = None) -> str | None:
+    """The norm of the ``eps`` of ``attack`` built with ``kwargs``: "Linf", "L2", "Wasserstein" or None.
+
+    A ``norm`` keyword argument (AutoAttack, APGD, Square, FAB) wins; ``"transfer"`` has its crafting
+    attack's norm. None: the attack takes no eps, or it is a factory / a name mireg does not know.
+
+    Example::
+
+        >>> attack_norm("pgd-l2"), attack_norm("autoattack", {"norm": "L2"}), attack_norm("pgd")
+        ('L2', 'L2', 'Linf')
+    """
+    kwargs = dict(kwargs or {})
+    if isinstance(kwargs.get("norm"), str):
+        return kwargs["norm"]
+    if not isinstance(attack, str):
+        return None
+    if attack.lower() == "transfer":
+        return attack_norm(kwargs.get("attack", "pgd"), kwargs.get("attack_kwargs"))
+    return _NORMS.get(attack.lower())
 
 
 def create_attack(attack: str | Callable[..., Any], model: nn.Module, /, *,

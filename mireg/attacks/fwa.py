@@ -23,7 +23,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from mireg._validation import check_images, check_labels, check_number
+from mireg._validation import check_eps, check_images, check_labels, check_number
 from mireg.attacks.base import Attack
 from mireg.registry import ATTACKS
 
@@ -192,7 +192,7 @@ class FWA(Attack):
     def __init__(self, model: nn.Module, eps: float = 8 / 255, radius: float = 8 / 255, kernel_size: int = 5,
                  steps: int = 40, reg: float = 0.01, dual_iters: int = 20) -> None:
         super().__init__("FWA", model)
-        self.eps = float(check_number("eps", eps, low=0.0, low_open=True))
+        self.eps = check_eps("eps", eps)
         self.radius = float(check_number("radius", radius, low=0.0, low_open=True))
         self.kernel_size = int(check_number("kernel_size", kernel_size, low=3, integer=True))
         if self.kernel_size % 2 != 1:
@@ -231,7 +231,7 @@ class FWA(Attack):
         check_images("images", images)
         if images.dim() != 4:
             raise ValueError(f"images must have shape (N, C, H, W), got {tuple(images.shape)}")
-        check_labels("labels", labels, batch=images.shape[0])
+        labels = check_labels("labels", labels, batch=images.shape[0])
         images = images.clone().detach().to(self.device, torch.float32)
         labels = labels.clone().detach().to(self.device)
         if self.targeted:

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mireg._validation import check_images, check_labels, check_number
+from mireg._validation import check_eps, check_images, check_labels, check_number
 from mireg.attacks.base import Attack
 from mireg.functional.entropy import _entropy
 from mireg.functional.infoat import _infopgd_objective
@@ -48,7 +48,7 @@ class InfoPGD(Attack):
     def __init__(self, model: nn.Module, eps: float = 8 / 255, alpha: float = 2 / 255, steps: int = 10,
                  lam: float = 2.5, random_start: bool | str = True, normalize_entropy: bool = False) -> None:
         super().__init__("InfoPGD", model)
-        self.eps = check_number("eps", eps, low=0)
+        self.eps = check_eps("eps", eps)
         self.alpha = check_number("alpha", alpha, low=0)
         self.steps = check_number("steps", steps, low=0, integer=True)
         self.lam = check_number("lam", lam, low=0)
@@ -60,16 +60,16 @@ class InfoPGD(Attack):
 
     def forward(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         check_images("images", images)
-        check_labels("labels", labels, batch=images.shape[0])
+        labels = check_labels("labels", labels, batch=images.shape[0])
         images = images.clone().detach().to(self.device)
         labels = labels.clone().detach().to(self.device)
-        if self.targeted:
-            labels = self.get_target_label(images, labels)
-
         with torch.no_grad():
             logits_nat = self.get_logits(images).float()
             probs_nat = F.softmax(logits_nat, dim=1)
             weight_nat = _entropy(logits_nat, self.normalize_entropy)
+        check_labels("labels", labels, batch=images.shape[0], num_classes=logits_nat.shape[1])  # once per call
+        if self.targeted:
+            labels = self.get_target_label(images, labels)
 
         adv = images.clone()
         start = _STARTS[self.random_start]

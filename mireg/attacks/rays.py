@@ -11,7 +11,7 @@ import math
 import torch
 from torch import nn
 
-from mireg._validation import check_images, check_labels, check_number
+from mireg._validation import check_eps, check_images, check_labels, check_number
 from mireg.attacks.base import Attack
 from mireg.registry import ATTACKS
 
@@ -68,7 +68,7 @@ class RayS(Attack):
     def __init__(self, model: nn.Module, eps: float = 8 / 255, query_limit: int = 10000, tol: float = 1e-4,
                  early_stop: bool = True) -> None:
         super().__init__("RayS", model)
-        self.eps = float(check_number("eps", eps, low=0.0, low_open=True))
+        self.eps = check_eps("eps", eps)
         self.query_limit = int(check_number("query_limit", query_limit, low=1, integer=True))
         self.tol = float(check_number("tol", tol, low=0.0, low_open=True))
         if not isinstance(early_stop, bool):
@@ -103,7 +103,7 @@ class RayS(Attack):
     def forward(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         r"""Overridden: boundary points within eps where successful, clean images elsewhere."""
         check_images("images", images)
-        check_labels("labels", labels, batch=images.shape[0])
+        labels = check_labels("labels", labels, batch=images.shape[0])
         images = images.clone().detach().to(self.device, torch.float32)
         labels = labels.clone().detach().to(self.device)
         if self.targeted:

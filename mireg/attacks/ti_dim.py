@@ -23,7 +23,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from mireg._validation import check_choice, check_images, check_labels, check_number
+from mireg._validation import check_choice, check_eps, check_images, check_labels, check_number
 from mireg.attacks.base import Attack
 from mireg.registry import ATTACKS
 
@@ -92,7 +92,7 @@ class TIDIM(Attack):
                  decay: float = 0.1, kernel_name: str = "gaussian", len_kernel: int = 15, nsig: float = 3.0,
                  resize_rate: float = 1.0, diversity_prob: float = 0.5, random_start: bool = False) -> None:
         super().__init__("TIDIM", model)
-        self.eps = float(check_number("eps", eps, low=0.0, low_open=True))
+        self.eps = check_eps("eps", eps)
         self.alpha = float(check_number("alpha", alpha, low=0.0, low_open=True))
         self.steps = int(check_number("steps", steps, low=1, integer=True))
         self.decay = float(check_number("decay", decay, low=0.0))
@@ -125,7 +125,7 @@ class TIDIM(Attack):
         check_images("images", images)
         if images.dim() != 4:
             raise ValueError(f"images must have shape (N, C, H, W), got {tuple(images.shape)}")
-        check_labels("labels", labels, batch=images.shape[0])
+        labels = check_labels("labels", labels, batch=images.shape[0])
         images = images.clone().detach().to(self.device, torch.float32)
         labels = labels.clone().detach().to(self.device)
         if self.targeted:

@@ -12,9 +12,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from mireg._validation import check_images, check_labels, check_number
+from mireg._validation import check_eps, check_images, check_labels, check_model_output
 from mireg.attacks.base import Attack
-from mireg.attacks.factory import create_attack
+from mireg.attacks.factory import attack_norm, create_attack
 from mireg.registry import ATTACKS
 from mireg.utils.device import model_device
 from mireg.utils.modes import preserved_modes
@@ -54,7 +54,10 @@ class TransferAttack(Attack):
             raise TypeError(f"surrogate must be an nn.Module, got {type(surrogate).__name__}")
         if surrogate is model:
             raise ValueError("surrogate must be a separately trained model, not the target itself")
-        self.eps = float(check_number("eps", eps, low=0.0, low_open=True))
+        if attack_kwargs is not None and not isinstance(attack_kwargs, Mapping):
+            raise TypeError(f"attack_kwargs must be a mapping of the crafting attack's arguments, "
+                            f"got {type(attack_kwargs).__name__}")
+        self.eps = check_eps("eps", eps, attack_norm(attack, attack_kwargs))
         crafting = create_attack(attack, surrogate, eps=self.eps, **dict(attack_kwargs or {}))
         # A bound method, not the Attack itself: torchattacks would otherwise propagate set_model()
         # and the target's device/mode onto the surrogate's attack.
@@ -63,10 +66,14 @@ class TransferAttack(Attack):
 
     def forward(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         check_images("images", images)
-        check_labels("labels", labels, batch=images.shape[0])
+        labels = check_labels("labels", labels, batch=images.shape[0])
         surrogate_device = model_device(self.surrogate)
+        images, labels = images.to(surrogate_device), labels.to(surrogate_device)
         with preserved_modes(self.surrogate, training=False):
-            x_adv = self._craft(images.to(surrogate_device), labels.to(surrogate_device))
+            with torch.no_grad():  # once per call: the labels must index the surrogate's classes
+                logits = check_model_output(self.surrogate(images), batch=images.shape[0], name="surrogate")
+            check_labels("labels", labels, batch=images.shape[0], num_classes=logits.shape[1])
+            x_adv = self._craft(images, labels)
         return x_adv.detach().to(self.device)
 
 

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from mireg._validation import check_images, check_labels, check_number
+from mireg._validation import check_eps, check_images, check_labels, check_number
 from mireg.attacks.base import Attack
 from mireg.registry import ATTACKS
 
@@ -178,7 +178,7 @@ class WassersteinPGD(Attack):
                  kernel_size: int = 4, dual_max_iter: int = 15, grad_tol: float | None = 1e-4,
                  int_tol: float | None = 1e-4) -> None:
         super().__init__("WassersteinPGD", model)
-        self.eps = float(check_number("eps", eps, low=0.0, low_open=True))
+        self.eps = check_eps("eps", eps, "Wasserstein")
         self.alpha = float(check_number("alpha", alpha, low=0.0, low_open=True))
         self.steps = int(check_number("steps", steps, low=1, integer=True))
         self.kernel_size = int(check_number("kernel_size", kernel_size, low=2, integer=True))
@@ -217,7 +217,7 @@ class WassersteinPGD(Attack):
         check_images("images", images)
         if images.dim() != 4:
             raise ValueError(f"images must have shape (N, C, H, W), got {tuple(images.shape)}")
-        check_labels("labels", labels, batch=images.shape[0])
+        labels = check_labels("labels", labels, batch=images.shape[0])
         images = images.clone().detach().to(self.device, torch.float32)
         labels = labels.clone().detach().to(self.device)
         if self.targeted:

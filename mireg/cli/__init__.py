@@ -38,9 +38,22 @@ Run 'mireg <command> --help' for each command's options and examples.
 """
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``mireg train: error: argument --epochs: ... (see 'mireg train
+    --help')``, exit status 2 (argparse's own usage block is left to --help)."""
+
+    def error(self, message: str):  # noqa: D102 - argparse's hook
+        self.exit(2, f"{self.prog}: error: {_one_line(message)} (see '{self.prog} --help')\n")
+
+
+def _one_line(message: object) -> str:
+    """A message on one line: its lines joined with spaces."""
+    return " ".join(line.strip() for line in str(message).splitlines() if line.strip())
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``mireg`` parser with every available subcommand."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="mireg", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
         description="Mutual-information adversarial training (InfoAT, NAMID) for PyTorch, torchattacks "
                     "and RobustBench: train, estimate MI, evaluate.")
@@ -54,9 +67,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``mireg`` console script; returns the exit status."""
+    """Entry point of the ``mireg`` console script; returns the exit status (2 for a bad argument, with a
+    one-line message on stderr; ``--help`` and ``--version`` exit through argparse)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:
+        if stop.code in (0, None):  # --help, --version
+            raise
+        return int(stop.code) if isinstance(stop.code, int) else 2  # a usage error, printed on one line
     if not hasattr(args, "func"):
         parser.print_help()
         return 2
@@ -69,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.traceback:
             raise
         command = getattr(args, "command", "")
-        print(f"mireg {command}: error: {err}".replace("  ", " "), file=sys.stderr)
+        print(f"mireg {command}: error: {_one_line(err)}".replace("  ", " "), file=sys.stderr)
         return 1 if isinstance(err, RuntimeError) or _io_failure(err) else 2
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from mireg.utils.parsing import parse_fraction
+from mireg.cli import _args
 
 DEMO_EPILOG = """\
 examples:
@@ -33,13 +33,15 @@ def add_parser(subparsers) -> None:
     d.add_argument("--methods", default="at,trades,mart,infoat,namid",
                    help="comma-separated methods (default: at,trades,mart,infoat,namid; 'clean' adds the "
                         "non-robust baseline)")
-    d.add_argument("--epochs", type=int, default=None, help="epochs per method (default: the digits recipes')")
-    d.add_argument("--estimator-epochs", type=int, default=None, help="NAMID estimator epochs (default 8)")
-    d.add_argument("--eps", type=parse_fraction, default=None, help="L-inf radius for training and the test (0.1)")
-    d.add_argument("--test-steps", type=int, default=20, help="PGD steps of the test attack (default 20)")
-    d.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    d.add_argument("--device", default="cpu", help="cpu (default), cuda, auto")
-    d.add_argument("--threads", type=int, default=1,
+    d.add_argument("--epochs", type=_args.integer(1), default=None,
+                   help="epochs per method (default: the digits recipes')")
+    d.add_argument("--estimator-epochs", type=_args.integer(1), default=None, help="NAMID estimator epochs (default 8)")
+    d.add_argument("--eps", type=_args.linf_eps, default=None,
+                   help="L-inf radius for training and the test, in (0, 1], e.g. 0.1 or 8/255 (default 0.1)")
+    d.add_argument("--test-steps", type=_args.integer(1), default=20, help="PGD steps of the test attack (default 20)")
+    d.add_argument("--seed", type=_args.integer(0), default=0, help="random seed (default 0)")
+    d.add_argument("--device", type=_args.device, default="cpu", help="cpu (default), cuda, auto")
+    d.add_argument("--threads", type=_args.integer(1), default=1,
                    help="CPU threads for torch (default 1: the demo's small CNN gains little from more, and "
                         "several threads on a busy machine can be many times slower)")
     d.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
@@ -52,8 +54,6 @@ def run(args: argparse.Namespace) -> int:
 
     from mireg.train.demo import run_demo
 
-    if args.threads < 1:
-        raise ValueError(f"--threads must be >= 1, got {args.threads}")
     torch.set_num_threads(args.threads)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     run_demo(out_dir=args.out, methods=methods, epochs=args.epochs, estimator_epochs=args.estimator_epochs,

@@ -8,7 +8,7 @@ import json
 import sys
 from typing import Any
 
-from mireg.utils.parsing import parse_fraction
+from mireg.cli import _args
 
 EPILOG = """\
 examples:
@@ -54,32 +54,37 @@ def add_parser(subparsers: Any) -> None:
                     "data and save them for 'mireg train --method namid'.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     g = p.add_argument_group("classifier and data")
-    g.add_argument("--checkpoint", required=True, help="classifier weights: a 'mireg train' checkpoint "
+    g.add_argument("--checkpoint", required=True, type=_args.checkpoint,
+                   help="classifier weights: a 'mireg train' checkpoint "
                    "(best.pt / last.pt) or a plain state_dict file (then give --model and --dataset)")
     g.add_argument("--model", help="architecture name (default: the checkpoint's); see mireg.models.list_models()")
-    g.add_argument("--model-kwargs", type=json.loads, default=None, metavar="JSON",
+    g.add_argument("--model-kwargs", type=_args.json_object, default=None, metavar="JSON",
                    help='architecture options for a plain state_dict, e.g. \'{"width": 8}\' (default: the '
                         "checkpoint's)")
     g.add_argument("--dataset", help="dataset name (default: the checkpoint's, else digits)")
     g.add_argument("--data-root", help="folder with the dataset files (not needed for digits)")
-    g.add_argument("--image-size", type=int, help="digits / image-folder image size (default: the checkpoint's)")
-    g.add_argument("--channels", type=int, help="digits channels (default: the checkpoint's)")
-    g.add_argument("--n-train", type=int, help="train on the first N training images (default: all)")
-    g.add_argument("--n-val", type=int, default=1000, help="held-out check on the first N test images "
+    g.add_argument("--image-size", type=_args.integer(1),
+                   help="digits / image-folder image size (default: the checkpoint's)")
+    g.add_argument("--channels", type=_args.integer(1), help="digits channels (default: the checkpoint's)")
+    g.add_argument("--n-train", type=_args.integer(1), help="train on the first N training images (default: all)")
+    g.add_argument("--n-val", type=_args.integer(0), default=1000, help="held-out check on the first N test images "
                    "(default 1000; 0 skips it)")
     a = p.add_argument_group("attack (crafts x_adv on the frozen classifier)")
     a.add_argument("--attack", default="pgd", help="a name in mireg.registry.ATTACKS (default pgd: L-inf PGD)")
-    a.add_argument("--eps", type=parse_fraction, default=8 / 255, help="radius (default 8/255)")
-    a.add_argument("--alpha", type=parse_fraction, default=2 / 255, help="step size (default 2/255)")
-    a.add_argument("--steps", type=int, default=20, help="attack steps (default 20)")
+    a.add_argument("--eps", type=_args.radius, default=8 / 255,
+                   help="radius (default 8/255): in (0, 1] for L-inf attacks, up to sqrt(C*H*W) for L2 ones")
+    a.add_argument("--alpha", type=_args.fraction, default=2 / 255, help="step size (default 2/255)")
+    a.add_argument("--steps", type=_args.integer(1), default=20, help="attack steps (default 20)")
     t = p.add_argument_group("estimator training")
     t.add_argument("--objective", default="eq5", choices=("eq5", "eq5-literal", "mim"),
                    help="eq5 (default; Eq. 5 with the subtracted MI clamped at 0), eq5-literal, mim (Eq. 4)")
-    t.add_argument("--epochs", type=int, default=25, help="epochs (default 25, the released code's)")
-    t.add_argument("--batch-size", type=int, default=400, help="batch; its other samples are the negatives "
+    t.add_argument("--epochs", type=_args.integer(1), default=25, help="epochs (default 25, the released code's)")
+    t.add_argument("--batch-size", type=_args.integer(2), default=400,
+                   help="batch; its other samples are the negatives "
                    "(default 400)")
-    t.add_argument("--lr", type=float, default=1e-2, help="Adam learning rate (default 1e-2)")
-    t.add_argument("--width", type=int, default=2048, help="critic feature dimension (default 2048, the paper's)")
+    t.add_argument("--lr", type=_args.number(0, open_low=True), default=1e-2, help="Adam learning rate (default 1e-2)")
+    t.add_argument("--width", type=_args.integer(1), default=2048,
+                   help="critic feature dimension (default 2048, the paper's)")
     t.add_argument("--layer", help="global input from this layer of the classifier (e.g. model.layer3) "
                    "instead of its logits")
     o = p.add_argument_group("output")
@@ -87,8 +92,9 @@ def add_parser(subparsers: Any) -> None:
     o.add_argument("--analyze", help="comma-separated attack names for the MI analysis on the held-out "
                    "images (NAMID Fig. 2/4), e.g. pgd,fgsm")
     o.add_argument("--figure", help="save the MI analysis figure here (PNG/PDF); needs --analyze")
-    o.add_argument("--device", default="auto", help="auto (cuda when available), cpu, cuda or cuda:N")
-    o.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    o.add_argument("--device", type=_args.device, default="auto",
+                   help="auto (cuda when available), cpu, cuda or cuda:N")
+    o.add_argument("--seed", type=_args.integer(0), default=0, help="random seed (default 0)")
     o.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=run, command="estimators")
 
@@ -116,6 +122,32 @@ def _load_classifier(args: argparse.Namespace, device):
                                                    "dataset": config.dataset, **data_options(config)}
 
 
+def _names(text: str) -> list[str]:
+    return [n.strip() for n in text.split(",") if n.strip()]
+
+
+def _check_args(args: argparse.Namespace) -> str | None:
+    """What can be checked before the classifier is loaded; returns the norm of --eps."""
+    from mireg._validation import check_eps
+    from mireg.attacks import attack_norm
+    from mireg.registry import ATTACKS, DATASETS, MODELS
+
+    if args.figure and not args.analyze:
+        raise ValueError("--figure needs --analyze (the attacks of the MI analysis), e.g. --analyze pgd,fgsm")
+    if args.analyze is not None and not _names(args.analyze):
+        raise ValueError(f"--analyze must list attack names, e.g. pgd,fgsm; got {args.analyze!r}")
+    if args.analyze and not args.n_val:
+        raise ValueError("--analyze needs held-out images: use --n-val > 0")
+    for registry, names in ((ATTACKS, [args.attack, *_names(args.analyze or "")]), (MODELS, [args.model]),
+                            (DATASETS, [args.dataset])):
+        for name in names:
+            if name is not None:
+                registry.get(name)  # an unknown name: the registry's error, with suggestions
+    norm = attack_norm(args.attack)
+    check_eps("--eps", args.eps, norm)
+    return norm
+
+
 def _check_outputs(args: argparse.Namespace) -> None:
     """Every output path writable before the work starts; temporary files of a killed run removed."""
     from pathlib import Path
@@ -132,17 +164,20 @@ def _check_outputs(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Train, check, (analyse,) save; returns the exit status."""
+    from mireg._validation import check_eps
     from mireg.attacks import create_attack
     from mireg.estimators import mi_analysis, plot_mi_analysis, save_estimators, train_estimators
     from mireg.utils.atomic import atomic_write_text
     from mireg.utils.device import resolve_device
 
-    if args.figure and not args.analyze:
-        raise ValueError("--figure needs --analyze (the attacks of the MI analysis), e.g. --analyze pgd,fgsm")
+    norm = _check_args(args)
     _check_outputs(args)
     device = resolve_device(args.device)
     model, train, test, info = _load_classifier(args, device)
+    check_eps("--eps", args.eps, norm, dim=train.x[0].numel())
     if args.n_train:
+        if args.n_train > len(train):
+            raise ValueError(f"--n-train {args.n_train} exceeds the {len(train)} training images")
         train = train[:args.n_train]
     x_val = y_val = None
     if test is not None:
@@ -163,10 +198,7 @@ def run(args: argparse.Namespace) -> int:
         print(result.check)
         report["check"] = {**vars(result.check), "passed": result.check.passed}
     if args.analyze:
-        if x_val is None:
-            raise ValueError("--analyze needs held-out images: use --n-val > 0")
-        attacks = {name: create_attack(name, model, budget=budget)
-                   for name in (n.strip() for n in args.analyze.split(",")) if name}
+        attacks = {name: create_attack(name, model, budget=budget) for name in _names(args.analyze)}
         analysis = mi_analysis(model, result.natural, result.adversarial, x_val, y_val, attacks,
                                batch_size=args.batch_size, layer=args.layer, progress=not args.no_progress)
         print(analysis.table())

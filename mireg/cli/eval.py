@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from mireg.cli import _args
 from mireg.utils.parsing import parse_fraction
 
 __all__ = ["add_parser", "run", "parse_eps"]
@@ -51,21 +52,23 @@ def add_parser(subparsers: Any) -> None:
                     "attack suite: clean accuracy, robust accuracy per attack, the per-sample worst case and "
                     "gradient-masking sanity checks. Writes report.json, outcomes.npz and plots to --out.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("checkpoint", nargs="?", help="a 'mireg train' checkpoint (last.pt / best.pt)")
+    p.add_argument("checkpoint", nargs="?", type=_args.checkpoint,
+                   help="a 'mireg train' checkpoint (last.pt / best.pt)")
     p.add_argument("--suite", default="quick", help=f"attack suite (default quick). {suites}")
-    p.add_argument("--eps", type=parse_eps, default=None, help="radius, e.g. 8/255 or 0.5 (default: the suite's)")
-    p.add_argument("--n", type=int, default=None, help="evaluate the first n test points (default: all)")
+    p.add_argument("--eps", type=parse_eps, default=None,
+                   help="radius, e.g. 8/255 or 0.5 (default: the suite's); L-inf in (0, 1], L2 up to sqrt(C*H*W)")
+    p.add_argument("--n", type=_args.integer(1), default=None, help="evaluate the first n test points (default: all)")
     p.add_argument("--attacks", default=None, help="comma-separated labels of the suite to run (default: all)")
     p.add_argument("--dataset", default=None, help="dataset name (default: the checkpoint's; cifar10 for "
                                                    "--robustbench)")
     p.add_argument("--data-root", default=None, help="dataset directory (default: the checkpoint's / $MIREG_DATA)")
-    p.add_argument("--batch-size", type=int, default=256, help="attack batch size (default 256)")
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:1 (default auto)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the attacks (default 0)")
+    p.add_argument("--batch-size", type=_args.integer(1), default=256, help="attack batch size (default 256)")
+    p.add_argument("--device", type=_args.device, default="auto", help="auto | cpu | cuda | cuda:1 (default auto)")
+    p.add_argument("--seed", type=_args.integer(0), default=0, help="seed of the attacks (default 0)")
     p.add_argument("--out", default=None, help="directory for report.json, outcomes.npz and plots")
-    p.add_argument("--surrogate", default=None, help="checkpoint of a separately trained surrogate (black-box "
-                                                     "transfer entries)")
-    p.add_argument("--max-steps", type=int, default=None,
+    p.add_argument("--surrogate", type=_args.checkpoint, default=None,
+                   help="checkpoint of a separately trained surrogate (black-box transfer entries)")
+    p.add_argument("--max-steps", type=_args.integer(1), default=None,
                    help="cap every iteration/query budget (smoke tests only: the report says it is no claim)")
     p.add_argument("--no-sanity", action="store_true", help="skip the gradient-masking probes")
     p.add_argument("--analysis", action="store_true",
@@ -118,6 +121,7 @@ def _analysis(model: Any, x: Any, y: Any, eps: float, norm: str, out: Path, seed
 
 def run(args: argparse.Namespace) -> int:
     """Execute ``mireg eval``; returns the exit status (0 also when masking is suspected: read the report)."""
+    from mireg._validation import check_eps
     from mireg.evaluation import evaluate, load_data
     from mireg.evaluation.suites import get_suite
     from mireg.utils.device import resolve_device
@@ -135,7 +139,12 @@ def run(args: argparse.Namespace) -> int:
 
         remove_leftovers(check_output_dir(args.out, "--out"))
     suite = get_suite(args.suite)
-    attacks = [a.strip() for a in args.attacks.split(",") if a.strip()] if args.attacks else None
+    attacks = [a.strip() for a in args.attacks.split(",") if a.strip()] if args.attacks is not None else None
+    if args.eps is not None:
+        check_eps("--eps", args.eps, suite.norm)
+    if attacks is not None and (not attacks or set(attacks) - set(suite.labels)):
+        raise ValueError(f"--attacks must list labels of suite {suite.name!r} ({', '.join(suite.labels)}), "
+                         f"got {args.attacks!r}")
     device = resolve_device(args.device)
     if args.robustbench:
         from mireg.data import load_dataset

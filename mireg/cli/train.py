@@ -6,6 +6,7 @@ import argparse
 import os
 from typing import Any
 
+from mireg.cli import _args
 from mireg.utils.parsing import parse_fraction
 
 TRAIN_EPILOG = """\
@@ -74,7 +75,7 @@ _FLAGS: tuple[tuple[str, str, Any, str], ...] = (
     ("--mi-weight", "mi_weight", float, "NAMID alpha (weight of L_mi)"),
     ("--estimators", "estimators", str, "NAMID estimators checkpoint (from 'mireg estimators')"),
     ("--out", "out_dir", str, "output folder"),
-    ("--device", "device", str, "auto, cpu, cuda or cuda:N"),
+    ("--device", "device", _args.device, "auto, cpu, cuda or cuda:N"),
     ("--seed", "seed", int, "random seed"),
 )
 
@@ -111,6 +112,17 @@ def add_parser(subparsers) -> None:
     p.set_defaults(func=run, command="train")
 
 
+def _check_names(config: Any) -> None:
+    """An unknown method, model, dataset or attack: the registry's error (with suggestions) before any work."""
+    from mireg.registry import ATTACKS, DATASETS, METHODS, MODELS
+
+    METHODS.get(config.method)
+    MODELS.get(config.model)
+    DATASETS.get(config.dataset)
+    if config.attack is not None:
+        ATTACKS.get(config.attack)
+
+
 def run(args: argparse.Namespace) -> int:
     """Execute ``mireg train``; returns the exit status."""
     from mireg.registry import RECIPES
@@ -127,6 +139,7 @@ def run(args: argparse.Namespace) -> int:
             overrides[name] = getattr(args, name)
     overrides.update(parse_overrides(args.overrides))
     config = build_config(args.recipe, args.config, overrides)
+    _check_names(config)
     if args.print_config:
         import json
 

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from mireg._validation import check_model_output
 from mireg.estimators.local_dim import LocalDIMEstimator
 from mireg.estimators.tap import FeatureTap
 from mireg.functional.mi import namid_selection
@@ -51,10 +52,10 @@ def global_inputs(model: nn.Module, x: torch.Tensor, *, batch_size: int = 256, l
         for i in range(0, x.shape[0], batch_size):
             xb = x[i:i + batch_size].to(device)
             if tap is None:
-                out = model(xb)
-                feat = out
+                out = feat = check_model_output(model(xb), batch=xb.shape[0])
             else:
                 out, feat = tap(xb)
+                out = check_model_output(out, batch=xb.shape[0])
                 feat = feat.flatten(2).mean(dim=2) if feat.dim() > 2 else feat
             logits.append(out.float())
             feats.append(feat.float())

@@ -28,7 +28,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from mireg._validation import check_choice, check_images, check_labels, check_number
+from mireg._validation import check_choice, check_eps, check_images, check_labels, check_number
 from mireg.estimators.local_dim import LocalDIMEstimator
 from mireg.estimators.scoring import EstimatorCheck, check_estimators, global_inputs, run_attack
 from mireg.functional.mi import namid_selection
@@ -47,6 +47,11 @@ def default_attack(model: nn.Module, eps: float = 8 / 255, alpha: float = 2 / 25
     ``train_MI_estimator_only_max.py`` uses L-inf PGD-20 at eps 0.031)."""
     import torchattacks
 
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    check_eps("eps", eps)
+    check_number("alpha", alpha, low=0.0, low_open=True)
+    check_number("steps", steps, low=1, integer=True)
     return torchattacks.PGD(model, eps=eps, alpha=alpha, steps=steps, random_start=True)
 
 
@@ -121,7 +126,7 @@ def train_estimators(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, atta
     check_images("x", x)
     if x.dim() != 4:
         raise ValueError(f"x must be a batch of images (N, C, H, W), got shape {tuple(x.shape)}")
-    check_labels("y", y, batch=x.shape[0])
+    y = check_labels("y", y, batch=x.shape[0])
     check_number("epochs", epochs, low=1, integer=True)
     check_number("batch_size", batch_size, low=2, integer=True)
     check_number("lr", lr, low=0.0, low_open=True)
@@ -132,7 +137,7 @@ def train_estimators(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, atta
         raise ValueError("x_val and y_val must be given together")
     if x_val is not None:
         check_images("x_val", x_val)
-        check_labels("y_val", y_val, batch=x_val.shape[0])
+        y_val = check_labels("y_val", y_val, batch=x_val.shape[0])
     for name, adv, ref in (("x_adv", x_adv, x), ("x_val_adv", x_val_adv, x_val)):
         if adv is not None:
             check_images(name, adv)
@@ -148,9 +153,12 @@ def _train(model, x, y, attack, epochs, batch_size, lr, objective, x_val, y_val,
            layer, milestones, x_adv, x_val_adv) -> EstimatorTrainingResult:
     if attack is None and (x_adv is None or (x_val is not None and x_val_adv is None)):
         attack = default_attack(model)
+    logits_nat, g_nat = global_inputs(model, x, batch_size=batch_size, layer=layer, device=device)
+    check_labels("y", y, batch=x.shape[0], num_classes=logits_nat.shape[1])  # before any attack runs
+    if y_val is not None:
+        check_labels("y_val", y_val, batch=x_val.shape[0], num_classes=logits_nat.shape[1])
     if x_adv is None:
         x_adv = run_attack(attack, x, y, batch_size, device, "attack (train)", progress)
-    logits_nat, g_nat = global_inputs(model, x, batch_size=batch_size, layer=layer, device=device)
     logits_adv, g_adv = global_inputs(model, x_adv, batch_size=batch_size, layer=layer, device=device)
     selected = namid_selection(logits_nat, logits_adv, y.to(device))
     n_selected = int(selected.sum())

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from mireg._validation import check_images, check_labels, check_number
+from mireg._validation import check_eps, check_images, check_labels, check_model_output, check_number
 from mireg.evaluation import sanity as _sanity
 from mireg.evaluation.report import AttackResult, EvaluationReport
 from mireg.evaluation.suites import ResolvedAttack, Suite, get_suite
@@ -66,16 +66,14 @@ def load_data(data: Any, n: int | None = None) -> tuple[torch.Tensor, torch.Tens
     return x, y
 
 
-def _predict(model: nn.Module, x: torch.Tensor, batch_size: int, device: torch.device) -> torch.Tensor:
+def _predict(model: nn.Module, x: torch.Tensor, batch_size: int, device: torch.device) -> tuple[torch.Tensor, int]:
+    """(the model's predictions on ``x``, its number of classes K)."""
     preds = []
     with torch.no_grad():
         for xb in x.split(batch_size):
-            logits = model(xb.to(device))
-            if not isinstance(logits, torch.Tensor) or logits.dim() != 2:
-                raise ValueError("model must return logits of shape (N, K); got "
-                                 f"{type(logits).__name__} {getattr(logits, 'shape', '')}")
+            logits = check_model_output(model(xb.to(device)), batch=xb.shape[0])
             preds.append(logits.argmax(1).cpu())
-    return torch.cat(preds)
+    return torch.cat(preds), logits.shape[1]
 
 
 def _synchronize(device: torch.device) -> None:
@@ -249,8 +247,15 @@ def evaluate(model: nn.Module, data: Any, suite: str | Suite = "quick", eps: flo
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     suite_obj = get_suite(suite)
+    if eps is not None:
+        check_eps("eps", eps, suite_obj.norm)
+    if attacks is not None and (isinstance(attacks, str) or not list(attacks)):
+        raise ValueError(f"attacks must be a non-empty list of labels of suite {suite_obj.name!r} "
+                         f"({', '.join(suite_obj.labels)}), got {attacks!r}")
     entries = suite_obj.resolve(eps, max_steps=max_steps, only=attacks)
     x, y = load_data(data, n)
+    if eps is not None:  # an L2 radius larger than the diameter of the image cube is refused
+        check_eps("eps", eps, suite_obj.norm, dim=x[0].numel())
     check_number("batch_size", batch_size, low=1, integer=True)
     check_number("seed", seed, integer=True)
     check_number("blackbox_queries", blackbox_queries, low=1, integer=True)
@@ -270,7 +275,8 @@ def evaluate(model: nn.Module, data: Any, suite: str | Suite = "quick", eps: flo
     try:
         with preserved_modes(net, training=False), torch.autocast(device_type=device.type, enabled=False):
             net.to(device)
-            clean_pred = _predict(net, x, batch_size, device)
+            clean_pred, classes = _predict(net, x, batch_size, device)
+            check_labels("data labels", y, batch=len(y), num_classes=classes)
             results, skipped = _run_suite(net, entries, x, y, clean_pred, suite_obj.name, batch_size=batch_size,
                                           device=device, seed=seed, progress=progress, surrogate=surrogate)
             report = EvaluationReport(suite=suite_obj.name, norm=suite_obj.norm, eps=the_eps, labels=y,

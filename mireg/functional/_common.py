@@ -19,8 +19,9 @@ def reduce(values: torch.Tensor, reduction: str) -> torch.Tensor:
 
 
 def check_pair(logits_nat: object, logits_adv: object, y: object = None, *, needs_labels: bool = False,
-               reduction: str = "mean") -> None:
-    """Validate a (natural, adversarial) logits pair, labels when given, and the reduction."""
+               reduction: str = "mean") -> torch.Tensor | None:
+    """Validate a (natural, adversarial) logits pair, labels when given, and the reduction; returns the
+    labels as ``torch.long`` (any integer dtype is accepted), or None."""
     check_choice("reduction", reduction, REDUCTIONS)
     check_logits("logits_nat", logits_nat)
     check_logits("logits_adv", logits_adv)
@@ -28,11 +29,14 @@ def check_pair(logits_nat: object, logits_adv: object, y: object = None, *, need
     if needs_labels and y is None:
         raise ValueError("y (integer labels of shape (B,)) is required by this loss")
     if y is not None:
-        check_labels("y", y, batch=logits_adv.shape[0], num_classes=logits_adv.shape[1])
+        return check_labels("y", y, batch=logits_adv.shape[0], num_classes=logits_adv.shape[1])
+    return None
 
 
-def check_single(name: str, logits: object, y: object = None, *, reduction: str = "mean") -> None:
+def check_single(name: str, logits: object, y: object = None, *, reduction: str = "mean") -> torch.Tensor | None:
+    """Validate one logits batch, labels when given, and the reduction; returns the labels as long (or None)."""
     check_choice("reduction", reduction, REDUCTIONS)
     check_logits(name, logits)
     if y is not None:
-        check_labels("y", y, batch=logits.shape[0], num_classes=logits.shape[1])
+        return check_labels("y", y, batch=logits.shape[0], num_classes=logits.shape[1])
+    return None

@@ -18,5 +18,5 @@ def at_loss(logits_adv: torch.Tensor, y: torch.Tensor, *, reduction: str = "mean
     """
     if y is None:
         raise ValueError("y (integer labels of shape (B,)) is required by this loss")
-    check_single("logits_adv", logits_adv, y, reduction=reduction)
+    y = check_single("logits_adv", logits_adv, y, reduction=reduction)
     return reduce(F.cross_entropy(logits_adv, y, reduction="none"), reduction)

@@ -87,7 +87,7 @@ def weighted_divergence(logits_nat: torch.Tensor, logits_adv: torch.Tensor, y: t
         normalize_entropy: divide the entropy weight by log K.
         reduction: "mean" | "sum" | "none".
     """
-    check_pair(logits_nat, logits_adv, y, needs_labels=weight == "1-p_y", reduction=reduction)
+    y = check_pair(logits_nat, logits_adv, y, needs_labels=weight == "1-p_y", reduction=reduction)
     check_choice("divergence", divergence, DIVERGENCES)
     values = _weighted_divergence(logits_nat, logits_adv, y, divergence, weight, detach_weight, normalize_entropy)
     return reduce(values, reduction)

@@ -46,7 +46,7 @@ def infoat_term(logits_nat: torch.Tensor, logits_adv: torch.Tensor, lam: float =
             ``"-nat"`` / ``"+nat"`` (``-/+ beta H(p(x))``) or ``"none"`` (no entropy term).
         reduction: "mean" | "sum" | "none".
     """
-    check_pair(logits_nat, logits_adv, y, needs_labels=weight == "1-p_y", reduction=reduction)
+    y = check_pair(logits_nat, logits_adv, y, needs_labels=weight == "1-p_y", reduction=reduction)
     check_number("lam", lam, low=0)
     check_number("beta", beta, low=0)
     check_choice("divergence", divergence, DIVERGENCES)
@@ -80,7 +80,7 @@ def infoat_loss(logits_nat: torch.Tensor, logits_adv: torch.Tensor, y: torch.Ten
         >>> nat, adv, y = torch.randn(8, 10), torch.randn(8, 10), torch.randint(0, 10, (8,))
         >>> loss = infoat_loss(nat, adv, y, lam=2.5, beta=0.2)
     """
-    check_pair(logits_nat, logits_adv, y, needs_labels=True, reduction=reduction)
+    y = check_pair(logits_nat, logits_adv, y, needs_labels=True, reduction=reduction)
     check_number("lam", lam, low=0)
     check_number("beta", beta, low=0)
     check_choice("divergence", divergence, DIVERGENCES)
@@ -104,7 +104,7 @@ def infopgd_objective(logits_adv: torch.Tensor, y: torch.Tensor, logits_nat: tor
         normalize_entropy: divide H(p(x)) by log K.
         reduction: "mean" | "sum" | "none".
     """
-    check_pair(logits_nat, logits_adv, y, needs_labels=True, reduction=reduction)
+    y = check_pair(logits_nat, logits_adv, y, needs_labels=True, reduction=reduction)
     check_number("lam", lam, low=0)
     logits_nat = logits_nat.detach()
     probs_nat = F.softmax(logits_nat, dim=1)

@@ -37,7 +37,7 @@ def mart_loss(logits_nat: torch.Tensor, logits_adv: torch.Tensor, y: torch.Tenso
         weight: "1-p_y" (MART) or "entropy" (MART+).
         reduction: "mean" | "sum" | "none".
     """
-    check_pair(logits_nat, logits_adv, y, needs_labels=True, reduction=reduction)
+    y = check_pair(logits_nat, logits_adv, y, needs_labels=True, reduction=reduction)
     check_number("beta", beta, low=0)
     check_choice("weight", weight, ("1-p_y", "entropy"))
     probs_adv = F.softmax(logits_adv, dim=1)

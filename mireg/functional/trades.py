@@ -23,7 +23,7 @@ def trades_loss(logits_nat: torch.Tensor, logits_adv: torch.Tensor, y: torch.Ten
         beta: β >= 0 (reference CIFAR script: 6.0).
         reduction: "mean" | "sum" | "none".
     """
-    check_pair(logits_nat, logits_adv, y, needs_labels=True, reduction=reduction)
+    y = check_pair(logits_nat, logits_adv, y, needs_labels=True, reduction=reduction)
     check_number("beta", beta, low=0)
     values = F.cross_entropy(logits_nat, y, reduction="none") + beta * _divergence(logits_nat, logits_adv, "kl")
     return reduce(values, reduction)

@@ -29,6 +29,7 @@ import torch
 
 from mireg._validation import check_number
 from mireg.models import preact_resnet, resnet, small_cnn, trades_small_cnn, vgg, wide_resnet  # noqa: F401
+from mireg.models.logits_only import LogitsOnly
 from mireg.models.normalize import Normalized
 from mireg.models.preact_resnet import PreActResNet
 from mireg.models.resnet import ResNet
@@ -73,5 +74,5 @@ def list_models() -> list[str]:
     return MODELS.names()
 
 
-__all__ = ["VGG", "Normalized", "PreActResNet", "ResNet", "SmallCNN", "TRADESSmallCNN", "WideResNet", "create_model",
-           "list_models", "load_robustbench_model", "robustbench_checkpoint_path", "with_normalization"]
+__all__ = ["VGG", "LogitsOnly", "Normalized", "PreActResNet", "ResNet", "SmallCNN", "TRADESSmallCNN", "WideResNet",
+           "create_model", "list_models", "load_robustbench_model", "robustbench_checkpoint_path", "with_normalization"]

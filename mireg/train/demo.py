@@ -33,7 +33,7 @@ from typing import Any
 import torch
 
 from mireg._optional import require
-from mireg._validation import check_number
+from mireg._validation import check_eps, check_number
 from mireg.attacks import create_attack
 from mireg.checkpoints import load_model_weights
 from mireg.estimators import save_estimators, train_estimators
@@ -109,7 +109,7 @@ def _budget(epochs: int | None, eps: float | None, seed: int, device: str, progr
 
 
 def _check_arguments(methods: Sequence[str], epochs: int | None, estimator_epochs: int | None,
-                     test_steps: int) -> tuple[list[str], int]:
+                     test_steps: int, eps: float | None) -> tuple[list[str], int]:
     methods = [m.lower() for m in methods]
     if not methods:
         raise ValueError("methods must name at least one method, e.g. at,trades,mart,infoat,namid")
@@ -120,6 +120,8 @@ def _check_arguments(methods: Sequence[str], epochs: int | None, estimator_epoch
     estimator_epochs = 8 if estimator_epochs is None else check_number("estimator_epochs", estimator_epochs,
                                                                           low=1, integer=True)
     check_number("test_steps", test_steps, low=1, integer=True)
+    if eps is not None:
+        check_eps("eps", eps)  # L-inf, in (0, 1]: --eps 0 is no attack, --eps 8 means 8/255
     return methods, estimator_epochs
 
 
@@ -180,7 +182,7 @@ def run_demo(out_dir: str = "runs/demo", methods: Sequence[str] = ("at", "trades
     t_start = time.perf_counter()
     require("sklearn", "mireg demo", extra="demo")  # before minutes of training, not after
     require("matplotlib", "mireg demo", extra="demo")
-    methods, estimator_epochs = _check_arguments(methods, epochs, estimator_epochs, test_steps)
+    methods, estimator_epochs = _check_arguments(methods, epochs, estimator_epochs, test_steps, eps)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     budget = _budget(epochs, eps, seed, device, progress)

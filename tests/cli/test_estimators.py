@@ -70,8 +70,8 @@ def test_plain_state_dict_needs_the_architecture(checkpoint, capsys):
             "16", "--channels", "1", "--out", str(checkpoint / "x.pt")]
     assert main(args) == 2
     assert "pass --model" in capsys.readouterr().err
-    assert main([*args, "--model", "small_cnn", "--model-kwargs", "[8]"]) == 2
-    assert "--model-kwargs must be a JSON object" in capsys.readouterr().err
+    assert main([*args, "--model", "small_cnn", "--model-kwargs", "[8]"]) == 2  # refused while parsing
+    assert "argument --model-kwargs: must be a JSON object" in capsys.readouterr().err
 
 
 def test_figure_without_analysis_is_an_error(checkpoint, capsys):
@@ -80,7 +80,7 @@ def test_figure_without_analysis_is_an_error(checkpoint, capsys):
     assert "--figure needs --analyze" in capsys.readouterr().err
 
 
-def test_bad_eps_is_an_argparse_error(capsys):
-    with pytest.raises(SystemExit):
-        main(["estimators", "--checkpoint", "x.pt", "--eps", "8//255"])
+def test_bad_eps_is_an_argparse_error(capsys, tmp_path):
+    (tmp_path / "x.pt").write_bytes(b"")
+    assert main(["estimators", "--checkpoint", str(tmp_path / "x.pt"), "--eps", "8//255"]) == 2
     assert "fraction like 8/255" in capsys.readouterr().err
