@@ -2,7 +2,8 @@
 
 ``mireg train`` (:mod:`mireg.cli.train`), ``mireg demo`` (:mod:`mireg.cli.demo`), ``mireg estimators``
 (:mod:`mireg.cli.estimators`), ``mireg eval`` (:mod:`mireg.cli.eval`), ``mireg export``
-(:mod:`mireg.cli.export`) and ``mireg reproduce`` (:mod:`mireg.cli.reproduce`). Every module exposes
+(:mod:`mireg.cli.export`), ``mireg figures`` (:mod:`mireg.cli.figures`) and ``mireg reproduce``
+(:mod:`mireg.cli.reproduce`). Every module exposes
 ``add_parser(subparsers)``, registering its subcommand with ``set_defaults(func=run)`` where
 ``run(args) -> int`` is the exit status; the modules import no torch at module level (the work is
 imported inside ``run``). Nothing in mireg imports this package.
@@ -19,6 +20,7 @@ from mireg.cli import demo as demo_command
 from mireg.cli import estimators as estimators_command
 from mireg.cli import eval as eval_command
 from mireg.cli import export as export_command
+from mireg.cli import figures as figures_command
 from mireg.cli import reproduce as reproduce_command
 from mireg.cli import train as train_command
 
@@ -31,6 +33,8 @@ examples:
   mireg eval --help                            # clean, PGD, AutoAttack, ... on a checkpoint
   mireg export runs/infoat/best.pt --name Doe2026Mutual --out submission   # a RobustBench submission
   mireg reproduce infoat-table2 --budget smoke --seeds 5   # a paper's table on CPU, with error bars
+  mireg reproduce infoat-fig3 --budget smoke --seeds 3     # a paper's ablation study, the same way
+  mireg figures --help                         # the papers' analysis figures (InfoAT Fig. 1/4/5, NAMID Fig. 2/4)
   torchrun --nproc_per_node 4 -m mireg train --recipe trades-wrn34 --out runs/trades   # 4 GPUs
 
 Run 'mireg <command> --help' for each command's options and examples.
@@ -60,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--traceback", action="store_true",
                         help="show the full Python traceback of an error instead of a one-line message")
     subparsers = parser.add_subparsers(title="commands", metavar="<command>")
-    for module in (train_command, demo_command, estimators_command, eval_command, export_command,
+    for module in (train_command, demo_command, estimators_command, eval_command, export_command, figures_command,
                    reproduce_command):
         module.add_parser(subparsers)
     return parser
