@@ -64,11 +64,8 @@ class TrainConfig:
         "train": batch stats, Madry/Rice style), attack_kwargs (extra keyword arguments of the attack).
         eps, alpha and val_alpha are L-inf sizes for images in [0, 1]: in (0, 1] (8/255, not 8); an L2
         training attack takes its radius in attack_kwargs (the validation PGD is L-inf at ``eps``).
-        beta, lam, mi_weight: the method's weights (None: the method's default), estimators: the path
-        of a ``mireg estimators`` checkpoint (namid methods; optional for wmim).
-        mi_warmup_epochs, mi_ramp_epochs: namid, namid_t, namid_m, wmim train without their MI term for the
-        first ``mi_warmup_epochs`` epochs, then its weight rises linearly, step by step, to its value over
-        ``mi_ramp_epochs`` epochs (``docs/namid.md``, "Training from scratch").
+        beta, lam, mi_weight: the method's weights (None: its default); estimators: a ``mireg estimators``
+        file (namid; optional for wmim); mi_warmup_epochs, mi_ramp_epochs: MI term off, then ramped in.
         init_from: start from the model weights of this mireg checkpoint (fine-tuning; the optimizer and
         lr schedule start fresh). Ignored when resuming.
     Selection and evaluation:
