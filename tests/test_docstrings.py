@@ -12,8 +12,11 @@ not its methods') must have
 - an ``Example:`` section of ``>>>`` lines; no reST forms (``Example::``, ``Arguments:``, ``:param``).
 
 The examples run as doctests (``ELLIPSIS``, ``NORMALIZE_WHITESPACE``) in an empty namespace, so each one
-imports what it uses, with torch's RNG seeded to 0 and restored afterwards. An example that needs data, a
-download or a GPU marks its lines ``# doctest: +SKIP`` and says why in the text before it.
+imports what it uses, with torch's RNG seeded to 0 and restored afterwards, in a temporary working folder.
+An example that needs one of mireg's optional packages says so in a first line ``>>> # needs: matplotlib``
+(the names of :data:`mireg._optional.EXTRAS`; ``gpu`` for CUDA) and is skipped where it is missing. An
+example that needs a dataset file, a download or a long run marks those lines ``# doctest: +SKIP`` and
+says why in the text before it.
 """
 
 from __future__ import annotations
@@ -68,7 +71,7 @@ def _parameters(obj) -> list[inspect.Parameter] | None:
         params = list(inspect.signature(obj).parameters.values())
     except (TypeError, ValueError):
         return None
-    return [p for p in params if p.name not in ("self", "cls")]
+    return params
 
 
 def _problems(name: str, obj) -> list[str]:
@@ -121,8 +124,21 @@ def _doctests() -> list[tuple[str, doctest.DocTest]]:
 DOCTESTS = _doctests()
 
 
+def _skip_unless_available(test: doctest.DocTest) -> None:
+    from mireg._optional import _missing
+
+    for example in test.examples:
+        needs = re.match(r"#\s*needs:\s*(.+)", example.source.strip())
+        for name in needs.group(1).replace(",", " ").split() if needs else ():
+            if name == "gpu" and not torch.cuda.is_available():
+                pytest.skip("the example needs a GPU")
+            if name != "gpu" and _missing(name):
+                pytest.skip(f"the example needs {name}, {_missing(name)}")
+
+
 @pytest.mark.parametrize("name,test", DOCTESTS, ids=[name for name, _ in DOCTESTS])
 def test_docstring_example_runs(name, test, tmp_path, monkeypatch):
+    _skip_unless_available(test)
     monkeypatch.chdir(tmp_path)  # examples that write files write them here
     runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     failures: list[str] = []
