@@ -136,8 +136,27 @@ def _skip_unless_available(test: doctest.DocTest) -> None:
                 pytest.skip(f"the example needs {name}, {_missing(name)}")
 
 
+def _registries() -> list[object]:
+    import mireg.registry
+    import mireg.reproduce.studies
+
+    return [obj for module in (mireg.registry, mireg.reproduce.studies) for obj in vars(module).values()
+            if isinstance(obj, mireg.registry.Registry)]
+
+
+@pytest.fixture
+def _registries_restored():
+    """Examples that register a recipe, method or study leave the registries as they found them."""
+    saved = [(reg, {k: v.copy() if isinstance(v, (dict, list, set)) else v for k, v in vars(reg).items()})
+             for reg in _registries()]
+    yield
+    for reg, state in saved:
+        vars(reg).clear()
+        vars(reg).update(state)
+
+
 @pytest.mark.parametrize("name,test", DOCTESTS, ids=[name for name, _ in DOCTESTS])
-def test_docstring_example_runs(name, test, tmp_path, monkeypatch):
+def test_docstring_example_runs(name, test, tmp_path, monkeypatch, _registries_restored):
     _skip_unless_available(test)
     monkeypatch.chdir(tmp_path)  # examples that write files write them here
     runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
