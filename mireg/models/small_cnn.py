@@ -19,7 +19,20 @@ def _conv_bn_relu(cin: int, cout: int) -> list[nn.Module]:
 
 
 class SmallCNN(nn.Module):
-    """(N, in_channels, H, W) -> logits (N, num_classes) for any H, W >= 4 (8x8 digits up to 32x32 and beyond)."""
+    """(N, in_channels, H, W) -> logits (N, num_classes) for any H, W >= 4 (8x8 digits up to 32x32 and beyond).
+
+    Args:
+        num_classes: output logits.
+        in_channels: image channels.
+        width: channels of the first convolution (the second has twice as many).
+        hidden: units of the hidden fully connected layer.
+
+    Example:
+        >>> import torch
+        >>> from mireg.models import SmallCNN
+        >>> SmallCNN(num_classes=10, in_channels=1, width=8)(torch.rand(2, 1, 8, 8)).shape
+        torch.Size([2, 10])
+    """
 
     def __init__(self, num_classes: int = 10, in_channels: int = 3, width: int = 32, hidden: int = 128) -> None:
         super().__init__()
