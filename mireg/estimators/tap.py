@@ -33,10 +33,18 @@ class FeatureTap:
     manager, or call :meth:`remove`, to take the hook off.
 
     Example:
-        >>> with FeatureTap(model, "layer3") as tap:
-        ...     logits, feats = tap(x)       # feats: (B, 256, 8, 8) for a CIFAR ResNet-18
-        >>> estimator = LocalDIMEstimator(global_dim=feats.shape[1], in_channels=3)
-        >>> scores = estimator(x, feats)     # the map is average-pooled to (B, 256)
+        >>> import torch
+        >>> from torch import nn
+        >>> from mireg.estimators import FeatureTap, LocalDIMEstimator
+        >>> model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(256, 10))
+        >>> x = torch.rand(4, 3, 8, 8)
+        >>> with FeatureTap(model, "1") as tap:
+        ...     logits, feats = tap(x)
+        >>> feats.shape
+        torch.Size([4, 4, 8, 8])
+        >>> estimator = LocalDIMEstimator(global_dim=feats.shape[1], in_channels=3, width=8)
+        >>> estimator(x, feats).shape     # the map is average-pooled to (B, 4)
+        torch.Size([4])
     """
 
     def __init__(self, model: nn.Module, layer: str, *, detach: bool = False, by_input: bool = False) -> None:
