@@ -40,6 +40,20 @@ def load_data(data: Any, n: int | None = None) -> tuple[torch.Tensor, torch.Tens
 
     A name loads the dataset's test split through :func:`mireg.data.load_dataset`. uint8 images
     are divided by 255. ``n`` keeps the FIRST n points (the RobustBench convention).
+
+    Args:
+        data: ``(x, y)``, an ``ImageTensors``-like object or a dataset name.
+        n: keep the first n points (None: all).
+
+    Returns:
+        ``(x, y)``.
+
+    Example:
+        >>> import torch
+        >>> from mireg.evaluation import load_data
+        >>> x, y = load_data((torch.full((4, 1, 2, 2), 255, dtype=torch.uint8), torch.arange(4)), n=2)
+        >>> x.max().item(), y.tolist()
+        (1.0, [0, 1])
     """
     if isinstance(data, str):
         from mireg.data import load_dataset
@@ -238,11 +252,13 @@ def evaluate(model: nn.Module, data: Any, suite: str | Suite = "quick", eps: flo
     Returns:
         An :class:`EvaluationReport` (``print(report.table())``, ``report.save(dir)``, ``report.plot(dir)``).
 
-    Example::
-
-        >>> import mireg
-        >>> report = mireg.evaluate(model, (x_test, y_test), suite="infoat", n=1000)
-        >>> print(report.table())
+    Example:
+        >>> import torch, mireg
+        >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 10))
+        >>> x_test, y_test = torch.rand(8, 3, 8, 8), torch.randint(0, 10, (8,))
+        >>> report = mireg.evaluate(model, (x_test, y_test), suite="infoat", max_steps=2, progress=False)  # smoke test
+        >>> print(report.table())  # doctest: +ELLIPSIS
+        mireg evaluation | suite infoat | Linf eps=8/255 | n=8 | ...
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
