@@ -70,13 +70,22 @@ class TrainResult:
     Attributes:
         model: the trained model (weights of the last epoch; unwrapped, on the training device).
         history: one metrics dict per epoch (also in ``metrics.csv`` / ``metrics.json``).
-        best_epoch, best_metric: the epoch (1-based) with the highest validation PGD accuracy and
-            that accuracy (None without a validation split).
-        out_dir, last_path, best_path: where the files are (best_path None without validation).
+        best_epoch: the epoch (1-based) with the highest validation PGD accuracy (None without a
+            validation split).
+        best_metric: that accuracy.
+        out_dir: the run's folder.
+        last_path: the last checkpoint.
+        best_path: the best checkpoint (None without validation).
         config: the configuration of the run ("auto" data settings resolved for its dataset).
-        stopped_early, stop_reason: whether a callback ended the run with :class:`StopTraining`, and
-            its message.
+        stopped_early: whether a callback ended the run with :class:`StopTraining`.
+        stop_reason: its message.
         extra: ``{"speed": ...}`` the speed settings the run used on its device (:mod:`mireg.train.speed`).
+
+    Example:
+        A training run (seconds on a CPU; see :func:`train`), not run here:
+
+        >>> result = mireg.train(config)  # doctest: +SKIP
+        >>> result.best_epoch, result.best_path  # doctest: +SKIP
     """
 
     model: nn.Module
@@ -131,6 +140,17 @@ def train(config: TrainConfig, *, model: nn.Module | None = None,
             or holds a run that ``config`` would mix with another experiment (``resume``).
         mireg.utils.lock.FolderInUseError: another live run works in ``out_dir``.
         mireg.utils.atomic.WriteError: a file could not be written (disk full, read-only, ...).
+
+    Returns:
+        A :class:`TrainResult` (the model, the history, the checkpoints' paths).
+
+    Example:
+        One epoch on the bundled digits takes seconds on a CPU, so it is not run here (``tests/train`` is):
+
+        >>> from mireg.train import build_config, train
+        >>> config = build_config("digits-at", overrides={"epochs": 1, "out_dir": "runs/digits-at"})
+        >>> result = train(config)  # doctest: +SKIP
+        >>> result.history[-1]["val_robust_acc"]  # doctest: +SKIP
     """
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")

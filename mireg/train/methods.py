@@ -51,6 +51,13 @@ class MethodSpec:
         attack: name in ``mireg.registry.ATTACKS`` of the default inner maximiser, or None for clean
             training. ``TrainConfig.attack`` overrides it.
         attack_kwargs: extra keyword arguments for that attack (``TrainConfig.attack_kwargs`` win).
+
+    Example:
+        >>> import mireg
+        >>> from mireg.train import MethodSpec
+        >>> spec = MethodSpec(mireg.ATLoss() + mireg.InfoAT(2.5, 0.2), attack="infopgd")
+        >>> spec.loss.uses_natural, spec.attack
+        (True, 'infopgd')
     """
 
     loss: LossTerm
@@ -62,8 +69,25 @@ Builder = Callable[..., MethodSpec]
 
 
 def register_method(name: str, *, needs_estimators: bool = False) -> Callable[[Builder], Builder]:
-    """Register a method builder in ``METHODS``; ``needs_estimators``: it cannot run without a NAMID
-    estimators checkpoint (``TrainConfig.estimators``)."""
+    """Register a method builder ``build(config, **context) -> MethodSpec`` in ``METHODS``.
+
+    Args:
+        name: the method's name (``TrainConfig.method``, ``mireg train --method``).
+        needs_estimators: it cannot run without a NAMID estimators checkpoint (``TrainConfig.estimators``).
+
+    Returns:
+        The decorator (it returns the builder unchanged).
+
+    Example:
+        >>> import mireg
+        >>> from mireg.registry import METHODS
+        >>> from mireg.train import MethodSpec, register_method
+        >>> @register_method("at-trades-mix")
+        ... def at_trades_mix(config, **context):
+        ...     return MethodSpec(mireg.ATLoss() + 0.5 * mireg.TRADESLoss(beta=config.beta or 6.0), attack="pgd")
+        >>> "at-trades-mix" in METHODS
+        True
+    """
 
     def decorator(build: Builder) -> Builder:
         build.needs_estimators = needs_estimators  # type: ignore[attr-defined]
