@@ -6,8 +6,9 @@ not its methods') must have
 
 - a one-line summary;
 - ``Args:`` listing its parameters one by one (no ``x, y:`` groups, no names the signature lacks); a
-  class may list them under ``Attributes:`` instead (dataclasses); exceptions and ``(*args, **kwargs)``
-  signatures need none;
+  dataclass may list its fields under ``Attributes:`` instead, or name every field in its text (the 60
+  fields of :class:`mireg.config.TrainConfig`, grouped); exceptions and ``(*args, **kwargs)`` signatures
+  need none;
 - ``Returns:`` (or ``Yields:`` for a context manager) for a function not annotated ``-> None``;
 - an ``Example:`` section of ``>>>`` lines; no reST forms (``Example::``, ``Arguments:``, ``:param``).
 
@@ -21,6 +22,7 @@ says why in the text before it.
 
 from __future__ import annotations
 
+import dataclasses
 import doctest
 import importlib
 import inspect
@@ -87,18 +89,25 @@ def _problems(name: str, obj) -> list[str]:
     is_exception = inspect.isclass(obj) and issubclass(obj, BaseException)
     named = [p for p in params or [] if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
     if named and not is_exception:
-        body = sections.get("Args") or (sections.get("Attributes") if inspect.isclass(obj) else None)
-        if body is None:
-            bad.append("no 'Args:' section")
-        else:
-            real = {p.name for p in params} | {f"*{p.name}" for p in params} | {f"**{p.name}" for p in params}
-            for listed in _listed_names(body):
-                if listed not in real:
-                    bad.append(f"Args lists {listed!r}, which is not one parameter of the signature")
+        bad += _args_problems(obj, doc, sections, params)
     if inspect.isfunction(obj) and inspect.signature(obj).return_annotation not in ("None", None):
         if "Returns" not in sections and "Yields" not in sections:
             bad.append("no 'Returns:' (or 'Yields:') section")
     return bad
+
+
+def _args_problems(obj, doc: str, sections: dict[str, str], params: list[inspect.Parameter]) -> list[str]:
+    real = {p.name for p in params} | {f"*{p.name}" for p in params} | {f"**{p.name}" for p in params}
+    body = sections.get("Args")
+    if dataclasses.is_dataclass(obj):
+        body = body or sections.get("Attributes")
+        if body is None:
+            unnamed = [f.name for f in dataclasses.fields(obj) if not re.search(rf"\b{f.name}\b", doc)]
+            return [f"no 'Attributes:' section and fields not documented: {unnamed}"] if unnamed else []
+    if body is None:
+        return ["no 'Args:' section"]
+    return [f"Args lists {listed!r}, which is not one parameter of the signature"
+            for listed in _listed_names(body) if listed not in real]
 
 
 def test_the_public_api_is_found():
