@@ -90,9 +90,9 @@ def _problems(name: str, obj) -> list[str]:
     named = [p for p in params or [] if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
     if named and not is_exception:
         bad += _args_problems(obj, doc, sections, params)
-    if inspect.isfunction(obj) and inspect.signature(obj).return_annotation not in ("None", None):
-        if "Returns" not in sections and "Yields" not in sections:
-            bad.append("no 'Returns:' (or 'Yields:') section")
+    returns = inspect.isfunction(obj) and inspect.signature(obj).return_annotation not in ("None", None)
+    if returns and "Returns" not in sections and "Yields" not in sections:
+        bad.append("no 'Returns:' (or 'Yields:') section")
     return bad
 
 

@@ -184,8 +184,8 @@ class Suite:
 
     Example:
         >>> from mireg.evaluation import AttackSpec, Suite
-        >>> suite = Suite("tiny", "Linf", 8 / 255, (AttackSpec("FGSM", "fgsm"), AttackSpec("PGD-5", "pgd", {"steps": 5})),
-        ...               orderings=(("PGD-5", "FGSM"),))
+        >>> entries = (AttackSpec("FGSM", "fgsm"), AttackSpec("PGD-5", "pgd", {"steps": 5}))
+        >>> suite = Suite("tiny", "Linf", 8 / 255, entries, orderings=(("PGD-5", "FGSM"),))
         >>> [spec.label for spec in suite.attacks]  # mireg.evaluate(model, data, suite=suite) runs it
         ['FGSM', 'PGD-5']
     """

@@ -41,7 +41,8 @@ def evaluate_accuracy(model: nn.Module, data: ImageTensors, config: TrainConfig,
         >>> from mireg.train.distributed import DistContext
         >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 2))
         >>> data = ImageTensors(torch.zeros(8, 1, 4, 4, dtype=torch.uint8), torch.zeros(8, dtype=torch.long))
-        >>> clean, robust = evaluate_accuracy(model, data, TrainConfig(val_steps=2), DistContext(device=torch.device("cpu")))
+        >>> ctx = DistContext(device=torch.device("cpu"))  # one process
+        >>> clean, robust = evaluate_accuracy(model, data, TrainConfig(val_steps=2), ctx)
         >>> 0.0 <= robust <= clean <= 1.0
         True
     """
