@@ -52,7 +52,7 @@ def save_file(obj: Any, path: str | os.PathLike) -> Path:
         WriteError: :class:`mireg.utils.atomic.WriteError` (one line: the file and the cause, e.g. a
             full disk) when the file cannot be written; the previous version of ``path`` is then kept.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from mireg.checkpoints import load_file, save_file
         >>> path = save_file({"w": torch.ones(2)}, "out/w.pt")
@@ -105,7 +105,7 @@ def load_file(path: str | os.PathLike, map_location: str | torch.device | None =
         ValueError: one line naming the file and why it cannot be read (not a torch file, damaged,
             holds Python objects that weights-only loading refuses, unreadable).
 
-    Example:
+    Examples:
         >>> from mireg.checkpoints import load_file
         >>> load_file("missing.pt", what="estimators file")
         Traceback (most recent call last):
@@ -155,7 +155,7 @@ def save_checkpoint(state: dict[str, Any], path: str | os.PathLike) -> Path:
     Returns:
         ``path`` as a :class:`~pathlib.Path`.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from mireg.train import load_checkpoint, save_checkpoint
         >>> model = torch.nn.Linear(4, 2)
@@ -176,7 +176,7 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     Returns:
         The checkpoint dict (``"model"``: the state dict; epoch, metrics, config).
 
-    Example:
+    Examples:
         >>> from mireg.train import load_checkpoint, save_checkpoint
         >>> _ = save_checkpoint({"model": {}, "epoch": 1}, "last.pt")
         >>> load_checkpoint("last.pt")
@@ -199,7 +199,7 @@ def load_model_weights(model: nn.Module, path: str | os.PathLike, strict: bool =
     Returns:
         The checkpoint dict (epoch, metrics, config).
 
-    Example:
+    Examples:
         >>> import torch
         >>> from mireg.train import load_model_weights, save_checkpoint
         >>> trained = torch.nn.Linear(4, 2)

@@ -48,7 +48,7 @@ class TrainConfig:
     fused, drop_last, out_dir, resume, overwrite, progress, log_every, save_every, recipe). The "auto" fields
     (val_size, augment, compile, fused, drop_last) are resolved when the run starts.
 
-    Example:
+    Examples:
         >>> from mireg.config import TrainConfig
         >>> TrainConfig(method="trades", epochs=2).replace(lr=0.1).lr
         0.1
@@ -242,7 +242,7 @@ def check_keys(mapping: dict[str, Any], where: str) -> None:
         mapping: settings by field name (only the keys are checked).
         where: where they come from, for the message (e.g. ``"overrides"``).
 
-    Example:
+    Examples:
         >>> from mireg.config import check_keys
         >>> check_keys({"lr": 0.1}, "overrides")  # a known field: nothing raised
     """
@@ -271,7 +271,7 @@ def load_config_file(path: str | os.PathLike) -> dict[str, Any]:
     Returns:
         Its settings by field name (checked against :class:`TrainConfig`'s fields).
 
-    Example:
+    Examples:
         >>> from mireg.config import load_config_file
         >>> _ = open("run.toml", "w").write("epochs = 20\\nlr_milestones = [15]\\n")
         >>> load_config_file("run.toml")
@@ -319,7 +319,7 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
     Returns:
         Field name -> typed value.
 
-    Example:
+    Examples:
         >>> from mireg.config import parse_overrides
         >>> parse_overrides(["epochs=5", "lr_milestones=[3, 4]", "attack=pgd", "beta=none"])
         {'epochs': 5, 'lr_milestones': [3, 4], 'attack': 'pgd', 'beta': None}

@@ -34,7 +34,7 @@ class Recipe:
         values: :class:`TrainConfig` fields.
         notes: anything the source leaves open and what was chosen.
 
-    Example:
+    Examples:
         >>> from mireg.train import Recipe
         >>> recipe = Recipe("tiny-at", "Madry AT, 2 epochs", "an example", {"method": "at", "epochs": 2})
         >>> recipe(lr=0.1).epochs, recipe(lr=0.1).recipe
@@ -67,7 +67,7 @@ def add_recipe(recipe: Recipe) -> Recipe:
     Returns:
         ``recipe``.
 
-    Example:
+    Examples:
         >>> from mireg.train import Recipe, add_recipe, build_config
         >>> _ = add_recipe(Recipe("doc-example-at", "Madry AT, 1 epoch", "an example", {"epochs": 1}))
         >>> build_config("doc-example-at").epochs
@@ -91,7 +91,7 @@ def build_config(recipe: str | None = None, file: str | os.PathLike | None = Non
     Returns:
         The checked :class:`TrainConfig`.
 
-    Example:
+    Examples:
         >>> from mireg.train import build_config
         >>> cfg = build_config("digits-at", overrides={"epochs": 3, "out_dir": "runs/x"})
         >>> cfg.method, cfg.epochs, cfg.recipe

@@ -47,7 +47,7 @@ def data_options(config: TrainConfig) -> dict[str, int]:
     Returns:
         The options to pass to ``mireg.data.load_dataset``.
 
-    Example:
+    Examples:
         >>> from mireg.config import TrainConfig
         >>> from mireg.runs import data_options
         >>> data_options(TrainConfig(image_size=8))
@@ -66,7 +66,7 @@ def with_data_defaults(config: TrainConfig) -> TrainConfig:
     Returns:
         The config with its "auto" data fields resolved.
 
-    Example:
+    Examples:
         >>> from mireg.config import TrainConfig
         >>> from mireg.runs import with_data_defaults
         >>> config = with_data_defaults(TrainConfig(dataset="cifar10"))
@@ -98,7 +98,7 @@ def load_split(config: TrainConfig, split: str = "train", *, dataset: str | None
     Returns:
         The split as :class:`~mireg.data.ImageTensors`.
 
-    Example:
+    Examples:
         >>> from mireg.config import TrainConfig
         >>> from mireg.runs import load_split
         >>> test = load_split(TrainConfig(dataset="digits", image_size=8, channels=1), "test")
@@ -119,7 +119,7 @@ def train_val_split(config: TrainConfig) -> tuple[ImageTensors, ImageTensors | N
     Returns:
         ``(train, val)`` as :class:`~mireg.data.ImageTensors`; ``val`` is None when ``val_size`` is 0.
 
-    Example:
+    Examples:
         >>> from mireg.config import TrainConfig
         >>> from mireg.runs import train_val_split
         >>> train, val = train_val_split(TrainConfig(dataset="digits", image_size=8, val_size=100))
@@ -147,7 +147,7 @@ def build_model(config: TrainConfig, data: ImageTensors) -> nn.Module:
     Returns:
         The model (images in [0, 1] -> logits).
 
-    Example:
+    Examples:
         >>> import torch
         >>> from mireg.config import TrainConfig
         >>> from mireg.runs import build_model, load_split
@@ -172,7 +172,7 @@ def read_run_file(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dic
     Returns:
         ``(state dict, config dict)``; the config dict is empty for a plain state dict.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from mireg.runs import read_run_file
         >>> torch.save(torch.nn.Linear(2, 1).state_dict(), "weights.pt")
@@ -203,7 +203,7 @@ def load_trained_model(path: str | os.PathLike, dataset: str | None = None, data
     Returns:
         ``(model in eval mode, data split, config dict)``.
 
-    Example:
+    Examples:
         >>> from mireg.config import TrainConfig
         >>> from mireg.runs import build_model, load_split, load_trained_model
         >>> from mireg.train import save_checkpoint

@@ -10,7 +10,8 @@ not its methods') must have
   fields of :class:`mireg.config.TrainConfig`, grouped); exceptions and ``(*args, **kwargs)`` signatures
   need none;
 - ``Returns:`` (or ``Yields:`` for a context manager) for a function not annotated ``-> None``;
-- an ``Example:`` section of ``>>>`` lines; no reST forms (``Example::``, ``Arguments:``, ``:param``).
+- an ``Examples:`` section of ``>>>`` lines (the title mkdocstrings renders as code); no other forms
+  (``Example:``, ``Example::``, ``Arguments:``, ``:param``).
 
 The examples run as doctests (``ELLIPSIS``, ``NORMALIZE_WHITESPACE``) in an empty namespace, so each one
 imports what it uses, with torch's RNG seeded to 0 and restored afterwards, in a temporary working folder.
@@ -81,10 +82,10 @@ def _problems(name: str, obj) -> list[str]:
     if not doc.strip():
         return ["no docstring"]
     bad, sections = [], _sections(doc)
-    if re.search(r"^(Examples?::|Arguments:|Parameters:)|:param ", doc, re.M):
-        bad.append("reST or other non-Google section (Example::, Arguments:, :param)")
-    if ">>>" not in sections.get("Example", sections.get("Examples", "")):
-        bad.append("no 'Example:' section with >>> lines")
+    if re.search(r"^(Examples?::|Example:|Arguments:|Parameters:)\s*$|:param ", doc, re.M):
+        bad.append("a section title other than Google's (Example:, Example::, Arguments:, :param)")
+    if ">>>" not in sections.get("Examples", ""):
+        bad.append("no 'Examples:' section with >>> lines")
     params = _parameters(obj)
     is_exception = inspect.isclass(obj) and issubclass(obj, BaseException)
     named = [p for p in params or [] if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]

@@ -55,7 +55,7 @@ class AutoAttack(Attack):
     Shape:
         images (N, C, H, W) in [0, 1], labels (N,) -> adversarial images (N, C, H, W) in the ball.
 
-    Example:
+    Examples:
         >>> # needs: pyautoattack
         >>> import torch
         >>> from mireg.attacks import AutoAttack

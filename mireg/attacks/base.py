@@ -28,7 +28,7 @@ class Attack(_TorchattacksAttack):
         name: the attack's name (torchattacks' first argument).
         model: the model attacked, mapping [0, 1] images to logits (N, K).
 
-    Example:
+    Examples:
         >>> import torch, mireg
         >>> from torch import nn
         >>> model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.Flatten(), nn.Linear(144, 10))

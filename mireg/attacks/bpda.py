@@ -68,7 +68,7 @@ def bpda(x: torch.Tensor, transform: Transform, backward: Transform | None = Non
     Returns:
         ``transform(x)``, whose gradient is that of ``h`` (the identity by default).
 
-    Example:
+    Examples:
         >>> import torch
         >>> from mireg.attacks import bpda
         >>> x = torch.tensor([0.1, 0.5], requires_grad=True)
@@ -102,7 +102,7 @@ class BPDA(nn.Module):
 
     Shapes: x (N, C, H, W) in [0, 1] -> logits (N, K).
 
-    Example:
+    Examples:
         >>> import torch, torchattacks, mireg
         >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 10))
         >>> images, labels = torch.rand(2, 3, 8, 8), torch.tensor([3, 7])

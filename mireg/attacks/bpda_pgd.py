@@ -83,7 +83,7 @@ class BPDAPGD(Attack):
     Shapes: images (N, C, H, W) in [0, 1], labels (N,) long -> adversarial images (N, C, H, W) in [0, 1],
     on the grid of ``levels`` grey levels when the clean images are.
 
-    Example:
+    Examples:
         >>> import torch, mireg
         >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 10))
         >>> images, labels = torch.rand(2, 3, 8, 8), torch.tensor([3, 7])

@@ -60,7 +60,7 @@ def attack_norm(attack: str | Callable[..., Any], kwargs: Mapping[str, Any] | No
     Returns:
         "Linf", "L2", "Wasserstein" or None.
 
-    Example:
+    Examples:
         >>> from mireg.attacks import attack_norm
         >>> attack_norm("pgd-l2"), attack_norm("autoattack", {"norm": "L2"}), attack_norm("pgd")
         ('L2', 'L2', 'Linf')
@@ -92,7 +92,7 @@ def create_attack(attack: str | Callable[..., Any], model: nn.Module, /, *,
     Raises:
         ValueError: the attack does not take one of ``kwargs``.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from mireg.attacks import create_attack
         >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 10))

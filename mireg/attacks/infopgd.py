@@ -40,7 +40,7 @@ class InfoPGD(Attack):
     Shape:
         - images: (N, C, H, W) in [0, 1]; labels: (N,) integer classes; output: (N, C, H, W) in [0, 1].
 
-    Example:
+    Examples:
         >>> import torch, mireg
         >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 10))
         >>> images, labels = torch.rand(2, 3, 8, 8), torch.tensor([3, 7])

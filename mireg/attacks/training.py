@@ -73,7 +73,7 @@ class TrainingAttack:
         model: the model being trained; required for a plain callable.
         mode: "eval" or "train".
 
-    Example:
+    Examples:
         >>> import torch, torchattacks, mireg
         >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 10))
         >>> x, y = torch.rand(2, 3, 8, 8), torch.tensor([3, 7])

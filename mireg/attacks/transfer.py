@@ -41,7 +41,7 @@ class TransferAttack(Attack):
     Shape:
         images (N, C, H, W) in [0, 1], labels (N,) -> adversarial images (N, C, H, W).
 
-    Example:
+    Examples:
         >>> import torch
         >>> from mireg.attacks import TransferAttack
         >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 10))

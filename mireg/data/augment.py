@@ -30,7 +30,7 @@ def sample_crop_flip(n: int, padding: int = 4, generator: torch.Generator | None
     Returns:
         ``(oy, ox, flip)``, each of shape (n,).
 
-    Example:
+    Examples:
         >>> from mireg.data import sample_crop_flip
         >>> oy, ox, flip = sample_crop_flip(8, padding=4)
         >>> oy.shape, bool(oy.max() <= 8), flip.dtype
@@ -58,7 +58,7 @@ def crop_flip(x: torch.Tensor, oy: torch.Tensor, ox: torch.Tensor, flip: torch.T
     Returns:
         (B, C, H, W) tensor of ``x``'s dtype and device.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from mireg.data import crop_flip
         >>> x = torch.arange(4.0).view(1, 1, 2, 2)
@@ -96,7 +96,7 @@ def random_crop_flip(x: torch.Tensor, padding: int = 4, generator: torch.Generat
     Returns:
         (B, C, H, W) tensor of ``x``'s dtype and device.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from mireg.data import random_crop_flip
         >>> random_crop_flip(torch.rand(8, 3, 32, 32), padding=4).shape

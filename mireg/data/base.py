@@ -28,7 +28,7 @@ DATA_ENV = "MIREG_DATA"
 class DatasetNotFoundError(FileNotFoundError):
     """A dataset file or folder is missing; the message says which, where, and how to get it.
 
-    Example:
+    Examples:
         >>> from mireg.data import DatasetNotFoundError, load_dataset
         >>> try:
         ...     load_dataset("cifar10", root="no-such-folder")
@@ -41,7 +41,7 @@ class DatasetNotFoundError(FileNotFoundError):
 class CorruptDatasetError(ValueError):
     """A dataset file exists but cannot be read as the official format; the message says which.
 
-    Example:
+    Examples:
         >>> from mireg.data import CorruptDatasetError
         >>> issubclass(CorruptDatasetError, ValueError)  # caught as a ValueError too
         True
@@ -57,7 +57,7 @@ class ImageTensors:
         y: ``torch.long`` labels of shape (N,).
         classes: class names; ``y`` indexes this list.
 
-    Example:
+    Examples:
         >>> from mireg.data import load_dataset
         >>> data = load_dataset("digits", split="test")
         >>> data.float().shape, data.float().dtype  # in [0, 1]
@@ -159,7 +159,7 @@ class DatasetInfo:
         augment: whether crop + flip is its standard training augmentation.
         val_size: images held out of the training split for model selection.
 
-    Example:
+    Examples:
         >>> from mireg.data import dataset_info
         >>> info = dataset_info("cifar10")
         >>> info.num_classes, info.channels, info.image_size, info.augment
@@ -212,7 +212,7 @@ def dataset_info(name: str, **kwargs: Any) -> DatasetInfo:
     Returns:
         The :class:`DatasetInfo` (no file is read).
 
-    Example:
+    Examples:
         >>> from mireg.data import dataset_info
         >>> info = dataset_info("digits", image_size=8, channels=1)
         >>> info.num_classes, info.channels, info.image_size
@@ -272,7 +272,7 @@ def load_dataset(name: str, root: str | os.PathLike[str] | None = None, split: s
     Returns:
         The split as uint8 :class:`ImageTensors`.
 
-    Example:
+    Examples:
         >>> from mireg.data import load_dataset
         >>> train = load_dataset("digits", split="train", image_size=8, channels=1)  # no files needed
         >>> train.x.shape, train.x.dtype

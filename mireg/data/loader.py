@@ -64,7 +64,7 @@ class TensorLoader:
     the current epoch then advances it by one; :meth:`set_epoch` sets it (call it at the start of
     every epoch, as with ``DistributedSampler``, for resumable runs).
 
-    Example:
+    Examples:
         >>> from mireg.data import TensorLoader, load_dataset
         >>> train = load_dataset("digits", split="train")
         >>> loader = TensorLoader(train, batch_size=128, shuffle=True, augment=True, seed=0)

@@ -36,7 +36,7 @@ class MIAnalysis:
         selected: attack -> (N,) bool mask of Eq. 6.
         rows: one summary dict per attack (what :meth:`table` prints).
 
-    Example:
+    Examples:
         >>> from mireg.estimators import MIAnalysis
         >>> MIAnalysis().scores  # made by mireg.estimators.mi_analysis
         {}
@@ -83,7 +83,7 @@ def mi_analysis(model: nn.Module, natural: LocalDIMEstimator, adversarial: Local
     Returns:
         :class:`MIAnalysis`; ``print(result.table())``, ``plot_mi_analysis(result, "mi.png")``.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from torch import nn
         >>> model = nn.Sequential(nn.Flatten(), nn.Linear(3 * 8 * 8, 10)).eval()
@@ -156,7 +156,7 @@ def plot_mi_analysis(analysis: MIAnalysis, path: str | None = None, *, selected_
     Returns:
         the matplotlib ``Figure``.
 
-    Example:
+    Examples:
         >>> # needs: matplotlib
         >>> import torch
         >>> from mireg.estimators import MIAnalysis, plot_mi_analysis

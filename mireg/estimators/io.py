@@ -35,7 +35,7 @@ def save_estimators(path: str | os.PathLike, natural: LocalDIMEstimator, adversa
         adversarial: the adversarial estimator E_a.
         metadata: plain-type settings (e.g. ``train_estimators(...).metadata``).
 
-    Example:
+    Examples:
         >>> from mireg.estimators import LocalDIMEstimator, load_estimators, save_estimators
         >>> save_estimators("estimators.pt", LocalDIMEstimator(10, 3, width=8), LocalDIMEstimator(10, 3, width=8),
         ...                 {"epochs": 25})
@@ -74,7 +74,7 @@ def load_estimators(path: str | os.PathLike, *, map_location: str | torch.device
     Returns:
         ``(E_n, E_a, metadata)``.
 
-    Example:
+    Examples:
         >>> from mireg.estimators import LocalDIMEstimator, load_estimators, save_estimators
         >>> save_estimators("e.pt", LocalDIMEstimator(10, 3, width=8), LocalDIMEstimator(10, 3, width=8))
         >>> e_n, e_a, meta = load_estimators("e.pt")

@@ -69,7 +69,7 @@ class LocalDIMEstimator(nn.Module):
         With B = 1 there are no negatives and the score is 0 (see ``dv_local_scores``). The BatchNorm
         layers need B >= 2 in train mode (as any BatchNorm).
 
-    Example:
+    Examples:
         >>> import torch
         >>> from mireg.estimators import LocalDIMEstimator
         >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 10))

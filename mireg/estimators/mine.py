@@ -52,7 +52,7 @@ class MINE(nn.Module):
 
     Shapes: ``forward(x (N, *x_shape), z (N, *z_shape)) -> scalar DV bound`` (nats), N >= 2.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from mireg.estimators import MINE
         >>> mine = MINE((3, 8, 8), (4, 8, 8), hidden=16)
@@ -124,7 +124,7 @@ class MINEResult:
         mi: the DV estimate (nats) on the evaluation data.
         history: the training-batch DV bound per epoch (mean).
 
-    Example:
+    Examples:
         >>> import torch
         >>> from mireg.estimators import fit_mine
         >>> x = torch.randn(64, 2)
@@ -163,7 +163,7 @@ def fit_mine(x: torch.Tensor, z: torch.Tensor, *, epochs: int = 50, batch_size: 
     Returns:
         A :class:`MINEResult` (``.mi`` in nats).
 
-    Example:
+    Examples:
         >>> import torch
         >>> from mireg.estimators import fit_mine
         >>> x = torch.randn(256, 2)
@@ -234,7 +234,7 @@ def estimate_layer_mi(model: nn.Module, x: torch.Tensor, layers: list[str], *, e
     Returns:
         Layer name -> the DV estimate (nats).
 
-    Example:
+    Examples:
         >>> import torch
         >>> from torch import nn
         >>> from mireg.estimators import estimate_layer_mi

@@ -55,7 +55,7 @@ def global_inputs(model: nn.Module, x: torch.Tensor, *, batch_size: int = 256, l
     Returns:
         ``(logits (N, K), global features (N, D))``.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from mireg.estimators import global_inputs
         >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 10))
@@ -101,7 +101,7 @@ def mi_scores(natural: LocalDIMEstimator, adversarial: LocalDIMEstimator, x: tor
     Returns:
         A dict of (N,) CPU float tensors ``en_nat, en_adv, ea_adv, ea_nat``.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from mireg.estimators import LocalDIMEstimator, mi_scores
         >>> e_n, e_a = LocalDIMEstimator(10, 3, width=8), LocalDIMEstimator(10, 3, width=8)
@@ -142,7 +142,7 @@ class EstimatorCheck:
         frac_en: fraction with E_n(x) > E_n(x_adv).
         frac_ea: fraction with E_a(x_adv) > E_a(x).
 
-    Example:
+    Examples:
         >>> from mireg.estimators import EstimatorCheck
         >>> EstimatorCheck(100, 40, en_nat=2.0, en_adv=1.0, ea_adv=1.5, ea_nat=0.5, frac_en=0.9, frac_ea=0.8).passed
         True
@@ -218,7 +218,7 @@ def check_estimators(model: nn.Module, natural: LocalDIMEstimator, adversarial: 
     Returns:
         An :class:`EstimatorCheck`.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from torch import nn
         >>> model = nn.Sequential(nn.Flatten(), nn.Linear(3 * 8 * 8, 10)).eval()

@@ -68,7 +68,7 @@ def train_standard_estimator(model: nn.Module, x: torch.Tensor, *, epochs: int =
     Returns:
         The :class:`~mireg.estimators.LocalDIMEstimator` E(x, h(x)), in eval mode.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from torch import nn
         >>> model = nn.Sequential(nn.Flatten(), nn.Linear(3 * 8 * 8, 10)).eval()
@@ -128,7 +128,7 @@ class StandardMIAnalysis:
     Attributes:
         scores: attack -> {``nat_nat``, ``adv_adv``, ``nat_adv``: (N,) tensors}.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from mireg.estimators import StandardMIAnalysis
         >>> scores = {"nat_nat": torch.tensor([3.0]), "adv_adv": torch.tensor([2.0]), "nat_adv": torch.tensor([1.0])}
@@ -165,7 +165,7 @@ def standard_mi_analysis(model: nn.Module, estimator: LocalDIMEstimator, x: torc
     Returns:
         A :class:`StandardMIAnalysis`.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from torch import nn
         >>> model = nn.Sequential(nn.Flatten(), nn.Linear(3 * 8 * 8, 10)).eval()
@@ -203,7 +203,7 @@ def fig4_offset_means(scores: Mapping[str, torch.Tensor]) -> dict[str, float]:
     Returns:
         The four offset means.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from mireg.estimators import fig4_offset_means
         >>> t = torch.tensor
@@ -226,7 +226,7 @@ def plot_standard_mi(analysis: StandardMIAnalysis, path: str | None = None):
     Returns:
         The matplotlib ``Figure``.
 
-    Example:
+    Examples:
         >>> # needs: matplotlib
         >>> import torch
         >>> from mireg.estimators import StandardMIAnalysis, plot_standard_mi

@@ -32,7 +32,7 @@ class FeatureTap:
     forward wins). ``tap(x)`` does both and returns ``(logits, features)``. Use it as a context
     manager, or call :meth:`remove`, to take the hook off.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from torch import nn
         >>> from mireg.estimators import FeatureTap, LocalDIMEstimator

@@ -55,7 +55,7 @@ def default_attack(model: nn.Module, eps: float = 8 / 255, alpha: float = 2 / 25
     Returns:
         A torchattacks ``PGD``.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from mireg.estimators import default_attack
         >>> atk = default_attack(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 10)), steps=2)
@@ -88,7 +88,7 @@ class EstimatorTrainingResult:
         check: an :class:`~mireg.estimators.EstimatorCheck`, or None.
         metadata: plain-type settings.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from torch import nn
         >>> model = nn.Sequential(nn.Flatten(), nn.Linear(3 * 8 * 8, 10)).eval()
@@ -155,7 +155,7 @@ def train_estimators(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, atta
     Returns:
         :class:`EstimatorTrainingResult` with ``natural``, ``adversarial``, ``history``, ``check``.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from torch import nn
         >>> model = nn.Sequential(nn.Flatten(), nn.Linear(3 * 8 * 8, 10)).eval()

@@ -54,7 +54,7 @@ class AttackResult:
         range_violations: points whose adversarial example left [0, 1] (never counted as successes).
         config: the resolved attack description (name, arguments, citation).
 
-    Example:
+    Examples:
         >>> import torch, mireg
         >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 10))
         >>> x, y = torch.rand(8, 3, 8, 8), torch.randint(0, 10, (8,))
@@ -98,7 +98,7 @@ class SanityCheck:
         message: one line for the report.
         details: the numbers behind it.
 
-    Example:
+    Examples:
         >>> from mireg.evaluation import SanityCheck
         >>> SanityCheck("eps-monotone", True, "accuracy falls as eps grows").to_dict()["passed"]
         True
@@ -130,7 +130,7 @@ class EvaluationReport:
         skipped: attack label -> why it did not run.
         meta: settings and versions recorded with the report.
 
-    Example:
+    Examples:
         >>> import torch, mireg
         >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 10))
         >>> x, y = torch.rand(8, 3, 8, 8), torch.randint(0, 10, (8,))

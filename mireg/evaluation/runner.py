@@ -48,7 +48,7 @@ def load_data(data: Any, n: int | None = None) -> tuple[torch.Tensor, torch.Tens
     Returns:
         ``(x, y)``.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from mireg.evaluation import load_data
         >>> x, y = load_data((torch.full((4, 1, 2, 2), 255, dtype=torch.uint8), torch.arange(4)), n=2)
@@ -252,7 +252,7 @@ def evaluate(model: nn.Module, data: Any, suite: str | Suite = "quick", eps: flo
     Returns:
         An :class:`EvaluationReport` (``print(report.table())``, ``report.save(dir)``, ``report.plot(dir)``).
 
-    Example:
+    Examples:
         >>> import torch, mireg
         >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 10))
         >>> x_test, y_test = torch.rand(8, 3, 8, 8), torch.randint(0, 10, (8,))

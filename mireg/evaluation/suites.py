@@ -88,7 +88,7 @@ class AttackSpec:
             bounded; the runner records ``last_cost / sum(x)`` (the transport distance per unit of
             image mass, comparable to eps) as the perturbation size.
 
-    Example:
+    Examples:
         >>> from mireg.evaluation import AttackSpec
         >>> spec = AttackSpec("PGD-20", "pgd", {"alpha": 2 / 255, "steps": 20}, citation="Madry et al. 2018")
         >>> spec.describe()["attack"], spec.scaled
@@ -137,7 +137,7 @@ class ResolvedAttack:
         eps: the radius it runs at.
         kwargs: the attack's final arguments (eps filled in, steps scaled and capped).
 
-    Example:
+    Examples:
         >>> from mireg.evaluation import get_suite
         >>> entry = get_suite("quick").resolve(eps=4 / 255)[0]  # a ResolvedAttack
         >>> entry.label, entry.kwargs["eps"] == 4 / 255
@@ -182,7 +182,7 @@ class Suite:
         citation: the paper (section/table) the suite reproduces.
         description: one line for ``mireg eval --help``.
 
-    Example:
+    Examples:
         >>> from mireg.evaluation import AttackSpec, Suite
         >>> entries = (AttackSpec("FGSM", "fgsm"), AttackSpec("PGD-5", "pgd", {"steps": 5}))
         >>> suite = Suite("tiny", "Linf", 8 / 255, entries, orderings=(("PGD-5", "FGSM"),))
@@ -264,7 +264,7 @@ def get_suite(suite: str | Suite) -> Suite:
     Returns:
         The :class:`Suite`.
 
-    Example:
+    Examples:
         >>> from mireg.evaluation import get_suite
         >>> suite = get_suite("quick")
         >>> suite.norm, [spec.label for spec in suite.attacks]

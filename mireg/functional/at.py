@@ -19,7 +19,7 @@ def at_loss(logits_adv: torch.Tensor, y: torch.Tensor, *, reduction: str = "mean
     Returns:
         The cross-entropy: a scalar, or (B,) with ``reduction="none"``.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from mireg.functional import at_loss
         >>> at_loss(torch.zeros(2, 10), torch.tensor([0, 1]))  # uniform output: log 10

@@ -41,7 +41,7 @@ def divergence(logits_nat: torch.Tensor, logits_adv: torch.Tensor, *, kind: str 
     Returns:
         The divergence: a scalar, or (B,) with ``reduction="none"``.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from mireg.functional import divergence
         >>> logits = torch.randn(4, 10)
@@ -81,7 +81,7 @@ def sample_weight(logits_nat: torch.Tensor, y: torch.Tensor | None = None, *, ki
     Returns:
         The weights, shape (B,).
 
-    Example:
+    Examples:
         >>> import torch
         >>> from mireg.functional import sample_weight
         >>> sample_weight(torch.zeros(2, 10), torch.tensor([0, 1]), kind="1-p_y")
@@ -119,7 +119,7 @@ def weighted_divergence(logits_nat: torch.Tensor, logits_adv: torch.Tensor, y: t
     Returns:
         The weighted divergence: a scalar, or (B,) with ``reduction="none"``.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from mireg.functional import weighted_divergence
         >>> nat, adv = torch.randn(4, 10), torch.randn(4, 10)
@@ -151,7 +151,7 @@ def entropy_weighted_mse(logits_nat: torch.Tensor, logits_adv: torch.Tensor, *, 
     Returns:
         A scalar, or (B,) with ``reduction="none"``.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from mireg.functional import entropy_weighted_mse
         >>> nat, adv = torch.randn(4, 10), torch.randn(4, 10)

@@ -24,7 +24,7 @@ def entropy(logits: torch.Tensor, *, normalize: bool = False, reduction: str = "
     Returns:
         The entropy: a scalar, or (B,) with ``reduction="none"``.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from mireg.functional import entropy
         >>> entropy(torch.zeros(1, 10), reduction="none")  # uniform: log 10

@@ -51,7 +51,7 @@ def infoat_term(logits_nat: torch.Tensor, logits_adv: torch.Tensor, lam: float =
     Returns:
         The regulariser: a scalar, or (B,) with ``reduction="none"``.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from mireg.functional import infoat_term
         >>> nat, adv = torch.randn(4, 10), torch.randn(4, 10)
@@ -103,7 +103,7 @@ def infoat_loss(logits_nat: torch.Tensor, logits_adv: torch.Tensor, y: torch.Ten
     Returns:
         The loss: a scalar, or (B,) with ``reduction="none"``.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from mireg.functional import infoat_loss
         >>> nat, adv, y = torch.randn(8, 10), torch.randn(8, 10), torch.randint(0, 10, (8,))
@@ -137,7 +137,7 @@ def infopgd_objective(logits_adv: torch.Tensor, y: torch.Tensor, logits_nat: tor
     Returns:
         The objective the attack ascends: a scalar, or (B,) with ``reduction="none"``.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from mireg.functional import infopgd_objective
         >>> adv, y, nat = torch.randn(4, 10), torch.randint(0, 10, (4,)), torch.randn(4, 10)

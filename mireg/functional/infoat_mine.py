@@ -45,7 +45,7 @@ def mi_weighted_term(logits_nat: torch.Tensor, logits_adv: torch.Tensor, mi: tor
     Returns:
         The term: a scalar, or (B,) with ``reduction="none"``.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from mireg.functional import mi_weighted_term
         >>> nat, adv = torch.randn(8, 10), torch.randn(8, 10)

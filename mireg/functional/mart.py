@@ -44,7 +44,7 @@ def mart_loss(logits_nat: torch.Tensor, logits_adv: torch.Tensor, y: torch.Tenso
     Returns:
         The loss: a scalar, or (B,) with ``reduction="none"``.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from mireg.functional import mart_loss
         >>> nat, adv, y = torch.randn(4, 10), torch.randn(4, 10), torch.randint(0, 10, (4,))
@@ -88,7 +88,7 @@ def mart_plus_loss(logits_nat: torch.Tensor, logits_adv: torch.Tensor, y: torch.
     Returns:
         The loss: a scalar, or (B,) with ``reduction="none"``.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from mireg.functional import mart_plus_loss
         >>> nat, adv, y = torch.randn(4, 10), torch.randn(4, 10), torch.randint(0, 10, (4,))

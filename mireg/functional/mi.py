@@ -50,7 +50,7 @@ def dv_local_scores(local: torch.Tensor, global_: torch.Tensor, *, diagonal: str
         the DV bound is undefined: the score is defined as 0 (a tensor connected to the inputs'
         graph with zero gradient), never NaN.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from mireg.functional import dv_local_scores
         >>> dv_local_scores(torch.randn(8, 16, 4), torch.randn(8, 16)).shape
@@ -92,7 +92,7 @@ def dv_bound(t_joint: torch.Tensor, t_marginal: torch.Tensor) -> torch.Tensor:
     Returns:
         A scalar tensor (nats).
 
-    Example:
+    Examples:
         >>> import torch
         >>> from mireg.functional import dv_bound
         >>> dv_bound(torch.tensor([1.0, 2.0]), torch.tensor([0.0, 0.0]))
@@ -125,7 +125,7 @@ def mine_surrogate(t_joint: torch.Tensor, t_marginal: torch.Tensor, log_ma: torc
         ``(surrogate, new_log_ma)``: the surrogate scalar (its value is not the bound; report
         :func:`dv_bound` instead) and the updated, detached running log-mean.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from mireg.functional import mine_surrogate
         >>> surrogate, log_ma = mine_surrogate(torch.randn(8), torch.randn(8), None)
@@ -165,7 +165,7 @@ def cosine_loss(a: torch.Tensor, b: torch.Tensor, *, eps: float = 1e-8) -> torch
     Returns:
         A tensor of shape (...,).
 
-    Example:
+    Examples:
         >>> import torch
         >>> from mireg.functional import cosine_loss
         >>> cosine_loss(torch.tensor([1.0, 0.0]), torch.tensor([0.0, 3.0]))  # orthogonal
@@ -193,7 +193,7 @@ def namid_selection(logits_nat: torch.Tensor, logits_adv: torch.Tensor, y: torch
     Returns:
         (B,) boolean mask (no gradient).
 
-    Example:
+    Examples:
         >>> import torch
         >>> from mireg.functional import namid_selection
         >>> namid_selection(torch.tensor([[2.0, 0.0]]), torch.tensor([[0.0, 2.0]]), torch.tensor([0]))

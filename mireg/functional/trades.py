@@ -28,7 +28,7 @@ def trades_loss(logits_nat: torch.Tensor, logits_adv: torch.Tensor, y: torch.Ten
     Returns:
         The loss: a scalar, or (B,) with ``reduction="none"``.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from mireg.functional import trades_loss
         >>> logits, y = torch.zeros(2, 10), torch.tensor([3, 7])

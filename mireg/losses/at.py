@@ -19,7 +19,7 @@ class ATLoss(LossTerm):
 
     Shapes: ``term(None, logits_adv (B, K), y (B,))`` -> scalar, or (B,) with ``reduction="none"``.
 
-    Example:
+    Examples:
         >>> import torch, mireg
         >>> mireg.ATLoss()(None, torch.zeros(2, 10), torch.tensor([0, 1]))  # uniform output: log 10
         tensor(2.3026)

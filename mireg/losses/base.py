@@ -30,7 +30,7 @@ from mireg._validation import check_number
 class LossTerm(nn.Module):
     """Base class of all mireg losses and regularizers (see the module docstring for the call).
 
-    Example:
+    Examples:
         >>> import torch, mireg
         >>> class LogitPenalty(mireg.LossTerm):
         ...     uses_natural = False
@@ -75,7 +75,7 @@ class ScaledLoss(LossTerm):
         weight: the factor (a number).
         term: the :class:`LossTerm` it scales.
 
-    Example:
+    Examples:
         >>> import torch, mireg
         >>> scaled = 2.0 * mireg.ATLoss()
         >>> type(scaled).__name__, scaled(None, torch.zeros(1, 10), torch.tensor([0]))
@@ -104,7 +104,7 @@ class SumLoss(LossTerm):
     Args:
         *terms: the :class:`LossTerm` s to add (at least one).
 
-    Example:
+    Examples:
         >>> import torch, mireg
         >>> criterion = mireg.ATLoss() + mireg.TRADESLoss()
         >>> loss = criterion(torch.zeros(2, 10), torch.zeros(2, 10), torch.tensor([0, 1]))
@@ -157,7 +157,7 @@ def default_of(cls: type, name: str) -> Any:
     Returns:
         That argument's default value.
 
-    Example:
+    Examples:
         >>> import mireg
         >>> mireg.losses.default_of(mireg.TRADESLoss, "beta")
         6.0

@@ -33,7 +33,7 @@ class InfoAT(LossTerm):
 
     Shapes: ``term(logits_nat (B, K), logits_adv (B, K))`` -> scalar, or (B,) with ``reduction="none"``.
 
-    Example:
+    Examples:
         >>> import torch, mireg
         >>> criterion = mireg.ATLoss() + mireg.InfoAT(lam=2.5, beta=0.2)  # Eq. 17
         >>> nat, adv, y = torch.randn(4, 10), torch.randn(4, 10), torch.randint(0, 10, (4,))
@@ -76,7 +76,7 @@ class EntropyWeightedMSEReg(LossTerm):
         normalize_entropy: divide the entropy by log K.
         reduction: "mean" | "sum" | "none".
 
-    Example:
+    Examples:
         >>> import torch, mireg
         >>> criterion = mireg.TRADESLoss() + mireg.EntropyWeightedMSEReg(1.0)
         >>> nat, adv, y = torch.randn(4, 10), torch.randn(4, 10), torch.randint(0, 10, (4,))

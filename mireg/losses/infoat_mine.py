@@ -61,7 +61,7 @@ class InfoATMINE(LossTerm):
     model has run on ``x``. ``last_mi`` holds the (detached, unclamped) batch estimate of the last call.
     With B = 1 the batch MI is undefined (no negatives): the weight is 0 and MINE is not updated.
 
-    Example:
+    Examples:
         >>> import torch, mireg
         >>> from torch import nn
         >>> model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(144, 10))

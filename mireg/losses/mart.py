@@ -22,7 +22,7 @@ class MARTLoss(LossTerm):
 
     Shapes: ``term(logits_nat (B, K), logits_adv (B, K), y (B,))`` -> scalar, or (B,) with ``reduction="none"``.
 
-    Example:
+    Examples:
         >>> import torch, mireg
         >>> nat, adv, y = torch.randn(4, 10), torch.randn(4, 10), torch.randint(0, 10, (4,))
         >>> mireg.MARTLoss(beta=6.0)(nat, adv, y).shape
@@ -58,7 +58,7 @@ class MARTPlus(MARTLoss):
         normalize_entropy: divide the entropy weight by log K.
         reduction: "mean" | "sum" | "none".
 
-    Example:
+    Examples:
         >>> import torch, mireg
         >>> nat, adv, y = torch.randn(4, 10), torch.randn(4, 10), torch.randint(0, 10, (4,))
         >>> mireg.MARTPlus()(nat, adv, y).shape

@@ -66,7 +66,7 @@ class NaturalAdversarialMILoss(LossTerm):
     Call: ``term(logits_nat (B, K), logits_adv (B, K), y (B,), *, x (B, C, H, W), x_adv) -> scalar``.
     ``last_selected`` holds the (B,) Eq. 6 mask of the last call.
 
-    Example:
+    Examples:
         >>> import torch, mireg
         >>> from mireg.estimators import LocalDIMEstimator
         >>> # trained estimators come from mireg.estimators.train_estimators / load_estimators
@@ -193,7 +193,7 @@ class NAMID(SumLoss):
     Call: ``loss = namid(logits_nat, logits_adv, y, x=x, x_adv=x_adv)``; ``namid.components`` holds the
     ``ATLoss`` and ``NaturalAdversarialMILoss`` values of the last call.
 
-    Example:
+    Examples:
         >>> import torch, mireg
         >>> from mireg.estimators import LocalDIMEstimator
         >>> e_n, e_a = LocalDIMEstimator(10, 3, width=8), LocalDIMEstimator(10, 3, width=8)
@@ -223,7 +223,7 @@ class NAMID_T(SumLoss):  # noqa: N801 - the paper's name
         lam: L_mi's lambda (0.1).
         beta: TRADES' weight (:class:`~mireg.losses.TRADESLoss`'s default, 6.0).
 
-    Example:
+    Examples:
         >>> import mireg
         >>> from mireg.estimators import LocalDIMEstimator
         >>> e_n, e_a = LocalDIMEstimator(10, 3, width=8), LocalDIMEstimator(10, 3, width=8)
@@ -247,7 +247,7 @@ class NAMID_M(SumLoss):  # noqa: N801 - the paper's name
         lam: L_mi's lambda (0.1).
         beta: MART's weight (:class:`~mireg.losses.MARTLoss`'s default, 6.0).
 
-    Example:
+    Examples:
         >>> import mireg
         >>> from mireg.estimators import LocalDIMEstimator
         >>> e_n, e_a = LocalDIMEstimator(10, 3, width=8), LocalDIMEstimator(10, 3, width=8)

@@ -19,7 +19,7 @@ class TRADESLoss(LossTerm):
 
     Shapes: ``term(logits_nat (B, K), logits_adv (B, K), y (B,))`` -> scalar, or (B,) with ``reduction="none"``.
 
-    Example:
+    Examples:
         >>> import torch, mireg
         >>> logits, y = torch.zeros(2, 10), torch.tensor([3, 7])
         >>> mireg.TRADESLoss(beta=6.0)(logits, logits, y)  # no KL between equal outputs: CE = log 10

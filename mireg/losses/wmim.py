@@ -44,7 +44,7 @@ class WMIMLoss(LossTerm):
     (``logits_nat``, ``y`` and ``x`` are not used). With B = 1 the DV score is 0 (no negatives) and
     the estimator is not updated.
 
-    Example:
+    Examples:
         >>> import torch, mireg
         >>> from mireg.estimators import LocalDIMEstimator
         >>> wmim = mireg.ATLoss() + 0.1 * mireg.WMIMLoss(LocalDIMEstimator(global_dim=10, in_channels=3, width=8))
@@ -127,7 +127,7 @@ class WMIM(SumLoss):
             ``in_channels`` = image channels).
         alpha: weight of the MI term (0.1; the paper gives none, untuned).
 
-    Example:
+    Examples:
         >>> import mireg
         >>> from mireg.estimators import LocalDIMEstimator
         >>> criterion = mireg.WMIM(LocalDIMEstimator(global_dim=10, in_channels=3, width=8))

@@ -58,7 +58,7 @@ def create_model(name: str, num_classes: int = 10, in_channels: int = 3,
         ``Normalized(arch, mean, std)``: inputs in [0, 1], logits (N, num_classes) out; the bare
         architecture is ``model.model``.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from mireg.models import create_model
         >>> model = create_model("small_cnn", num_classes=10, in_channels=3)
@@ -77,7 +77,7 @@ def list_models() -> list[str]:
     Returns:
         The registered architecture names, sorted.
 
-    Example:
+    Examples:
         >>> from mireg.models import list_models
         >>> "resnet18" in list_models() and "wrn34_10" in list_models()
         True

@@ -26,7 +26,7 @@ class LogitsOnly(nn.Module):
     Shape:
         x: whatever ``model`` takes, e.g. (N, C, H, W) in [0, 1]; output: the logits (N, K).
 
-    Example:
+    Examples:
         >>> import torch
         >>> from mireg.models import LogitsOnly
         >>> class TwoHeads(torch.nn.Module):  # forward returns (logits, features)

@@ -45,7 +45,7 @@ class Normalized(nn.Module):
 
     ``.model`` is the wrapped module; ``.mean`` and ``.std`` are (1, C, 1, 1) buffers.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from mireg.models import Normalized
         >>> model = Normalized(torch.nn.Identity(), mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25))

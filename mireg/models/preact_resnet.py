@@ -46,7 +46,7 @@ class PreActResNet(nn.Module):
         num_classes: output logits.
         in_channels: image channels.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from mireg.models import PreActResNet
         >>> PreActResNet(num_classes=10)(torch.rand(2, 3, 8, 8)).shape

@@ -49,7 +49,7 @@ class ResNet(nn.Module):
         num_classes: output logits.
         in_channels: image channels.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from mireg.models import ResNet
         >>> model = ResNet(num_classes=10)  # ResNet-18

@@ -56,7 +56,7 @@ def robustbench_checkpoint_path(name: str, model_dir: str | os.PathLike = "./mod
     Returns:
         The checkpoint's path (nothing is read).
 
-    Example:
+    Examples:
         >>> from mireg.models import robustbench_checkpoint_path
         >>> robustbench_checkpoint_path("Carmon2019Unlabeled", "models").as_posix()
         'models/cifar10/Linf/Carmon2019Unlabeled.pt'
@@ -83,7 +83,7 @@ def load_robustbench_model(name: str, model_dir: str | os.PathLike = "./models",
     Returns:
         The model in eval mode, normalisation inside.
 
-    Example:
+    Examples:
         The checkpoint (hundreds of MB) must be in ``models/`` or be downloaded, so this is not run here:
 
         >>> from mireg.evaluation.robustbench_io import robustbench_evaluate
@@ -157,7 +157,7 @@ def with_normalization(model: nn.Module, mean: Sequence[float], std: Sequence[fl
     Returns:
         ``Normalized(model, mean, std)``.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from mireg.models import with_normalization
         >>> model = with_normalization(torch.nn.Identity(), mean=(0.5,), std=(0.5,))

@@ -27,7 +27,7 @@ class SmallCNN(nn.Module):
         width: channels of the first convolution (the second has twice as many).
         hidden: units of the hidden fully connected layer.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from mireg.models import SmallCNN
         >>> SmallCNN(num_classes=10, in_channels=1, width=8)(torch.rand(2, 1, 8, 8)).shape

@@ -33,7 +33,7 @@ class TRADESSmallCNN(nn.Module):
         in_channels: image channels (TRADES: 1, MNIST's grey images).
         drop: dropout probability before the second fully connected layer (TRADES: 0.5).
 
-    Example:
+    Examples:
         >>> import torch
         >>> from mireg.models import TRADESSmallCNN
         >>> TRADESSmallCNN()(torch.rand(2, 1, 28, 28)).shape

@@ -30,7 +30,7 @@ class VGG(nn.Module):
         num_classes: output logits.
         in_channels: image channels.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from mireg.models import VGG
         >>> VGG("vgg11", num_classes=10)(torch.rand(1, 3, 32, 32)).shape

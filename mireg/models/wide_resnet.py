@@ -68,7 +68,7 @@ class WideResNet(nn.Module):
         in_channels: image channels.
         drop_rate: dropout between the two convolutions of a block.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from mireg.models import WideResNet
         >>> WideResNet(depth=10, widen_factor=1)(torch.rand(2, 3, 8, 8)).shape  # WRN-10-1

@@ -54,7 +54,7 @@ class EvalBudget:
             the suite's own results always run.
         select: evaluate the ``"best"`` validation checkpoint or the ``"last"`` epoch.
 
-    Example:
+    Examples:
         >>> from mireg.reproduce import EvalBudget
         >>> EvalBudget(n=1000, n_autoattack=500).select
         'best'
@@ -97,7 +97,7 @@ class EstimatorBudget:
         objective: ``train_estimators``' objective.
         attack_steps: steps of the PGD that makes the adversarial samples.
 
-    Example:
+    Examples:
         >>> from mireg.reproduce import EstimatorBudget
         >>> EstimatorBudget(epochs=8, width=256).batch_size
         400
@@ -130,7 +130,7 @@ class Budget:
         evaluation: the :class:`EvalBudget`.
         estimators: the :class:`EstimatorBudget` (needed when an arm ``needs_estimators``).
 
-    Example:
+    Examples:
         >>> from mireg.reproduce import get_study
         >>> smoke = get_study("infoat-table2").budgets[0]  # a Budget
         >>> smoke.name, smoke.recipes["InfoAT"], smoke.evaluation.n

@@ -82,7 +82,7 @@ def build_report(description: dict[str, Any], records: Sequence[dict[str, Any]],
     Returns:
         The report: per evaluation, mean ± std over seeds and seed-paired differences.
 
-    Example:
+    Examples:
         It reads the records of finished runs, so it is not run here (:func:`write_report` calls it):
 
         >>> from mireg.reproduce import build_report
@@ -126,7 +126,7 @@ def write_report(out: str | os.PathLike, notes: Sequence[str] = ()) -> dict[str,
     Returns:
         The report (the dict written to ``report.json``).
 
-    Example:
+    Examples:
         It needs the folder of a reproduction run, so it is not run here:
 
         >>> from mireg.reproduce import write_report
@@ -161,7 +161,7 @@ def merge(dirs: Sequence[str | os.PathLike], out_dir: str | os.PathLike) -> dict
     Returns:
         The combined report.
 
-    Example:
+    Examples:
         It needs the folders of reproduction runs, so it is not run here:
 
         >>> from mireg.reproduce import merge

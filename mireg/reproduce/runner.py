@@ -127,7 +127,7 @@ def default_out_dir(study: str, budget: str) -> Path:
     Returns:
         The default output folder.
 
-    Example:
+    Examples:
         >>> from mireg.reproduce import default_out_dir
         >>> default_out_dir("infoat-table2", "smoke").as_posix()
         'runs/reproduce/infoat-table2-smoke'
@@ -157,7 +157,7 @@ def reproduce(study: str | Study, budget: str = "smoke", seeds: int | Sequence[i
     Returns:
         The report (also in ``out_dir/report.json`` and ``report.md``).
 
-    Example:
+    Examples:
         The smoke budget trains every arm on the digits for minutes, so it is not run here:
 
         >>> from mireg.reproduce import reproduce

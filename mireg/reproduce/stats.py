@@ -35,7 +35,7 @@ def summarize(values: Sequence[float]) -> dict[str, Any]:
     Returns:
         ``{"mean", "std", "n"}``.
 
-    Example:
+    Examples:
         >>> from mireg.reproduce import summarize
         >>> round(summarize([0.70, 0.72, 0.71])["std"], 12), summarize([0.5])
         (0.01, {'mean': 0.5, 'std': None, 'n': 1})
@@ -107,7 +107,7 @@ def t_quantile(p: float, df: float) -> float:
     Returns:
         The quantile.
 
-    Example:
+    Examples:
         >>> from mireg.reproduce import t_quantile
         >>> round(t_quantile(0.975, 4), 3), round(t_quantile(0.025, 4), 3)
         (2.776, -2.776)
@@ -149,7 +149,7 @@ def paired_difference(values: Mapping[Any, float], baseline: Mapping[Any, float]
     Returns:
         ``{"mean", "std", "n", "low", "high", "t", "seeds"}``.
 
-    Example:
+    Examples:
         >>> from mireg.reproduce import paired_difference
         >>> diff = paired_difference({0: 0.72, 1: 0.70, 2: 0.71}, {0: 0.70, 1: 0.69, 2: 0.70})
         >>> round(diff["mean"], 12), diff["n"], diff["low"] < diff["mean"] < diff["high"]

@@ -46,7 +46,7 @@ class Arm:
         needs_estimators: train NAMID's estimators on the study's ``estimators_from`` arm (same seed)
             first, and train this arm with ``estimators=<that file>``.
 
-    Example:
+    Examples:
         >>> from mireg.reproduce import Arm
         >>> Arm("NAMID_T", "namid-t", needs_estimators=True).method
         'namid-t'
@@ -81,7 +81,7 @@ class Evaluation:
         paper_note: what the reader must know about the paper's numbers, printed with the table: why
             they are missing, or why they are not comparable with these arms.
 
-    Example:
+    Examples:
         >>> from mireg.reproduce import Evaluation
         >>> Evaluation("linf", "infoat", columns=("PGD-20",), paper={"AT": {"PGD-20": 51.2}}).paper["AT"]["PGD-20"]
         51.2
@@ -118,7 +118,7 @@ class Study:
         estimators_from: the arm whose model (same seed) NAMID's estimators are trained on.
         notes: where this study departs from the paper (shown in the report).
 
-    Example:
+    Examples:
         >>> from mireg.reproduce import get_study
         >>> study = get_study("infoat-table2")
         >>> [arm.name for arm in study.arms], study.baseline
@@ -265,7 +265,7 @@ def register_study(study: Study) -> Study:
     Returns:
         ``study``.
 
-    Example:
+    Examples:
         >>> import dataclasses
         >>> from mireg.reproduce import get_study, register_study
         >>> mine = register_study(dataclasses.replace(get_study("infoat-table2"), name="my-table2"))
@@ -287,7 +287,7 @@ def get_study(study: str | Study) -> Study:
     Returns:
         The :class:`Study`.
 
-    Example:
+    Examples:
         >>> from mireg.reproduce import get_study
         >>> get_study("namid-table1").reproduces
         'Table 1'

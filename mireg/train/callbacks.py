@@ -24,7 +24,7 @@ class StopTraining(Exception):  # noqa: N818 - a signal, not an error
     metrics are written, the curves drawn, and :func:`mireg.train` returns a :class:`~mireg.train.TrainResult` with
     ``stopped_early=True``. Under DDP a stop raised on any process stops every process.
 
-    Example:
+    Examples:
         >>> from mireg.train import StopTraining
         >>> def stop_at_target(epoch, row):
         ...     if row["val_robust_acc"] is not None and row["val_robust_acc"] >= 0.5:

@@ -81,7 +81,7 @@ class TrainResult:
         stop_reason: its message.
         extra: ``{"speed": ...}`` the speed settings the run used on its device (:mod:`mireg.train.speed`).
 
-    Example:
+    Examples:
         A training run (seconds on a CPU; see :func:`train`), not run here:
 
         >>> result = mireg.train(config)  # doctest: +SKIP
@@ -144,7 +144,7 @@ def train(config: TrainConfig, *, model: nn.Module | None = None,
     Returns:
         A :class:`TrainResult` (the model, the history, the checkpoints' paths).
 
-    Example:
+    Examples:
         One epoch on the bundled digits takes seconds on a CPU, so it is not run here (``tests/train`` is):
 
         >>> from mireg.train import build_config, train

@@ -33,7 +33,7 @@ def finetune(model: nn.Module, method: str = "infoat", dataset: str = "cifar10",
     Returns:
         The engine's :class:`~mireg.train.TrainResult`.
 
-    Example:
+    Examples:
         Fine-tuning a RobustBench model needs its checkpoint and CIFAR-10 (not run here):
 
         >>> from mireg.models import load_robustbench_model

@@ -52,7 +52,7 @@ class MethodSpec:
             training. ``TrainConfig.attack`` overrides it.
         attack_kwargs: extra keyword arguments for that attack (``TrainConfig.attack_kwargs`` win).
 
-    Example:
+    Examples:
         >>> import mireg
         >>> from mireg.train import MethodSpec
         >>> spec = MethodSpec(mireg.ATLoss() + mireg.InfoAT(2.5, 0.2), attack="infopgd")
@@ -78,7 +78,7 @@ def register_method(name: str, *, needs_estimators: bool = False) -> Callable[[B
     Returns:
         The decorator (it returns the builder unchanged).
 
-    Example:
+    Examples:
         >>> import mireg
         >>> from mireg.registry import METHODS
         >>> from mireg.train import MethodSpec, register_method

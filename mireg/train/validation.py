@@ -33,7 +33,7 @@ def evaluate_accuracy(model: nn.Module, data: ImageTensors, config: TrainConfig,
     Returns:
         ``(clean accuracy, PGD accuracy)``.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from mireg.config import TrainConfig
         >>> from mireg.data import ImageTensors

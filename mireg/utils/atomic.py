@@ -58,7 +58,7 @@ class WriteError(OSError):
 
     Attributes: ``errno``, ``strerror`` (the cause in words) and ``filename`` (the destination).
 
-    Example:
+    Examples:
         >>> from mireg.utils.atomic import WriteError, atomic_write_text
         >>> _ = atomic_write_text("folder/f.txt", "x")
         >>> try:
@@ -102,7 +102,7 @@ def atomic_writer(path: str | os.PathLike, mode: str = "wb", **open_kwargs: Any)
     Yields:
         The open temporary file.
 
-    Example:
+    Examples:
         >>> import csv
         >>> from mireg.utils.atomic import atomic_writer
         >>> with atomic_writer("runs/metrics.csv", "w", newline="") as fh:
@@ -144,7 +144,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     Returns:
         ``path`` as a :class:`~pathlib.Path`.
 
-    Example:
+    Examples:
         >>> from mireg.utils.atomic import atomic_write_bytes
         >>> atomic_write_bytes("out/b.bin", b"ab").stat().st_size
         2
@@ -165,7 +165,7 @@ def atomic_write_text(path: str | os.PathLike, text: str, encoding: str = "utf-8
     Returns:
         ``path`` as a :class:`~pathlib.Path`.
 
-    Example:
+    Examples:
         >>> from mireg.utils.atomic import atomic_write_text
         >>> atomic_write_text("out/notes.md", "# run").read_text()
         '# run'
@@ -186,7 +186,7 @@ def save_figure(fig: Any, path: str | os.PathLike, **savefig_kwargs: Any) -> Pat
     Returns:
         ``path`` as a :class:`~pathlib.Path`.
 
-    Example:
+    Examples:
         >>> # needs: matplotlib
         >>> from matplotlib.figure import Figure
         >>> from mireg.utils.atomic import save_figure
@@ -215,7 +215,7 @@ def remove_leftovers(folder: str | os.PathLike, *, any_process: bool = False) ->
     Returns:
         The removed files.
 
-    Example:
+    Examples:
         >>> from mireg.utils.atomic import remove_leftovers
         >>> remove_leftovers("runs/nothing-here")
         []

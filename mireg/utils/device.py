@@ -24,7 +24,7 @@ def model_device(model: nn.Module) -> torch.device:
     Returns:
         Its device.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from mireg.utils.device import model_device
         >>> model_device(torch.nn.Linear(2, 2)), model_device(torch.nn.ReLU())
@@ -51,7 +51,7 @@ def resolve_device(device: str | torch.device, local_rank: int = 0) -> torch.dev
     Raises:
         ValueError: not a device string, or a CUDA device asked for on a machine without CUDA.
 
-    Example:
+    Examples:
         >>> from mireg.utils.device import resolve_device
         >>> resolve_device("cpu")
         device(type='cpu')

@@ -39,7 +39,7 @@ LOCK_NAME = ".mireg.lock"
 class FolderInUseError(RuntimeError):
     """Another live process holds the folder's lock (``owner``: its pid, host, start time, command).
 
-    Example:
+    Examples:
         >>> from mireg.utils.lock import FolderInUseError
         >>> FolderInUseError("runs/x is in use by pid 12", {"pid": 12}).owner["pid"]
         12
@@ -62,7 +62,7 @@ class FolderLock:
         stale: after :meth:`acquire`, the owner record of the dead process whose lock was taken over
             (None when the folder was free).
 
-    Example:
+    Examples:
         >>> import os
         >>> from mireg.utils.lock import FolderLock
         >>> os.makedirs("runs/x")

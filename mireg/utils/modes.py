@@ -28,7 +28,7 @@ def preserved_modes(*modules: nn.Module, training: bool | None = None) -> Iterat
     Yields:
         Nothing; the modes are restored when the block ends (also on an exception).
 
-    Example:
+    Examples:
         >>> import torch
         >>> from mireg.utils.modes import preserved_modes
         >>> model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.BatchNorm1d(2))

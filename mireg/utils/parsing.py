@@ -17,7 +17,7 @@ __all__ = ["FractionError", "parse_fraction"]
 class FractionError(ValueError, argparse.ArgumentTypeError):
     """A string that is not a number or a fraction like 8/255 (or not > 0 where that is required).
 
-    Example:
+    Examples:
         >>> from mireg.utils.parsing import FractionError, parse_fraction
         >>> try:
         ...     parse_fraction("8/0", name="eps")
@@ -41,7 +41,7 @@ def parse_fraction(text: str, *, name: str | None = None, positive: bool = False
     Returns:
         The number.
 
-    Example:
+    Examples:
         >>> from mireg.utils.parsing import parse_fraction
         >>> parse_fraction("8/255"), parse_fraction("1e-2")
         (0.03137254901960784, 0.01)

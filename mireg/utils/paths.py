@@ -61,7 +61,7 @@ def check_output_dir(path: str | os.PathLike, what: str = "output folder", *, cr
         ValueError: one line, e.g. ``--out '/dev/null/x': '/dev/null' is not a folder; choose another
             folder`` or ``--out 'runs/x': cannot write in 'runs' (the file system is read-only); ...``.
 
-    Example:
+    Examples:
         >>> from mireg.utils.paths import check_output_dir
         >>> check_output_dir("runs/new", "--out", create=True).is_dir()
         True
@@ -91,7 +91,7 @@ def check_output_file(path: str | os.PathLike, what: str = "output file") -> Pat
     Raises:
         ValueError: one line naming the path and the cause.
 
-    Example:
+    Examples:
         >>> import os
         >>> from mireg.utils.paths import check_output_file
         >>> os.makedirs("a-folder")

@@ -39,7 +39,7 @@ def seeded(seed: int, device: torch.device | str | None = None) -> Iterator[None
     Yields:
         Nothing; the caller's random state is restored when the block ends.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from mireg.utils.seeding import seeded
         >>> with seeded(0):
