@@ -24,9 +24,8 @@ class Attack(_TorchattacksAttack):
     that the model returned a logits tensor (N, K) (no value read, no sync): a model returning
     ``(logits, features)`` gets one clear error naming :class:`mireg.models.LogitsOnly`.
 
-    Args:
-        name: the attack's name (torchattacks' first argument).
-        model: the model attacked, mapping [0, 1] images to logits (N, K).
+    The constructor is torchattacks': ``Attack(name, model)``, the attack's name and the model attacked
+    (mapping [0, 1] images to logits (N, K)).
 
     Examples:
         >>> import torch, mireg
