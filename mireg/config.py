@@ -45,8 +45,8 @@ class TrainConfig:
     lr_schedule, lr_milestones, lr_gamma, lr_warmup_epochs, lr_peak), method and attack (method, attack, eps,
     alpha, steps, attack_mode, attack_kwargs, beta, lam, mi_weight, estimators, init_from), selection
     (val_steps, val_alpha, eval_every) and operations (seed, device, amp, channels_last, compile, compile_mode,
-    fused, drop_last, out_dir, resume, overwrite, progress, log_every, save_every, recipe). The "auto" fields
-    (val_size, augment, compile, fused, drop_last) are resolved when the run starts.
+    fused, drop_last, out_dir, resume, overwrite, progress, quiet, log_every, save_every, recipe). The "auto"
+    fields (val_size, augment, compile, fused, drop_last) are resolved when the run starts.
 
     Examples:
         >>> from mireg.config import TrainConfig
@@ -108,6 +108,7 @@ class TrainConfig:
     resume: bool = False
     overwrite: bool = False
     progress: bool = True
+    quiet: bool = False
     log_every: int = 10
     save_every: int = 0
     recipe: str | None = None
@@ -124,7 +125,8 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None:
                 _check_str(name, value)
-        for name in ("download", "normalize", "nesterov", "amp", "channels_last", "resume", "overwrite", "progress"):
+        for name in ("download", "normalize", "nesterov", "amp", "channels_last", "resume", "overwrite", "progress",
+                     "quiet"):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name} must be true or false, got {getattr(self, name)!r}")
         for name in ("augment", "compile", "fused", "drop_last"):
@@ -212,8 +214,8 @@ FIELD_NAMES = tuple(f.name for f in fields(TrainConfig))
 #: attack and eps, batch, seed, selection, ...) and must equal the run's (see ``docs/training.md``).
 RESUME_MAY_CHANGE = ("epochs", "lr", "momentum", "nesterov", "weight_decay", "lr_schedule", "lr_milestones",
                      "lr_gamma", "lr_warmup_epochs", "lr_peak", "eval_every", "log_every", "save_every", "progress",
-                     "device", "amp", "channels_last", "compile", "compile_mode", "fused", "drop_last", "data_root",
-                     "download", "out_dir", "resume", "overwrite", "recipe")
+                     "quiet", "device", "amp", "channels_last", "compile", "compile_mode", "fused", "drop_last",
+                     "data_root", "download", "out_dir", "resume", "overwrite", "recipe")
 #: the fields a resumed run must keep (every field not in :data:`RESUME_MAY_CHANGE`)
 RESUME_FIXED = tuple(name for name in FIELD_NAMES if name not in RESUME_MAY_CHANGE)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,7 @@ from typing import Any
 from mireg.cli import _args
 from mireg.utils.parsing import parse_fraction
 
-__all__ = ["add_parser", "run", "parse_eps"]
+__all__ = ["add_parser", "choose_eps", "run", "parse_eps"]
 
 EXAMPLES = """\
 examples:
@@ -41,23 +40,36 @@ def parse_eps(text: str) -> float:
     return parse_fraction(text, name="eps", positive=True)
 
 
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Lists the suites in ``--suite``'s help only when ``mireg eval --help`` is shown: building the
+    parser (``mireg --help``) imports no torch."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = super()._get_help_string(action) or ""
+        if action.dest != "suite":
+            return text
+        from mireg.evaluation.suites import get_suite
+        from mireg.registry import SUITES
+
+        suites = "; ".join(f"{n}: {get_suite(n).description}" for n in SUITES.names())
+        return f"{text} " + suites.replace("%", "%%")
+
+
 def add_parser(subparsers: Any) -> None:
     """Register ``mireg eval``."""
-    from mireg.evaluation.suites import get_suite
-    from mireg.registry import SUITES
-
-    suites = "; ".join(f"{n}: {get_suite(n).description}" for n in SUITES.names())
     p = subparsers.add_parser(
         "eval", help="clean, PGD, CW, AutoAttack, ... accuracy of a checkpoint, with gradient-masking checks",
         description="Evaluate a model trained by 'mireg train' (or a RobustBench Model-Zoo model) with a named "
                     "attack suite: clean accuracy, robust accuracy per attack, the per-sample worst case and "
                     "gradient-masking sanity checks. Writes report.json, outcomes.npz and plots to --out.",
-        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog=EXAMPLES, formatter_class=_HelpFormatter)
     p.add_argument("checkpoint", nargs="?", type=_args.checkpoint,
                    help="a 'mireg train' checkpoint (last.pt / best.pt)")
-    p.add_argument("--suite", default="quick", help=f"attack suite (default quick). {suites}")
+    p.add_argument("--suite", default="quick", help="attack suite (default quick).")
     p.add_argument("--eps", type=parse_eps, default=None,
-                   help="radius, e.g. 8/255 or 0.5 (default: the suite's); L-inf in (0, 1], L2 up to sqrt(C*H*W)")
+                   help="radius, e.g. 8/255 or 0.5 (default: the radius the checkpoint was trained at, for the "
+                        "L-inf suites but the RobustBench one; else the suite's; the table says which); L-inf in "
+                        "(0, 1], L2 up to sqrt(C*H*W)")
     p.add_argument("--n", type=_args.integer(1), default=None, help="evaluate the first n test points (default: all)")
     p.add_argument("--attacks", default=None, help="comma-separated labels of the suite to run (default: all)")
     p.add_argument("--dataset", default=None, help="dataset name (default: the checkpoint's; cifar10 for "
@@ -73,8 +85,9 @@ def add_parser(subparsers: Any) -> None:
                    help="cap every iteration/query budget (smoke tests only: the report says it is no claim)")
     p.add_argument("--no-sanity", action="store_true", help="skip the gradient-masking probes")
     p.add_argument("--analysis", action="store_true",
-                   help="also draw the InfoAT paper's analyses: entropy vs smallest perturbation (Fig. 1), "
-                        "weight-space (Fig. 4) and input-space (Fig. 5) loss surfaces")
+                   help="also draw the InfoAT paper's analyses with its settings (PGD-10, first 1,000 points), as "
+                        "'mireg figures' does: entropy vs smallest perturbation (Fig. 1(b)), weight-space loss "
+                        "change (Fig. 4) and the input-space loss over the eps-ball (Fig. 5)")
     p.add_argument("--robustbench", metavar="NAME", default=None, help="evaluate a RobustBench Model-Zoo model")
     p.add_argument("--model-dir", default="./models", help="RobustBench model directory (default ./models)")
     p.add_argument("--rb-dataset", default=None, choices=("cifar10", "cifar100", "imagenet"),
@@ -87,6 +100,26 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--list-suites", action="store_true", help="print every suite with its attacks and exit")
     p.set_defaults(func=run, command="eval")
+
+
+def choose_eps(given: float | None, suite: Any, config: dict[str, Any] | None) -> tuple[float | None, str]:
+    """``(eps for evaluate, where it comes from)``: ``--eps`` when given; else, for an L-inf suite other
+    than RobustBench's fixed threat model, the radius the checkpoint was trained at; else the suite's."""
+    from mireg.evaluation.suites import format_eps
+
+    if given is not None:
+        return given, "given by --eps"
+    trained = (config or {}).get("eps")
+    if not trained:
+        reason = "a RobustBench model" if config is None else "the checkpoint was trained without attacks (eps 0)"
+        return None, f"the suite's ({reason}; --eps to change)"
+    trained_text = format_eps(trained, "Linf")
+    if suite.norm != "Linf":
+        return None, f"the suite's {suite.norm} radius (the checkpoint was trained at L-inf eps {trained_text})"
+    if suite.name.startswith("robustbench"):
+        return None, (f"RobustBench's threat model (the checkpoint was trained at eps {trained_text}; "
+                      "--eps to change, but then it is no RobustBench claim)")
+    return float(trained), "the radius the checkpoint was trained at (its config; --eps to change)"
 
 
 def _list_suites() -> str:
@@ -106,23 +139,17 @@ def _list_suites() -> str:
 
 def _analysis(model: Any, x: Any, y: Any, eps: float, norm: str, out: Path, seed: int,
               max_steps: int | None) -> list[Path]:
-    from mireg.evaluation import analysis, plots
-    from mireg.utils.atomic import atomic_write_text
+    """InfoAT Fig. 1(b), 4 and 5 with the paper's settings (``mireg figures``; L-inf PGD-10, the first
+    1,000 points, at the suite's eps when it is L-inf, else 8/255)."""
+    from mireg.evaluation import paper_figures
 
-    n = min(len(y), 256)
-    steps = 20 if max_steps is None else min(20, max_steps)
-    fig1 = analysis.entropy_vs_perturbation(model, x[:n], y[:n], eps_grid=[eps * m for m in
-                                            (0.125, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4)], norm=norm, steps=steps,
-                                            seed=seed)
-    fig4 = analysis.weight_loss_surface(model, x[:n], y[:n], eps=eps, norm=norm, steps=min(10, steps), seed=seed)
-    fig5 = analysis.input_loss_surface(model, x[:1], y[:1], eps=eps if norm == "Linf" else 8 / 255, steps=steps,
-                                       seed=seed)
-    atomic_write_text(out / "analysis.json", json.dumps({"fig1_entropy_vs_perturbation": fig1,
-                                                        "fig4_weight_surface": fig4, "fig5_input_surface": fig5},
-                                                       default=float))
-    return [plots.plot_entropy_vs_perturbation(fig1, out / "fig1_entropy_vs_perturbation.png"),
-            plots.plot_weight_surface(fig4, out / "fig4_weight_surface.png"),
-            plots.plot_input_surface(fig5, out / "fig5_input_surface.png")]
+    n = min(len(y), 1000)
+    eps = eps if norm == "Linf" else 8 / 255
+    steps = 10 if max_steps is None else min(10, max_steps)
+    paper_figures.infoat_fig1b(model, x[:n], y[:n], out, eps=eps, steps=steps, seed=seed)
+    paper_figures.infoat_fig4(model, x[:n], y[:n], out, eps=eps, steps=steps, seed=seed)
+    paper_figures.infoat_fig5(model, x[:1], y[:1], out, eps=eps, steps=steps, seed=seed)
+    return [out / f"{name}.{ext}" for name in ("infoat-fig1b", "infoat-fig4", "infoat-fig5") for ext in ("json", "png")]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -161,7 +188,7 @@ def run(args: argparse.Namespace) -> int:
         model = load_robustbench_model(args.robustbench, model_dir=args.model_dir, dataset=rb_dataset,
                                        threat_model=args.threat_model, download=args.download)
         data = load_dataset(args.dataset or "cifar10", root=args.data_root, split="test")
-        dataset = args.dataset or "cifar10"
+        dataset, cfg = args.dataset or "cifar10", None
     else:
         from mireg.runs import load_trained_model
 
@@ -174,9 +201,11 @@ def run(args: argparse.Namespace) -> int:
         surrogate, _, _ = load_trained_model(args.surrogate, dataset=dataset, data_root=args.data_root)
         surrogate = surrogate.to(device)
     model = model.to(device)
-    report = evaluate(model, data, suite=suite, eps=args.eps, n=args.n, batch_size=args.batch_size, device=device,
+    eps, eps_source = choose_eps(args.eps, suite, cfg)
+    report = evaluate(model, data, suite=suite, eps=eps, n=args.n, batch_size=args.batch_size, device=device,
                       seed=args.seed, progress=not args.no_progress, attacks=attacks, max_steps=args.max_steps,
                       surrogate=surrogate, sanity=not args.no_sanity, dataset=dataset)
+    report.meta.update(eps_source=eps_source, checkpoint=args.checkpoint or f"--robustbench {args.robustbench}")
     print(report.table())
     if args.out:
         out = Path(args.out)

@@ -189,6 +189,23 @@ def register_dataset(name: str, info: DatasetInfo, adapt: InfoAdapter | None = N
 
     ``adapt(info, kwargs)`` may return the metadata for loader options that change it (e.g.
     CIFAR-100's ``label_type="coarse"`` has 20 classes).
+
+    Args:
+        name: the dataset's name (``load_dataset(name)``, ``mireg train --dataset``).
+        info: its :class:`DatasetInfo`.
+        adapt: a function ``(info, kwargs) -> DatasetInfo`` for options that change the metadata, or None.
+
+    Returns:
+        The decorator (it returns the loader unchanged).
+
+    Examples:
+        >>> import torch
+        >>> from mireg.data import DatasetInfo, ImageTensors, load_dataset, register_dataset
+        >>> @register_dataset("gray-squares", DatasetInfo("gray-squares", 2, 1, 4, (0.5,), (0.5,)))
+        ... def gray_squares(root=None, split="train", download=False):
+        ...     return ImageTensors(torch.full((4, 1, 4, 4), 128, dtype=torch.uint8), torch.tensor([0, 1, 0, 1]))
+        >>> len(load_dataset("gray-squares"))
+        4
     """
 
     def decorator(fn: Loader) -> Loader:

@@ -1,10 +1,9 @@
 """The evaluation runner: ``mireg.evaluate(model, data, suite=...) -> EvaluationReport``.
 
-Every attack of the suite runs on the same first ``n`` test points, only on the points the model
-classifies correctly clean (they are the only ones that can count as robust), in eval mode, fp32,
-with a fixed seed per attack. Per-sample outcomes are kept, so the worst case over the suite is an
-exact per-sample AND (see :mod:`mireg.evaluation.report`). The model's train/eval flags and device
-are restored afterwards, also when an attack raises.
+Every attack of the suite runs on the same first ``n`` test points, only on the points the model classifies correctly
+clean (they are the only ones that can count as robust), in eval mode, fp32, with a fixed seed per attack. Per-sample
+outcomes are kept, so the worst case over the suite is an exact per-sample AND (see :mod:`mireg.evaluation.report`).
+The model's train/eval flags and device are restored afterwards, also when an attack raises.
 """
 
 from __future__ import annotations
@@ -22,6 +21,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from mireg._validation import check_eps, check_images, check_labels, check_model_output, check_number
+from mireg.data.torch_data import collect, is_torch_data
 from mireg.evaluation import sanity as _sanity
 from mireg.evaluation.report import AttackResult, EvaluationReport
 from mireg.evaluation.suites import ResolvedAttack, Suite, get_suite
@@ -36,36 +36,38 @@ SANITY_PROBES = ("gradients", "eps", "blackbox")
 
 
 def load_data(data: Any, n: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(x float32 in [0, 1], y long)`` from a tuple, an ``ImageTensors``-like object or a dataset name.
+    """``(x float32 in [0, 1], y long)`` from a tuple, an ``ImageTensors``-like object, a torch ``Dataset``
+    or ``DataLoader``, or a dataset name.
 
-    A name loads the dataset's test split through :func:`mireg.data.load_dataset`. uint8 images
-    are divided by 255. ``n`` keeps the FIRST n points (the RobustBench convention).
+    A name loads the dataset's test split through :func:`mireg.data.load_dataset`. uint8 images are divided
+    by 255. ``n`` keeps the FIRST n points (the RobustBench convention); of a Dataset or DataLoader only those
+    are read (:func:`mireg.data.collect`, values unchanged; a shuffling DataLoader is refused).
 
     Args:
-        data: ``(x, y)``, an ``ImageTensors``-like object or a dataset name.
+        data: ``(x, y)``, an ``ImageTensors``-like object, a Dataset, a DataLoader or a dataset name.
         n: keep the first n points (None: all).
 
     Returns:
         ``(x, y)``.
 
     Examples:
-        >>> import torch
-        >>> from mireg.evaluation import load_data
-        >>> x, y = load_data((torch.full((4, 1, 2, 2), 255, dtype=torch.uint8), torch.arange(4)), n=2)
-        >>> x.max().item(), y.tolist()
-        (1.0, [0, 1])
+        >>> import torch, mireg.evaluation
+        >>> mireg.evaluation.load_data((torch.full((2, 1, 1, 1), 255, dtype=torch.uint8), torch.arange(2)), n=1)
+        (tensor([[[[1.]]]]), tensor([0]))
     """
     if isinstance(data, str):
         from mireg.data import load_dataset
 
         data = load_dataset(data, split="test")
+    if is_torch_data(data):
+        return collect(data, n)
     if isinstance(data, (tuple, list)) and len(data) == 2:
         x, y = data
     elif hasattr(data, "x") and hasattr(data, "y"):
         x, y = data.x, data.y
     else:
-        raise TypeError("data must be (images, labels), an object with .x and .y (mireg.data.ImageTensors) "
-                        f"or a dataset name, got {type(data).__name__}")
+        raise TypeError("data must be (images, labels), an object with .x and .y (mireg.data.ImageTensors), a "
+                        f"torch Dataset or DataLoader, or a dataset name, got {type(data).__name__}")
     if isinstance(x, torch.Tensor) and x.dtype == torch.uint8:
         x = x.float().div_(255)
     check_images("data images", x)
@@ -232,7 +234,8 @@ def evaluate(model: nn.Module, data: Any, suite: str | Suite = "quick", eps: flo
 
     Args:
         model: maps images in [0, 1] (N, C, H, W) to logits (N, K); normalization inside the model.
-        data: ``(x, y)`` tensors, a :class:`mireg.data.ImageTensors` or a dataset name (its test split).
+        data: ``(x, y)`` tensors, a :class:`mireg.data.ImageTensors`, a torch ``Dataset`` of (image in [0, 1],
+            label), an unshuffled ``DataLoader`` (its first ``n`` points are read) or a dataset name (test split).
         suite: a name in ``SUITES`` ("infoat", "namid-linf", "namid-l2", "quick", "blackbox",
             "robustbench-linf", "robustbench-l2") or a :class:`Suite`.
         eps: radius (default: the suite's, 8/255 or 0.5); step sizes scale with it.
@@ -257,8 +260,6 @@ def evaluate(model: nn.Module, data: Any, suite: str | Suite = "quick", eps: flo
         >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 10))
         >>> x_test, y_test = torch.rand(8, 3, 8, 8), torch.randint(0, 10, (8,))
         >>> report = mireg.evaluate(model, (x_test, y_test), suite="infoat", max_steps=2, progress=False)  # smoke test
-        >>> print(report.table())  # doctest: +ELLIPSIS
-        mireg evaluation | suite infoat | Linf eps=8/255 | n=8 | ...
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")

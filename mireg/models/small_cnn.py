@@ -21,6 +21,9 @@ def _conv_bn_relu(cin: int, cout: int) -> list[nn.Module]:
 class SmallCNN(nn.Module):
     """(N, in_channels, H, W) -> logits (N, num_classes) for any H, W >= 4 (8x8 digits up to 32x32 and beyond).
 
+    ``stages``: the submodules whose outputs are its layers #1-#4 (the two pooled conv blocks, the pooled
+    third block, the hidden layer), as InfoAT's MINE ablation numbers a ResNet's ``layer1``-``layer4``.
+
     Args:
         num_classes: output logits.
         in_channels: image channels.
@@ -33,6 +36,8 @@ class SmallCNN(nn.Module):
         >>> SmallCNN(num_classes=10, in_channels=1, width=8)(torch.rand(2, 1, 8, 8)).shape
         torch.Size([2, 10])
     """
+
+    stages = ("features.3", "features.7", "features.11", "fc")
 
     def __init__(self, num_classes: int = 10, in_channels: int = 3, width: int = 32, hidden: int = 128) -> None:
         super().__init__()
