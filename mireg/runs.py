@@ -112,6 +112,7 @@ def load_split(config: TrainConfig, split: str = "train", *, dataset: str | None
 
     Examples:
         >>> from mireg.config import TrainConfig
+        >>> # needs: sklearn (the bundled digits)
         >>> from mireg.runs import load_split
         >>> test = load_split(TrainConfig(dataset="digits", image_size=8, channels=1), "test")
         >>> len(test), test.image_shape
@@ -144,6 +145,7 @@ def train_val_split(config: TrainConfig, train_data: Any = None, val_data: Any =
 
     Examples:
         >>> from mireg.config import TrainConfig
+        >>> # needs: sklearn (the bundled digits)
         >>> from mireg.runs import train_val_split
         >>> train, val = train_val_split(TrainConfig(dataset="digits", image_size=8, val_size=100))
         >>> len(train), len(val)
@@ -190,6 +192,7 @@ def build_model(config: TrainConfig, data: Any, *,
     Examples:
         >>> import torch
         >>> from mireg.config import TrainConfig
+        >>> # needs: sklearn (the bundled digits)
         >>> from mireg.runs import build_model, load_split
         >>> config = TrainConfig(dataset="digits", image_size=8, channels=1, model_kwargs={"width": 4})
         >>> model = build_model(config, load_split(config, "test"))
@@ -249,6 +252,7 @@ def load_trained_model(path: str | os.PathLike, dataset: str | None = None, data
 
     Examples:
         >>> from mireg.config import TrainConfig
+        >>> # needs: sklearn (the bundled digits)
         >>> from mireg.runs import build_model, load_split, load_trained_model
         >>> from mireg.train import save_checkpoint
         >>> config = TrainConfig(dataset="digits", image_size=8, channels=1, model_kwargs={"width": 4})

@@ -141,11 +141,12 @@ DOCTESTS = _doctests()
 
 
 def _skip_unless_available(test: doctest.DocTest) -> None:
-    from mireg._optional import _missing
+    from mireg._optional import EXTRAS, _missing
 
-    for example in test.examples:
-        needs = re.match(r"#\s*needs:\s*(.+)", example.source.strip())
-        for name in needs.group(1).replace(",", " ").split() if needs else ():
+    # doctest drops comment-only examples, so the marker is read from the docstring itself
+    for needs in re.finditer(r"^\s*>>>\s*#\s*needs:\s*([^(\n]+)", test.docstring or "", re.M):
+        for name in re.findall(r"[\w-]+", needs.group(1)):
+            assert name in set(EXTRAS) | {"gpu"}, f"{test.name}: unknown need {name!r} (known: {sorted(EXTRAS)}, gpu)"
             if name == "gpu" and not torch.cuda.is_available():
                 pytest.skip("the example needs a GPU")
             if name != "gpu" and _missing(name):

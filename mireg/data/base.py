@@ -58,6 +58,7 @@ class ImageTensors:
         classes: class names; ``y`` indexes this list.
 
     Examples:
+        >>> # needs: sklearn (the bundled digits)
         >>> from mireg.data import load_dataset
         >>> data = load_dataset("digits", split="test")
         >>> data.float().shape, data.float().dtype  # in [0, 1]
@@ -290,6 +291,7 @@ def load_dataset(name: str, root: str | os.PathLike[str] | None = None, split: s
         The split as uint8 :class:`ImageTensors`.
 
     Examples:
+        >>> # needs: sklearn (the bundled digits)
         >>> from mireg.data import load_dataset
         >>> train = load_dataset("digits", split="train", image_size=8, channels=1)  # no files needed
         >>> train.x.shape, train.x.dtype

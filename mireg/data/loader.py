@@ -65,6 +65,7 @@ class TensorLoader:
     every epoch, as with ``DistributedSampler``, for resumable runs).
 
     Examples:
+        >>> # needs: sklearn (the bundled digits)
         >>> from mireg.data import TensorLoader, load_dataset
         >>> train = load_dataset("digits", split="train")
         >>> loader = TensorLoader(train, batch_size=128, shuffle=True, augment=True, seed=0)

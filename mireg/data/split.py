@@ -40,6 +40,7 @@ def split_validation(data: ImageTensors, n_val: int | float, seed: int = 0, *,
         ``(train, val)`` as :class:`~mireg.data.ImageTensors`.
 
     Examples:
+        >>> # needs: sklearn (the bundled digits)
         >>> from mireg.data import load_dataset, split_validation
         >>> train, val = split_validation(load_dataset("digits"), n_val=200, seed=0)
         >>> len(train), len(val)
