@@ -56,7 +56,7 @@ def file_log(adversary: Any, log_path: str | os.PathLike) -> Iterator[None]:
     """Within the block, a pyautoattack adversary logs verbosely (its official log lines) to the end of
     ``log_path``, and only there; the file is closed afterwards.
 
-    Example:
+    Examples:
         >>> with file_log(adversary, "autoattack.log"):
         ...     adversary.run_standard_evaluation(x, y, batch_size=500)
     """

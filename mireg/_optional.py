@@ -48,7 +48,7 @@ def require(module: str, purpose: str, extra: str | None = None) -> ModuleType:
     the extra that installs it (``extra`` overrides the smallest one, e.g. ``"demo"`` for the whole demo).
     Only a missing package is translated; any other import error propagates.
 
-    Example:
+    Examples:
         >>> plt = require("matplotlib", "saving a plot")   # ModuleNotFoundError: ... pip install "mireg[plot]"
     """
     if module not in EXTRAS:

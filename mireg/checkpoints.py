@@ -41,8 +41,23 @@ FORMAT = "mireg-train-v1"
 def save_file(obj: Any, path: str | os.PathLike) -> Path:
     """``torch.save(obj)`` to ``path`` atomically (its folder is created); returns the path.
 
-    Raises :class:`mireg.utils.atomic.WriteError` (one line: the file and the cause, e.g. a full disk)
-    when the file cannot be written; the previous version of ``path`` is then kept.
+    Args:
+        obj: what ``torch.save`` writes (keep it weights-only: tensors and plain Python/JSON types).
+        path: the file.
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
+
+    Raises:
+        WriteError: :class:`mireg.utils.atomic.WriteError` (one line: the file and the cause, e.g. a
+            full disk) when the file cannot be written; the previous version of ``path`` is then kept.
+
+    Examples:
+        >>> import torch
+        >>> from mireg.checkpoints import load_file, save_file
+        >>> path = save_file({"w": torch.ones(2)}, "out/w.pt")
+        >>> load_file(path)
+        {'w': tensor([1., 1.])}
     """
     path = Path(path)
     with atomic_writer(path, "wb") as fh:
@@ -77,10 +92,24 @@ def load_file(path: str | os.PathLike, map_location: str | torch.device | None =
               what: str = "checkpoint") -> Any:
     """Read a file written by :func:`save_file` (or any weights-only torch file), weights-only.
 
+    Args:
+        path: the file.
+        map_location: where tensors go (``torch.load``'s argument).
+        what: what the file is, for the error messages.
+
+    Returns:
+        What the file holds.
+
     Raises:
         FileNotFoundError: ``"<what> '<path>' does not exist"`` (or is a folder).
         ValueError: one line naming the file and why it cannot be read (not a torch file, damaged,
             holds Python objects that weights-only loading refuses, unreadable).
+
+    Examples:
+        >>> from mireg.checkpoints import load_file
+        >>> load_file("missing.pt", what="estimators file")
+        Traceback (most recent call last):
+        FileNotFoundError: estimators file 'missing.pt' does not exist
     """
     path = Path(path)
     if not path.is_file():
@@ -117,12 +146,42 @@ def _first_line(text: str) -> str:
 
 
 def save_checkpoint(state: dict[str, Any], path: str | os.PathLike) -> Path:
-    """Write a training checkpoint ``state`` to ``path`` atomically; returns the path."""
+    """Write a training checkpoint ``state`` to ``path`` atomically.
+
+    Args:
+        state: the checkpoint: ``"model"`` (a state dict) and plain metadata (epoch, metrics, config).
+        path: the file.
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
+
+    Examples:
+        >>> import torch
+        >>> from mireg.train import load_checkpoint, save_checkpoint
+        >>> model = torch.nn.Linear(4, 2)
+        >>> path = save_checkpoint({"model": model.state_dict(), "epoch": 3}, "run/last.pt")
+        >>> load_checkpoint(path)["epoch"]
+        3
+    """
     return save_file(state, path)
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Read a training checkpoint (weights-only); clear errors when it is missing or not a checkpoint."""
+    """Read a training checkpoint (weights-only); clear errors when it is missing or not a checkpoint.
+
+    Args:
+        path: the checkpoint file (``last.pt``, ``best.pt``).
+        map_location: where tensors go.
+
+    Returns:
+        The checkpoint dict (``"model"``: the state dict; epoch, metrics, config).
+
+    Examples:
+        >>> from mireg.train import load_checkpoint, save_checkpoint
+        >>> _ = save_checkpoint({"model": {}, "epoch": 1}, "last.pt")
+        >>> load_checkpoint("last.pt")
+        {'model': {}, 'epoch': 1}
+    """
     state = load_file(path, map_location)
     if not isinstance(state, dict) or "model" not in state:
         raise ValueError(f"{str(path)!r} is not a mireg checkpoint (no 'model' entry)")
@@ -132,10 +191,22 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
 def load_model_weights(model: nn.Module, path: str | os.PathLike, strict: bool = True) -> dict[str, Any]:
     """Load the ``model`` weights of a mireg checkpoint (``last.pt`` or ``best.pt``) into ``model``.
 
-    Returns the checkpoint dict (epoch, metrics, config). Example::
+    Args:
+        model: the architecture the checkpoint was trained with.
+        path: the checkpoint file.
+        strict: ``load_state_dict``'s ``strict``.
 
-        model = mireg.models.create_model("resnet18")
-        info = load_model_weights(model, "runs/at/best.pt")
+    Returns:
+        The checkpoint dict (epoch, metrics, config).
+
+    Examples:
+        >>> import torch
+        >>> from mireg.train import load_model_weights, save_checkpoint
+        >>> trained = torch.nn.Linear(4, 2)
+        >>> _ = save_checkpoint({"model": trained.state_dict(), "epoch": 9}, "runs/at/best.pt")
+        >>> model = torch.nn.Linear(4, 2)
+        >>> load_model_weights(model, "runs/at/best.pt")["epoch"], torch.equal(model.weight, trained.weight)
+        (9, True)
     """
     state = load_checkpoint(path)
     model.load_state_dict(state["model"], strict=strict)

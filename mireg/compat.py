@@ -37,7 +37,7 @@ def install_autoattack_alias() -> None:
     Appends a finder at the end of ``sys.meta_path``: a real fra31 ``autoattack`` package, when
     installed, is always found first. Needs pyautoattack (``pip install "mireg[autoattack]"``).
 
-    Example:
+    Examples:
         >>> mireg.compat.install_autoattack_alias()
         >>> from autoattack import AutoAttack                  # fra31's API on top of pyautoattack
         >>> from autoattack.autopgd_base import APGDAttack     # pyautoattack's module

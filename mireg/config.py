@@ -37,52 +37,21 @@ AUTO = "auto"
 
 @dataclass
 class TrainConfig:
-    """All settings of one training run (see ``docs/training.md`` for a walk-through).
+    """All settings of one training run, each checked when the config is made (``TypeError``/``ValueError``
+    naming the field); what every field means: ``docs/training.md``, "All settings".
 
-    Data and model:
-        dataset, data_root, download: passed to ``mireg.data.load_dataset``.
-        image_size, channels: resize / channel count of the ``digits`` data (None: the loader's default).
-        val_size: images held out of the training split for model selection (never the test set);
-            "auto": the dataset's default (1,000 for CIFAR-10/100, SVHN, Tiny-ImageNet, MNIST; 200 for digits).
-        model: a name in ``mireg.registry.MODELS``; num_classes is read from the data.
-        model_kwargs: architecture options (e.g. ``{"width": 16}`` for small_cnn).
-        normalize: put the dataset's mean/std normalisation inside the model (Rice et al. do).
-        augment: random crop (padding 4) + horizontal flip on tensors; "auto": on for the datasets whose
-            standard training uses it (CIFAR-10/100, SVHN, Tiny-ImageNet), off for the others (digits, MNIST).
-    Optimisation:
-        epochs, batch_size (the GLOBAL batch: divided over DDP processes), optimizer, lr, momentum,
-        nesterov, weight_decay, lr_schedule ("multistep" | "cosine" | "constant" | "one_cycle" | "cyclic";
-        stepped after every optimisation step, :mod:`mireg.train.schedules`), lr_milestones (1-based
-        epochs at which lr is multiplied by lr_gamma, as the papers print them: MART's "lr x0.1 at epoch
-        75" is ``[75]``), lr_warmup_epochs (linear warmup of multistep / cosine / constant, in epochs,
-        fractions allowed), lr_peak (where one_cycle / cyclic peak, as a fraction of the run; None: 0.4
-        for one_cycle, 0.5 for cyclic).
-    Method and attack:
-        method: a name in ``mireg.registry.METHODS`` (clean, at, trades, mart, mart+, infoat, namid, ...).
-        attack: a name in ``mireg.registry.ATTACKS`` (None: the method's own inner maximiser).
-        eps, alpha (step size), steps, attack_mode ("eval": BN running stats, TRADES/MART style;
-        "train": batch stats, Madry/Rice style), attack_kwargs (extra keyword arguments of the attack).
-        eps, alpha and val_alpha are L-inf sizes for images in [0, 1]: in (0, 1] (8/255, not 8); an L2
-        training attack takes its radius in attack_kwargs (the validation PGD is L-inf at ``eps``).
-        beta, lam, mi_weight: the method's weights (None: its default); estimators: a ``mireg estimators``
-        file (namid; optional for wmim); mi_warmup_epochs, mi_ramp_epochs: MI term off, then ramped in.
-        init_from: start from the model weights of this mireg checkpoint (fine-tuning; the optimizer and
-        lr schedule start fresh). Ignored when resuming.
-    Selection and evaluation:
-        val_steps, val_alpha: the PGD used for validation accuracy (eps = ``eps``; alpha None = eps/4).
-        eval_every: validate every n epochs (and always after the last).
-    Operations:
-        seed, device ("auto" | "cpu" | "cuda" | "cuda:1" ...), amp (bf16 autocast on CUDA),
-        channels_last (CUDA), compile (``torch.compile`` the model; "auto": on CUDA only; a failure to
-        compile falls back to eager with one warning), compile_mode (torch.compile's mode;
-        "reduce-overhead" adds CUDA graphs), fused (the fused optimizer; "auto": on CUDA), drop_last
-        (drop the last short batch of each epoch so that shapes stay static; "auto": on when compiling
-        on CUDA), out_dir, resume (continue the run in ``out_dir``; see :data:`RESUME_MAY_CHANGE`),
-        overwrite (start a new run in an ``out_dir`` that holds one, deleting its checkpoints and
-        records first), progress (progress bars; the per-epoch log lines stay without them), quiet
-        (neither bars nor per-epoch lines),
-        log_every (steps between loss checks / progress updates), save_every (keep a copy of the
-        checkpoint every n epochs; 0: only last and best).
+    Fields: data (dataset, data_root, download, image_size, channels, val_size, augment), model (model,
+    model_kwargs, normalize), optimisation (epochs, batch_size, optimizer, lr, momentum, nesterov, weight_decay,
+    lr_schedule, lr_milestones, lr_gamma, lr_warmup_epochs, lr_peak), method and attack (method, attack, eps, alpha,
+    steps, attack_mode, attack_kwargs, beta, lam, mi_weight, estimators, mi_warmup_epochs, mi_ramp_epochs,
+    init_from), selection (val_steps, val_alpha, eval_every) and operations (seed, device, amp, channels_last,
+    compile, compile_mode, fused, drop_last, out_dir, resume, overwrite, progress, quiet, log_every, save_every,
+    recipe). The "auto" fields (val_size, augment, compile, fused, drop_last) are resolved when the run starts.
+
+    Examples:
+        >>> from mireg.config import TrainConfig
+        >>> TrainConfig(method="trades", epochs=2).replace(lr=0.1).lr
+        0.1
     """
 
     # data and model
@@ -241,10 +210,9 @@ class TrainConfig:
 
 FIELD_NAMES = tuple(f.name for f in fields(TrainConfig))
 
-#: what a resumed run (``resume=true``) may set anew: the length and the optimiser's schedule and
-#: hyperparameters (they take effect from the next epoch and are recorded), validation cadence,
-#: logging and where/how it runs. Every other field defines the experiment (method, model, data,
-#: attack and eps, batch, seed, selection, ...) and must equal the run's (see ``docs/training.md``).
+#: what a resumed run (``resume=true``) may set anew, taking effect from the next epoch and recorded: the length,
+#: the optimiser's schedule and hyperparameters, validation cadence, logging and where/how it runs. Every other field
+#: defines the experiment (method, model, data, attack, eps, seed, ...) and must equal the run's (docs/training.md).
 RESUME_MAY_CHANGE = ("epochs", "lr", "momentum", "nesterov", "weight_decay", "lr_schedule", "lr_milestones",
                      "lr_gamma", "lr_warmup_epochs", "lr_peak", "eval_every", "log_every", "save_every", "progress",
                      "quiet", "device", "amp", "channels_last", "compile", "compile_mode", "fused", "drop_last",
@@ -271,7 +239,16 @@ def _check_str(name: str, value: object) -> None:
 
 
 def check_keys(mapping: dict[str, Any], where: str) -> None:
-    """Raise a ``ValueError`` naming the closest field for every key that is not a TrainConfig field."""
+    """Raise a ``ValueError`` naming the closest field for every key that is not a TrainConfig field.
+
+    Args:
+        mapping: settings by field name (only the keys are checked).
+        where: where they come from, for the message (e.g. ``"overrides"``).
+
+    Examples:
+        >>> from mireg.config import check_keys
+        >>> check_keys({"lr": 0.1}, "overrides")  # a known field: nothing raised
+    """
     for key in mapping:
         if key not in FIELD_NAMES:
             close = difflib.get_close_matches(str(key), FIELD_NAMES, n=2)
@@ -290,6 +267,18 @@ def load_config_file(path: str | os.PathLike) -> dict[str, Any]:
         lr_milestones = [15]
         [attack_kwargs]
         random_start = false
+
+    Args:
+        path: the file; YAML needs PyYAML.
+
+    Returns:
+        Its settings by field name (checked against :class:`TrainConfig`'s fields).
+
+    Examples:
+        >>> from mireg.config import load_config_file
+        >>> _ = open("run.toml", "w").write("epochs = 20\\nlr_milestones = [15]\\n")
+        >>> load_config_file("run.toml")
+        {'epochs': 20, 'lr_milestones': [15]}
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
@@ -326,6 +315,17 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
 
     Values are read as TOML/JSON literals when they parse (numbers, true/false, lists, tables) and as
     plain strings otherwise; ``none``/``null`` give None.
+
+    Args:
+        items: ``key=value`` strings, keys :class:`TrainConfig` fields.
+
+    Returns:
+        Field name -> typed value.
+
+    Examples:
+        >>> from mireg.config import parse_overrides
+        >>> parse_overrides(["epochs=5", "lr_milestones=[3, 4]", "attack=pgd", "beta=none"])
+        {'epochs': 5, 'lr_milestones': [3, 4], 'attack': 'pgd', 'beta': None}
     """
     out: dict[str, Any] = {}
     for item in items:

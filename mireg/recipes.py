@@ -25,7 +25,21 @@ __all__ = ["Recipe", "add_recipe", "build_config"]
 
 @dataclass(frozen=True)
 class Recipe:
-    """A named set of :class:`TrainConfig` fields with the source they come from."""
+    """A named set of :class:`TrainConfig` fields with the source they come from; calling it gives the config.
+
+    Attributes:
+        name: the recipe's name (``mireg train --recipe NAME``).
+        description: one line for ``--list-recipes``.
+        source: where the settings come from (the paper, its code).
+        values: :class:`TrainConfig` fields.
+        notes: anything the source leaves open and what was chosen.
+
+    Examples:
+        >>> from mireg.train import Recipe
+        >>> recipe = Recipe("tiny-at", "Madry AT, 2 epochs", "an example", {"method": "at", "epochs": 2})
+        >>> recipe(lr=0.1).epochs, recipe(lr=0.1).recipe
+        (2, 'tiny-at')
+    """
 
     name: str
     description: str
@@ -44,7 +58,21 @@ class Recipe:
 
 
 def add_recipe(recipe: Recipe) -> Recipe:
-    """Register ``recipe`` (its fields are checked against :class:`TrainConfig` now)."""
+    """Register ``recipe`` in :data:`mireg.registry.RECIPES` (its fields are checked against
+    :class:`TrainConfig` now).
+
+    Args:
+        recipe: the :class:`Recipe`.
+
+    Returns:
+        ``recipe``.
+
+    Examples:
+        >>> from mireg.train import Recipe, add_recipe, build_config
+        >>> _ = add_recipe(Recipe("doc-example-at", "Madry AT, 1 epoch", "an example", {"epochs": 1}))
+        >>> build_config("doc-example-at").epochs
+        1
+    """
     check_keys(recipe.values, f"recipe {recipe.name!r}")
     RECIPES.add(recipe.name, recipe)
     return recipe
@@ -55,9 +83,19 @@ def build_config(recipe: str | None = None, file: str | os.PathLike | None = Non
                  overrides: dict[str, Any] | None = None) -> TrainConfig:
     """The config of a run: ``recipe`` (or the file's ``recipe`` key), then ``file``, then ``overrides``.
 
-    Example::
+    Args:
+        recipe: a name in :data:`mireg.registry.RECIPES`, or None.
+        file: a TOML/YAML file of settings (:func:`mireg.config.load_config_file`), or None.
+        overrides: settings that win over both.
 
-        cfg = build_config("digits-at", overrides={"epochs": 3, "out_dir": "runs/x"})
+    Returns:
+        The checked :class:`TrainConfig`.
+
+    Examples:
+        >>> from mireg.train import build_config
+        >>> cfg = build_config("digits-at", overrides={"epochs": 3, "out_dir": "runs/x"})
+        >>> cfg.method, cfg.epochs, cfg.recipe
+        ('at', 3, 'digits-at')
     """
     data = load_config_file(file) if file is not None else {}
     overrides = dict(overrides or {})

@@ -46,7 +46,20 @@ CUSTOM_DATASET = "custom"
 
 
 def data_options(config: TrainConfig) -> dict[str, int]:
-    """The dataset options the config sets (``image_size``, ``channels``; None means the loader's)."""
+    """The dataset options the config sets (``image_size``, ``channels``; None means the loader's).
+
+    Args:
+        config: the run's config.
+
+    Returns:
+        The options to pass to ``mireg.data.load_dataset``.
+
+    Examples:
+        >>> from mireg.config import TrainConfig
+        >>> from mireg.runs import data_options
+        >>> data_options(TrainConfig(image_size=8))
+        {'image_size': 8}
+    """
     return {k: getattr(config, k) for k in ("image_size", "channels") if getattr(config, k) is not None}
 
 
@@ -57,9 +70,19 @@ def with_data_defaults(config: TrainConfig, train_data: Any = None) -> TrainConf
     For data given to ``train(train_data=...)``: no augmentation (the data's own transforms apply) and a
     tenth of the training images held out, at most 1,000 (none of a streamed ``DataLoader``).
 
-    Example::
+    Args:
+        config: the run's config.
+        train_data: the data given to ``train(train_data=...)``, or None (the config's dataset).
 
-        with_data_defaults(TrainConfig(dataset="cifar10")).augment    # True (crop + flip)
+    Returns:
+        The config with its "auto" data fields resolved.
+
+    Examples:
+        >>> from mireg.config import TrainConfig
+        >>> from mireg.runs import with_data_defaults
+        >>> config = with_data_defaults(TrainConfig(dataset="cifar10"))
+        >>> config.augment, config.val_size  # crop + flip, 1,000 held out
+        (True, 1000)
     """
     if config.augment != AUTO and config.val_size != AUTO:
         return config
@@ -75,7 +98,26 @@ def with_data_defaults(config: TrainConfig, train_data: Any = None) -> TrainConf
 def load_split(config: TrainConfig, split: str = "train", *, dataset: str | None = None,
                data_root: str | None = None, download: bool = False) -> ImageTensors:
     """``split`` of the run's dataset (or of ``dataset``, with the run's image size and channels), from
-    ``data_root`` (default: the run's)."""
+    ``data_root`` (default: the run's).
+
+    Args:
+        config: the run's config.
+        split: "train" or "test".
+        dataset: another dataset's name (None: the run's).
+        data_root: another folder (None: the run's).
+        download: download the files when missing.
+
+    Returns:
+        The split as :class:`~mireg.data.ImageTensors`.
+
+    Examples:
+        >>> from mireg.config import TrainConfig
+        >>> # needs: sklearn (the bundled digits)
+        >>> from mireg.runs import load_split
+        >>> test = load_split(TrainConfig(dataset="digits", image_size=8, channels=1), "test")
+        >>> len(test), test.image_shape
+        (500, (1, 8, 8))
+    """
     root = data_root if data_root is not None else config.data_root
     return load_dataset(dataset or config.dataset, root=root, split=split, download=download,
                         **data_options(config))
@@ -90,6 +132,24 @@ def train_val_split(config: TrainConfig, train_data: Any = None, val_data: Any =
     (returned as is: the engine streams it). ``val_data`` (ImageTensors, Dataset or DataLoader,
     materialised) replaces the split of ``val_size`` training images; a streamed ``train_data`` is not
     split, so it has a validation set only when ``val_data`` is given.
+
+    Args:
+        config: the run's config.
+        train_data: the training data (None: the config's dataset).
+        val_data: the validation data (None: ``val_size`` images held out of the training data).
+        progress: show a bar while a Dataset is materialised.
+
+    Returns:
+        ``(train, val)``; ``val`` is None when ``val_size`` is 0 (or ``train_data`` is a DataLoader
+        without ``val_data``).
+
+    Examples:
+        >>> from mireg.config import TrainConfig
+        >>> # needs: sklearn (the bundled digits)
+        >>> from mireg.runs import train_val_split
+        >>> train, val = train_val_split(TrainConfig(dataset="digits", image_size=8, val_size=100))
+        >>> len(train), len(val)
+        (1197, 100)
     """
     if train_data is None:
         data = load_split(config, "train", download=config.download)
@@ -119,7 +179,26 @@ def _given(data: Any, name: str, progress: bool, *, stream: bool) -> ImageTensor
 def build_model(config: TrainConfig, data: Any, *,
                 stats: tuple[Sequence[float], Sequence[float]] | None = None) -> nn.Module:
     """``MODELS[config.model]`` for ``data``'s classes and channels (anything with ``num_classes`` and
-    ``image_shape``), normalised inside when asked: with ``stats`` = (mean, std), else the dataset's."""
+    ``image_shape``), normalised inside when asked: with ``stats`` = (mean, std), else the dataset's.
+
+    Args:
+        config: the run's config (``model``, ``model_kwargs``, ``normalize``).
+        data: the data the model is for (its number of classes and channels).
+        stats: ``(mean, std)`` for the normalisation (None: the dataset's).
+
+    Returns:
+        The model (images in [0, 1] -> logits).
+
+    Examples:
+        >>> import torch
+        >>> from mireg.config import TrainConfig
+        >>> # needs: sklearn (the bundled digits)
+        >>> from mireg.runs import build_model, load_split
+        >>> config = TrainConfig(dataset="digits", image_size=8, channels=1, model_kwargs={"width": 4})
+        >>> model = build_model(config, load_split(config, "test"))
+        >>> model(torch.rand(2, 1, 8, 8)).shape
+        torch.Size([2, 10])
+    """
     mean = std = None
     if config.normalize:
         if stats is None:
@@ -132,7 +211,22 @@ def build_model(config: TrainConfig, data: Any, *,
 
 def read_run_file(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """``(weights, config dict)`` of a ``mireg train`` checkpoint, or ``(weights, {})`` of a plain
-    ``state_dict`` file (read weights-only)."""
+    ``state_dict`` file (read weights-only).
+
+    Args:
+        path: the file.
+
+    Returns:
+        ``(state dict, config dict)``; the config dict is empty for a plain state dict.
+
+    Examples:
+        >>> import torch
+        >>> from mireg.runs import read_run_file
+        >>> torch.save(torch.nn.Linear(2, 1).state_dict(), "weights.pt")
+        >>> weights, config = read_run_file("weights.pt")
+        >>> sorted(weights), config
+        (['bias', 'weight'], {})
+    """
     state = load_file(path)
     if not isinstance(state, dict):
         raise ValueError(f"{str(path)!r} holds a {type(state).__name__}, expected a checkpoint dict")
@@ -147,10 +241,26 @@ def load_trained_model(path: str | os.PathLike, dataset: str | None = None, data
 
     ``dataset`` / ``data_root`` override the checkpoint's (same image size and channels).
 
-    Example::
+    Args:
+        path: the checkpoint (``best.pt``, ``last.pt``).
+        dataset: another dataset to load (None: the run's).
+        data_root: another data folder (None: the run's).
+        split: the split returned.
 
-        >>> model, test, cfg = load_trained_model("runs/infoat/best.pt")
-        >>> report = mireg.evaluate(model, test, suite="infoat", n=1000)
+    Returns:
+        ``(model in eval mode, data split, config dict)``.
+
+    Examples:
+        >>> from mireg.config import TrainConfig
+        >>> # needs: sklearn (the bundled digits)
+        >>> from mireg.runs import build_model, load_split, load_trained_model
+        >>> from mireg.train import save_checkpoint
+        >>> config = TrainConfig(dataset="digits", image_size=8, channels=1, model_kwargs={"width": 4})
+        >>> trained = build_model(config, load_split(config, "test"))  # stands for a trained model
+        >>> _ = save_checkpoint({"model": trained.state_dict(), "config": config.to_dict()}, "best.pt")
+        >>> model, test, cfg = load_trained_model("best.pt")
+        >>> model.training, len(test), cfg["dataset"]
+        (False, 500, 'digits')
     """
     state = load_checkpoint(path)
     if "config" not in state:

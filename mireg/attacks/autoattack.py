@@ -41,7 +41,7 @@ class AutoAttack(Attack):
     Square with 5000 queries, each attack run only on the points that are still robust (the
     per-sample worst case). This is NOT torchattacks' ``AutoAttack``, which runs 10 iterations.
 
-    Arguments:
+    Args:
         model (nn.Module): maps images in [0, 1] (N, C, H, W) to logits (N, K), K >= 2
             (``standard`` needs K >= 10 for its 9 target classes).
         norm (str): ``"Linf"`` or ``"L2"``. Default: ``"Linf"``.
@@ -58,10 +58,17 @@ class AutoAttack(Attack):
     Shape:
         images (N, C, H, W) in [0, 1], labels (N,) -> adversarial images (N, C, H, W) in the ball.
 
-    Example::
-
-        >>> atk = AutoAttack(model, norm="Linf", eps=8 / 255)
-        >>> x_adv = atk(x, y)
+    Examples:
+        >>> # needs: pyautoattack
+        >>> import torch
+        >>> from mireg.attacks import AutoAttack
+        >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 10))
+        >>> images, labels = torch.rand(2, 3, 8, 8), torch.tensor([3, 7])
+        >>> # the official budget is version="standard", n_iter=100; a smoke-test budget here
+        >>> atk = AutoAttack(model, norm="Linf", eps=8 / 255, version="custom", attacks=["apgd-ce"], n_iter=5)
+        >>> x_adv = atk(images, labels)
+        >>> bool((x_adv - images).abs().max() <= 8 / 255 + 1e-6)
+        True
     """
 
     def __init__(self, model: nn.Module, norm: str = "Linf", eps: float = 8 / 255, version: str = "standard",

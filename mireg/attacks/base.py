@@ -24,9 +24,17 @@ class Attack(_TorchattacksAttack):
     that the model returned a logits tensor (N, K) (no value read, no sync): a model returning
     ``(logits, features)`` gets one clear error naming :class:`mireg.models.LogitsOnly`.
 
-    Example:
-        >>> model = model.train(); model.bn.eval()       # a frozen BatchNorm
-        >>> x_adv = mireg.InfoPGD(model)(x, y)           # model.training and model.bn.training unchanged
+    The constructor is torchattacks': ``Attack(name, model)``, the attack's name and the model attacked
+    (mapping [0, 1] images to logits (N, K)).
+
+    Examples:
+        >>> import torch, mireg
+        >>> from torch import nn
+        >>> model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.Flatten(), nn.Linear(144, 10))
+        >>> _ = model.train(); _ = model[1].eval()  # a frozen BatchNorm
+        >>> x_adv = mireg.InfoPGD(model, steps=2)(torch.rand(2, 3, 8, 8), torch.tensor([3, 7]))
+        >>> model.training, model[1].training  # both flags as they were
+        (True, False)
     """
 
     def __call__(self, *args, **kwargs):

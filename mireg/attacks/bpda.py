@@ -60,8 +60,22 @@ def bpda(x: torch.Tensor, transform: Transform, backward: Transform | None = Non
     (valid when :math:`g(x) \approx x`); otherwise ``backward`` is a differentiable :math:`h` with
     :math:`h(x) \approx g(x)` and the gradient is the vector-Jacobian product of :math:`h` at ``x``.
 
-    Shapes: ``x`` any (B, ...) tensor -> ``transform(x)``.
-    Example: ``bpda(x, lambda t: torch.round(t * 15) / 15)`` is differentiable with gradient ``I``.
+    Args:
+        x: any (B, ...) tensor.
+        transform: the forward function ``g`` (any callable).
+        backward: ``None`` (straight-through) or a differentiable ``h`` with ``h(x) ≈ g(x)``.
+
+    Returns:
+        ``transform(x)``, whose gradient is that of ``h`` (the identity by default).
+
+    Examples:
+        >>> import torch
+        >>> from mireg.attacks import bpda
+        >>> x = torch.tensor([0.1, 0.5], requires_grad=True)
+        >>> y = bpda(x, lambda t: torch.round(t * 2) / 2)  # round to {0, 0.5, 1}: zero gradient
+        >>> y.sum().backward()
+        >>> y.detach(), x.grad  # straight-through: gradient I
+        (tensor([0.0000, 0.5000]), tensor([1., 1.]))
     """
     if not callable(transform):
         raise TypeError(f"transform must be callable, got {type(transform).__name__}")
@@ -79,7 +93,7 @@ class BPDA(nn.Module):
     :math:`\nabla_x f(g(x)) \approx \nabla f(g(x)) \cdot \nabla h(x)`. With ``backward=None``,
     :math:`h` is the identity (straight-through).
 
-    Arguments:
+    Args:
         transform: the (possibly non-differentiable) input transform ``g``, a callable (B, ...) -> (B, ...);
             an ``nn.Module`` is registered as a submodule (device moves, train/eval flags).
         model: the classifier ``f`` applied after the transform, mapping to logits (N, K); the wrapper
@@ -88,11 +102,15 @@ class BPDA(nn.Module):
 
     Shapes: x (N, C, H, W) in [0, 1] -> logits (N, K).
 
-    Example::
-
-        >>> quantize = lambda x: torch.round(x * 7) / 7        # zero gradient almost everywhere
-        >>> defended = BPDA(quantize, model)                      # straight-through backward
-        >>> adv = torchattacks.PGD(defended, eps=8/255)(images, labels)
+    Examples:
+        >>> import torch, torchattacks, mireg
+        >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 10))
+        >>> images, labels = torch.rand(2, 3, 8, 8), torch.tensor([3, 7])
+        >>> quantize = lambda x: torch.round(x * 7) / 7  # zero gradient almost everywhere
+        >>> defended = mireg.BPDA(quantize, model)        # straight-through backward
+        >>> adv = torchattacks.PGD(defended, eps=8/255, steps=3)(images, labels)
+        >>> adv.shape
+        torch.Size([2, 3, 8, 8])
     """
 
     def __init__(self, transform: Transform, model: nn.Module, backward: Transform | None = None) -> None:

@@ -72,7 +72,7 @@ class BPDAPGD(Attack):
     The result is :math:`q(x_T)`, kept on the grid and inside the ball by :func:`grid_in_ball`.
     Targeted mode descends the target's CE.
 
-    Arguments:
+    Args:
         model: classifier mapping [0, 1] images to logits (N, K).
         eps: L-inf radius (> 0). Default 8/255.
         alpha: step size (> 0). Default 2/255 (eps / 4).
@@ -83,10 +83,14 @@ class BPDAPGD(Attack):
     Shapes: images (N, C, H, W) in [0, 1], labels (N,) long -> adversarial images (N, C, H, W) in [0, 1],
     on the grid of ``levels`` grey levels when the clean images are.
 
-    Example::
-
-        >>> atk = mireg.attacks.BPDAPGD(model, eps=8/255, alpha=2/255, steps=20)
+    Examples:
+        >>> import torch, mireg
+        >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 10))
+        >>> images, labels = torch.rand(2, 3, 8, 8), torch.tensor([3, 7])
+        >>> atk = mireg.attacks.BPDAPGD(model, eps=8/255, alpha=2/255, steps=5)
         >>> adv = atk(images, labels)             # 8-bit images, ||adv - images||_inf <= 8/255
+        >>> bool((adv - images).abs().max() <= 8 / 255 + 1e-6), adv.shape
+        (True, torch.Size([2, 3, 8, 8]))
     """
 
     def __init__(self, model: nn.Module, eps: float = 8 / 255, alpha: float = 2 / 255, steps: int = 20,

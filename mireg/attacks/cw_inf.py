@@ -49,7 +49,7 @@ class CWInf(Attack):
     ``steps=20`` and ``steps=100``; the step ``alpha = 2/255`` is the torchattacks/RobustBench
     convention for eps = 8/255 (the paper does not state it).
 
-    Arguments:
+    Args:
         model: classifier mapping [0, 1] images to logits (N, K).
         eps: L-inf radius (> 0). Default 8/255.
         alpha: step size (> 0). Default 2/255.
@@ -59,10 +59,14 @@ class CWInf(Attack):
 
     Shapes: images (N, C, H, W) in [0, 1], labels (N,) long -> adversarial images (N, C, H, W).
 
-    Example::
-
-        >>> atk = mireg.attacks.CWInf(model, eps=8/255, alpha=2/255, steps=20)
+    Examples:
+        >>> import torch, mireg
+        >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 10))
+        >>> images, labels = torch.rand(2, 3, 8, 8), torch.tensor([3, 7])
+        >>> atk = mireg.attacks.CWInf(model, eps=8/255, alpha=2/255, steps=5)
         >>> adv_images = atk(images, labels)
+        >>> bool((adv_images - images).abs().max() <= 8 / 255 + 1e-6)
+        True
     """
 
     def __init__(self, model: nn.Module, eps: float = 8 / 255, alpha: float = 2 / 255, steps: int = 20,

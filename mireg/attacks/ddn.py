@@ -55,7 +55,7 @@ class DDN(Attack):
     After a call, ``last_norms`` (N,) holds the L2 norm of each returned perturbation (``inf`` where
     the attack failed) and ``last_success`` (N,) bool whether it is adversarial.
 
-    Arguments:
+    Args:
         model: classifier mapping [0, 1] images to logits (N, K).
         steps: iterations K (int >= 1). Default 20 (NAMID's evaluation).
         gamma: norm factor in (0, 1). Default 0.05.
@@ -66,11 +66,14 @@ class DDN(Attack):
 
     Shapes: images (N, C, H, W) in [0, 1], labels (N,) long -> adversarial images (N, C, H, W).
 
-    Example::
-
-        >>> atk = mireg.attacks.DDN(model, steps=20)
+    Examples:
+        >>> import torch, mireg
+        >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 10))
+        >>> images, labels = torch.rand(2, 3, 8, 8), torch.tensor([3, 7])
+        >>> atk = mireg.attacks.DDN(model, steps=10)
         >>> adv_images = atk(images, labels)
-        >>> atk.last_norms            # minimal L2 norms found, inf where it failed
+        >>> atk.last_norms.shape      # minimal L2 norms found, inf where it failed
+        torch.Size([2])
     """
 
     def __init__(self, model: nn.Module, steps: int = 20, gamma: float = 0.05, init_norm: float = 1.0,
@@ -168,13 +171,27 @@ class DDNBounded(DDN):
     count, and a sample without one is returned clean. ``last_success`` therefore reports success
     within eps (robust accuracy at eps = 0.5 is the accuracy on the returned images).
 
-    Arguments: as :class:`DDN`, plus ``eps`` (> 0), the L2 radius. Default 0.5.
+    Args:
+        model: classifier mapping [0, 1] images to logits (N, K).
+        eps: the L2 radius (> 0). Default 0.5.
+        steps: iterations K (int >= 1). Default 20.
+        gamma: norm factor in (0, 1). Default 0.05.
+        init_norm: initial norm (> 0). Default 1.0.
+        alpha: initial direction step (> 0). Default 1.0.
+        alpha_min: final direction step (> 0, <= alpha). Default 0.01.
+        levels: ``None`` (no quantisation) or the number of grey levels (int >= 2).
 
-    Example::
+    Shapes: images (N, C, H, W) in [0, 1], labels (N,) long -> adversarial images (N, C, H, W).
 
-        >>> atk = mireg.attacks.DDNBounded(model, eps=0.5, steps=20)
+    Examples:
+        >>> import torch, mireg
+        >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 10))
+        >>> images, labels = torch.rand(2, 3, 8, 8), torch.tensor([3, 7])
+        >>> atk = mireg.attacks.DDNBounded(model, eps=0.5, steps=10)
         >>> adv_images = atk(images, labels)      # ||adv - images||_2 <= 0.5 per sample
-        >>> atk.last_success.float().mean()       # attack success rate within eps
+        >>> bool(((adv_images - images).flatten(1).norm(dim=1) <= 0.5 + 1e-5).all())
+        True
+        >>> rate = atk.last_success.float().mean()  # attack success rate within eps
     """
 
     def __init__(self, model: nn.Module, eps: float = 0.5, steps: int = 20, gamma: float = 0.05,

@@ -53,8 +53,15 @@ def attack_norm(attack: str | Callable[..., Any], kwargs: Mapping[str, Any] | No
     A ``norm`` keyword argument (AutoAttack, APGD, Square, FAB) wins; ``"transfer"`` has its crafting
     attack's norm. None: the attack takes no eps, or it is a factory / a name mireg does not know.
 
-    Example::
+    Args:
+        attack: a registered attack name or a factory.
+        kwargs: the arguments the attack is built with.
 
+    Returns:
+        "Linf", "L2", "Wasserstein" or None.
+
+    Examples:
+        >>> from mireg.attacks import attack_norm
         >>> attack_norm("pgd-l2"), attack_norm("autoattack", {"norm": "L2"}), attack_norm("pgd")
         ('L2', 'L2', 'Linf')
     """
@@ -78,6 +85,20 @@ def create_attack(attack: str | Callable[..., Any], model: nn.Module, /, *,
         model: the model attacked (images in [0, 1] -> logits).
         budget: arguments given only to attacks that take them (e.g. ``{"eps": ..., "steps": ...}``).
         **kwargs: the attack's arguments, passed as given.
+
+    Returns:
+        The attack: a callable ``attack(images, labels) -> adversarial images``.
+
+    Raises:
+        ValueError: the attack does not take one of ``kwargs``.
+
+    Examples:
+        >>> import torch
+        >>> from mireg.attacks import create_attack
+        >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 10))
+        >>> atk = create_attack("infopgd", model, budget={"eps": 4 / 255, "steps": 3, "queries": 99})
+        >>> atk.eps, atk.steps  # "queries" is not InfoPGD's: dropped from the budget
+        (0.01568627450980392, 3)
 
     Raises:
         ValueError: unknown name (with suggestions), or arguments the attack does not take.

@@ -170,7 +170,7 @@ class FWA(Attack):
     its unclipped image :math:`\Pi^\top\mathbf 1`, ``last_cost`` (N,) :math:`\langle\Pi, C\rangle` and
     ``last_budget`` (N,) ``radius * sum(x)``.
 
-    Arguments:
+    Args:
         model: classifier mapping [0, 1] images to logits (N, K).
         eps: L-inf box radius (> 0). Default 8/255.
         radius: Wasserstein radius per unit mass, in pixels (> 0). Default 8/255 (NAMID's value).
@@ -181,9 +181,11 @@ class FWA(Attack):
 
     Shapes: images (N, C, H, W) in [0, 1], labels (N,) long -> adversarial images (N, C, H, W).
 
-    Example::
-
-        >>> atk = mireg.attacks.FWA(model, eps=8/255, radius=0.01, kernel_size=5, steps=40)
+    Examples:
+        >>> import torch, mireg
+        >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 10))
+        >>> images, labels = torch.rand(2, 3, 8, 8), torch.tensor([3, 7])
+        >>> atk = mireg.attacks.FWA(model, eps=8/255, radius=0.01, kernel_size=5, steps=3)
         >>> adv_images = atk(images, labels)
         >>> bool((atk.last_cost <= atk.last_budget * (1 + 1e-5)).all())
         True

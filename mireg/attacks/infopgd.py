@@ -27,7 +27,7 @@ class InfoPGD(Attack):
     are torchattacks' PGD's exactly (the summed objective has the same gradient signs as the mean).
     In targeted mode the cross-entropy term becomes ``-CE(p(x'), target)``.
 
-    Arguments:
+    Args:
         model (nn.Module): model to attack (logits-only forward, inputs in [0, 1]).
         eps (float): L-inf radius. (Default: 8/255)
         alpha (float): step size. (Default: 2/255)
@@ -40,9 +40,14 @@ class InfoPGD(Attack):
     Shape:
         - images: (N, C, H, W) in [0, 1]; labels: (N,) integer classes; output: (N, C, H, W) in [0, 1].
 
-    Examples::
+    Examples:
+        >>> import torch, mireg
+        >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 10))
+        >>> images, labels = torch.rand(2, 3, 8, 8), torch.tensor([3, 7])
         >>> attack = mireg.InfoPGD(model, eps=8/255, alpha=2/255, steps=10, lam=2.5)
         >>> adv_images = attack(images, labels)
+        >>> bool((adv_images - images).abs().max() <= 8 / 255 + 1e-6), adv_images.shape
+        (True, torch.Size([2, 3, 8, 8]))
     """
 
     def __init__(self, model: nn.Module, eps: float = 8 / 255, alpha: float = 2 / 255, steps: int = 10,

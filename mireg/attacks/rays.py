@@ -49,7 +49,7 @@ class RayS(Attack):
 
     Successful samples are returned as their boundary point (within eps); the others unchanged.
 
-    Arguments:
+    Args:
         model: classifier mapping [0, 1] images to logits (N, K).
         eps: L-inf radius for success (> 0). Default 8/255.
         query_limit: queries per sample (int >= 1). Default 10000.
@@ -58,11 +58,14 @@ class RayS(Attack):
 
     Shapes: images (N, ...) in [0, 1], labels (N,) long -> adversarial images (N, ...).
 
-    Example::
-
-        >>> atk = mireg.attacks.RayS(model, eps=8/255, query_limit=10000, early_stop=False)
+    Examples:
+        >>> import torch, mireg
+        >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 10))
+        >>> images, labels = torch.rand(2, 3, 8, 8), torch.tensor([3, 7])
+        >>> atk = mireg.attacks.RayS(model, eps=8/255, query_limit=50, early_stop=False)
         >>> adv_images = atk(images, labels)
-        >>> atk.last_adbd, atk.last_queries.max()
+        >>> int(atk.last_queries.max()) <= 50
+        True
     """
 
     def __init__(self, model: nn.Module, eps: float = 8 / 255, query_limit: int = 10000, tol: float = 1e-4,

@@ -67,7 +67,7 @@ class TIDIM(Attack):
     a random offset; ``resize_rate=1.0`` turns it off (MIAT's CIFAR-10 setting). The last iterate is
     returned, :math:`\mathrm{clip}_{[0,1]}(x + \delta_T)`. Targeted mode descends the target's CE.
 
-    Arguments:
+    Args:
         model: classifier mapping [0, 1] images to logits (N, K).
         eps: L-inf radius (> 0). Default 8/255.
         alpha: step size (> 0). Default 0.007 (MIAT).
@@ -82,10 +82,14 @@ class TIDIM(Attack):
 
     Shapes: images (N, C, H, W) in [0, 1], labels (N,) long -> adversarial images (N, C, H, W).
 
-    Example::
-
-        >>> atk = mireg.attacks.TIDIM(model)           # NAMID's TI-DIM as MIAT runs it
-        >>> adv_images = atk(images, labels)           # ||adv - images||_inf <= 8/255
+    Examples:
+        >>> import torch, mireg
+        >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 10))
+        >>> images, labels = torch.rand(2, 3, 8, 8), torch.tensor([3, 7])
+        >>> atk = mireg.attacks.TIDIM(model, steps=3)  # NAMID's TI-DIM as MIAT runs it, 3 of its 40 steps
+        >>> adv_images = atk(images, labels)
+        >>> bool((adv_images - images).abs().max() <= 8 / 255 + 1e-6)
+        True
     """
 
     def __init__(self, model: nn.Module, eps: float = 8 / 255, alpha: float = 0.007, steps: int = 40,

@@ -73,10 +73,15 @@ class TrainingAttack:
         model: the model being trained; required for a plain callable.
         mode: "eval" or "train".
 
-    Example:
-        >>> hook = mireg.TrainingAttack(torchattacks.PGD(model, eps=8/255, alpha=2/255, steps=10))
-        >>> model.train()
+    Examples:
+        >>> import torch, torchattacks, mireg
+        >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 10))
+        >>> x, y = torch.rand(2, 3, 8, 8), torch.tensor([3, 7])
+        >>> hook = mireg.TrainingAttack(torchattacks.PGD(model, eps=8/255, alpha=2/255, steps=3))
+        >>> _ = model.train()
         >>> x_adv = hook(x, y)            # model is back in train mode, no parameter .grad touched
+        >>> model.training, model[1].weight.grad
+        (True, None)
         >>> loss = mireg.ATLoss()(None, model(x_adv), y)
     """
 

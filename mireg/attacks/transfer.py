@@ -29,7 +29,7 @@ class TransferAttack(Attack):
     surrogate (VGG-19 in the paper) is attacked white-box; its adversarial examples are then fed to
     the target model, which is never queried while crafting them.
 
-    Arguments:
+    Args:
         model (nn.Module): the target (kept so that the runner's bookkeeping is uniform; never
             called by this attack).
         surrogate (nn.Module): the model attacked white-box.
@@ -41,10 +41,13 @@ class TransferAttack(Attack):
     Shape:
         images (N, C, H, W) in [0, 1], labels (N,) -> adversarial images (N, C, H, W).
 
-    Example::
-
-        >>> atk = TransferAttack(model, surrogate=vgg, attack="pgd", attack_kwargs={"steps": 40})
-        >>> x_adv = atk(x, y)
+    Examples:
+        >>> import torch
+        >>> from mireg.attacks import TransferAttack
+        >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 10))
+        >>> surrogate = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 10))
+        >>> atk = TransferAttack(model, surrogate=surrogate, attack="pgd", attack_kwargs={"steps": 3})
+        >>> x_adv = atk(torch.rand(2, 3, 8, 8), torch.tensor([3, 7]))  # crafted on the surrogate only
     """
 
     def __init__(self, model: nn.Module, surrogate: nn.Module | None = None, attack: Any = "pgd",

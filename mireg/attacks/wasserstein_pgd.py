@@ -154,7 +154,7 @@ class WassersteinPGD(Attack):
     (N,) :math:`\langle\Pi_T, C\rangle` and ``last_budget`` (N,) :math:`\epsilon\sum x`, so a success can
     be checked against the Wasserstein ball: ``last_cost <= last_budget``.
 
-    Arguments:
+    Args:
         model: classifier mapping [0, 1] images to logits (N, K).
         eps: Wasserstein radius per unit mass, in pixels (> 0). Default 8/255 (MIAT).
         alpha: step on the max-normalised plan gradient, ``lr`` in the reference (> 0). Default 0.007.
@@ -166,9 +166,11 @@ class WassersteinPGD(Attack):
 
     Shapes: images (N, C, H, W) in [0, 1], labels (N,) long -> adversarial images (N, C, H, W) in [0, 1].
 
-    Example::
-
-        >>> atk = mireg.attacks.WassersteinPGD(model)         # MIAT's FWA-40 settings
+    Examples:
+        >>> import torch, mireg
+        >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 10))
+        >>> images, labels = torch.rand(2, 3, 8, 8), torch.tensor([3, 7])
+        >>> atk = mireg.attacks.WassersteinPGD(model, steps=3)  # MIAT's FWA-40 settings, 3 steps
         >>> adv_images = atk(images, labels)
         >>> bool((atk.last_cost <= atk.last_budget * (1 + 1e-5)).all())
         True

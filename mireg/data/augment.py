@@ -20,7 +20,22 @@ from mireg._validation import check_number, check_tensor
 
 def sample_crop_flip(n: int, padding: int = 4, generator: torch.Generator | None = None
                      ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Draw ``n`` crop offsets and flips: ``(oy, ox)`` long in [0, 2*padding], ``flip`` bool (p = 0.5)."""
+    """Draw ``n`` crop offsets and flips: ``(oy, ox)`` long in [0, 2*padding], ``flip`` bool (p = 0.5).
+
+    Args:
+        n: the number of images.
+        padding: zero padding on each side.
+        generator: the CPU generator drawn from (None: torch's global one).
+
+    Returns:
+        ``(oy, ox, flip)``, each of shape (n,).
+
+    Examples:
+        >>> from mireg.data import sample_crop_flip
+        >>> oy, ox, flip = sample_crop_flip(8, padding=4)
+        >>> oy.shape, bool(oy.max() <= 8), flip.dtype
+        (torch.Size([8]), True, torch.bool)
+    """
     check_number("n", n, low=0, integer=True)
     check_number("padding", padding, low=0, integer=True)
     oy = torch.randint(0, 2 * padding + 1, (n,), generator=generator)
@@ -35,17 +50,21 @@ def crop_flip(x: torch.Tensor, oy: torch.Tensor, ox: torch.Tensor, flip: torch.T
 
     Args:
         x: (B, C, H, W) images, uint8 or float, on any device.
-        oy, ox: (B,) integer offsets in [0, 2*padding] into the zero-padded image.
+        oy: (B,) integer row offsets in [0, 2*padding] into the zero-padded image.
+        ox: (B,) integer column offsets in [0, 2*padding].
         flip: (B,) bool, mirror left-right after cropping.
         padding: zero padding on each side.
 
     Returns:
         (B, C, H, W) tensor of ``x``'s dtype and device.
 
-    Example::
-
-        oy, ox, flip = sample_crop_flip(len(x), padding=4)
-        x_aug = crop_flip(x, oy, ox, flip, padding=4)
+    Examples:
+        >>> import torch
+        >>> from mireg.data import crop_flip
+        >>> x = torch.arange(4.0).view(1, 1, 2, 2)
+        >>> crop_flip(x, torch.tensor([1]), torch.tensor([1]), torch.tensor([True]), padding=1)  # no shift, flip
+        tensor([[[[1., 0.],
+                  [3., 2.]]]])
     """
     check_tensor("x", x, floating=False, ndim=4)
     check_number("padding", padding, low=0, integer=True)
@@ -69,9 +88,19 @@ def random_crop_flip(x: torch.Tensor, padding: int = 4, generator: torch.Generat
 
     ``generator`` is a CPU generator (the draws are made on the CPU, then moved to ``x.device``).
 
-    Example::
+    Args:
+        x: (B, C, H, W) images, uint8 or float, on any device.
+        padding: zero padding on each side.
+        generator: the CPU generator drawn from (None: torch's global one).
 
-        x_aug = random_crop_flip(torch.rand(8, 3, 32, 32), padding=4)
+    Returns:
+        (B, C, H, W) tensor of ``x``'s dtype and device.
+
+    Examples:
+        >>> import torch
+        >>> from mireg.data import random_crop_flip
+        >>> random_crop_flip(torch.rand(8, 3, 32, 32), padding=4).shape
+        torch.Size([8, 3, 32, 32])
     """
     check_tensor("x", x, floating=False, ndim=4)
     oy, ox, flip = sample_crop_flip(x.shape[0], padding, generator)

@@ -26,11 +26,26 @@ DATA_ENV = "MIREG_DATA"
 
 
 class DatasetNotFoundError(FileNotFoundError):
-    """A dataset file or folder is missing; the message says which, where, and how to get it."""
+    """A dataset file or folder is missing; the message says which, where, and how to get it.
+
+    Examples:
+        >>> from mireg.data import DatasetNotFoundError, load_dataset
+        >>> try:
+        ...     load_dataset("cifar10", root="no-such-folder")
+        ... except DatasetNotFoundError as err:
+        ...     print("download=True" in str(err))
+        True
+    """
 
 
 class CorruptDatasetError(ValueError):
-    """A dataset file exists but cannot be read as the official format; the message says which."""
+    """A dataset file exists but cannot be read as the official format; the message says which.
+
+    Examples:
+        >>> from mireg.data import CorruptDatasetError
+        >>> issubclass(CorruptDatasetError, ValueError)  # caught as a ValueError too
+        True
+    """
 
 
 @dataclass
@@ -42,11 +57,14 @@ class ImageTensors:
         y: ``torch.long`` labels of shape (N,).
         classes: class names; ``y`` indexes this list.
 
-    Example::
-
-        data = load_dataset("digits", split="test")
-        images = data.float()          # (500, 3, 32, 32) float32 in [0, 1]
-        len(data), data.num_classes    # (500, 10)
+    Examples:
+        >>> # needs: sklearn (the bundled digits)
+        >>> from mireg.data import load_dataset
+        >>> data = load_dataset("digits", split="test")
+        >>> data.float().shape, data.float().dtype  # in [0, 1]
+        (torch.Size([500, 3, 32, 32]), torch.float32)
+        >>> len(data), data.num_classes
+        (500, 10)
     """
 
     x: torch.Tensor
@@ -129,6 +147,24 @@ class DatasetInfo:
     ``val_size="auto"`` of :class:`mireg.config.TrainConfig` mean for it): whether random crop
     (padding 4) + horizontal flip is its standard training augmentation, and how many training images
     to hold out for model selection.
+
+    Attributes:
+        name: the registered name.
+        num_classes: the number of classes (None: read from the files).
+        channels: image channels.
+        image_size: image height = width (None: read from the files).
+        mean: per-channel mean of the training split in [0, 1].
+        std: per-channel standard deviation.
+        splits: the split names :func:`load_dataset` takes.
+        description: one line.
+        augment: whether crop + flip is its standard training augmentation.
+        val_size: images held out of the training split for model selection.
+
+    Examples:
+        >>> from mireg.data import dataset_info
+        >>> info = dataset_info("cifar10")
+        >>> info.num_classes, info.channels, info.image_size, info.augment
+        (10, 3, 32, True)
     """
 
     name: str
@@ -154,6 +190,23 @@ def register_dataset(name: str, info: DatasetInfo, adapt: InfoAdapter | None = N
 
     ``adapt(info, kwargs)`` may return the metadata for loader options that change it (e.g.
     CIFAR-100's ``label_type="coarse"`` has 20 classes).
+
+    Args:
+        name: the dataset's name (``load_dataset(name)``, ``mireg train --dataset``).
+        info: its :class:`DatasetInfo`.
+        adapt: a function ``(info, kwargs) -> DatasetInfo`` for options that change the metadata, or None.
+
+    Returns:
+        The decorator (it returns the loader unchanged).
+
+    Examples:
+        >>> import torch
+        >>> from mireg.data import DatasetInfo, ImageTensors, load_dataset, register_dataset
+        >>> @register_dataset("gray-squares", DatasetInfo("gray-squares", 2, 1, 4, (0.5,), (0.5,)))
+        ... def gray_squares(root=None, split="train", download=False):
+        ...     return ImageTensors(torch.full((4, 1, 4, 4), 128, dtype=torch.uint8), torch.tensor([0, 1, 0, 1]))
+        >>> len(load_dataset("gray-squares"))
+        4
     """
 
     def decorator(fn: Loader) -> Loader:
@@ -170,10 +223,18 @@ def dataset_info(name: str, **kwargs: Any) -> DatasetInfo:
     ``kwargs`` are the loader options that change the metadata: ``channels`` and ``image_size`` for
     ``digits`` and ``image-folder``, ``label_type`` for ``cifar100``.
 
-    Example::
+    Args:
+        name: a registered dataset name.
+        **kwargs: loader options that change the metadata.
 
-        info = dataset_info("cifar10")
-        info.num_classes, info.channels, info.image_size   # (10, 3, 32)
+    Returns:
+        The :class:`DatasetInfo` (no file is read).
+
+    Examples:
+        >>> from mireg.data import dataset_info
+        >>> info = dataset_info("digits", image_size=8, channels=1)
+        >>> info.num_classes, info.channels, info.image_size
+        (10, 1, 8)
     """
     DATASETS.get(name)  # unknown names: the registry's error with suggestions
     info, adapt = _INFO[name.lower()]
@@ -226,10 +287,19 @@ def load_dataset(name: str, root: str | os.PathLike[str] | None = None, split: s
         DatasetNotFoundError: a file is missing (the message names the path and how to get it).
         CorruptDatasetError: a file cannot be parsed as the official format.
 
-    Example::
+    Returns:
+        The split as uint8 :class:`ImageTensors`.
 
-        train = load_dataset("digits", split="train")                  # no files needed
-        test = load_dataset("cifar10", root="data", split="test")      # data/cifar-10-batches-py/
+    Examples:
+        >>> # needs: sklearn (the bundled digits)
+        >>> from mireg.data import load_dataset
+        >>> train = load_dataset("digits", split="train", image_size=8, channels=1)  # no files needed
+        >>> train.x.shape, train.x.dtype
+        (torch.Size([1297, 1, 8, 8]), torch.uint8)
+
+        CIFAR-10 reads ``root/cifar-10-batches-py/`` (``download=True`` fetches it):
+
+        >>> test = load_dataset("cifar10", root="data", split="test")  # doctest: +SKIP
     """
     if not isinstance(download, bool):
         raise TypeError(f"download must be a bool, got {type(download).__name__}")

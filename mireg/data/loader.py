@@ -53,7 +53,8 @@ class TensorLoader:
             copied to the device once when it takes at most half of the free memory; otherwise it
             stays in pinned host memory and each batch is copied asynchronously.
         seed: base seed of shuffling and augmentation.
-        rank, world_size: DDP shard (``DistributedSampler``-like; module docstring).
+        rank: this process's DDP rank (``DistributedSampler``-like shards; module docstring).
+        world_size: the number of DDP processes.
         padding: crop padding in pixels (default 4, the CIFAR convention).
         channels_last: return batches in ``torch.channels_last`` memory format.
         pad: pad the epoch's order to a multiple of ``world_size`` (equal shards, like
@@ -63,14 +64,17 @@ class TensorLoader:
     the current epoch then advances it by one; :meth:`set_epoch` sets it (call it at the start of
     every epoch, as with ``DistributedSampler``, for resumable runs).
 
-    Example::
-
-        train = load_dataset("digits", split="train")
-        loader = TensorLoader(train, batch_size=128, shuffle=True, augment=True, seed=0)
-        for epoch in range(3):
-            loader.set_epoch(epoch)
-            for x, y in loader:
-                ...  # x: (128, 3, 32, 32) float in [0, 1]; y: (128,) long
+    Examples:
+        >>> # needs: sklearn (the bundled digits)
+        >>> from mireg.data import TensorLoader, load_dataset
+        >>> train = load_dataset("digits", split="train")
+        >>> loader = TensorLoader(train, batch_size=128, shuffle=True, augment=True, seed=0)
+        >>> for epoch in range(2):
+        ...     loader.set_epoch(epoch)
+        ...     for x, y in loader:
+        ...         pass  # x: (128, 3, 32, 32) float in [0, 1]; y: (128,) long
+        >>> len(loader), x.shape, y.dtype  # 11 batches, the last one short
+        (11, torch.Size([17, 3, 32, 32]), torch.int64)
     """
 
     def __init__(self, data_or_x: ImageTensors | torch.Tensor, y: torch.Tensor | None = None,

@@ -36,10 +36,15 @@ def split_validation(data: ImageTensors, n_val: int | float, seed: int = 0, *,
 
     Both parts keep the original order of ``data`` and together hold every example exactly once.
 
-    Example::
+    Returns:
+        ``(train, val)`` as :class:`~mireg.data.ImageTensors`.
 
-        train, val = split_validation(load_dataset("digits"), n_val=200, seed=0)
-        len(train), len(val)   # (1097, 200)
+    Examples:
+        >>> # needs: sklearn (the bundled digits)
+        >>> from mireg.data import load_dataset, split_validation
+        >>> train, val = split_validation(load_dataset("digits"), n_val=200, seed=0)
+        >>> len(train), len(val)
+        (1097, 200)
     """
     if not isinstance(data, ImageTensors):
         raise TypeError(f"data must be an ImageTensors, got {type(data).__name__}")

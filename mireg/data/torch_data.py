@@ -109,10 +109,25 @@ def materialize(data: Dataset | DataLoader, *, n: int | None = None, name: str =
     Lossless for 8-bit images; a ``ValueError`` for others (module docstring). ``classes`` come from
     the dataset's ``classes`` attribute when it has one.
 
-    Example::
+    Args:
+        data: a ``Dataset`` of (image in [0, 1], label) or a ``DataLoader`` of batches of them.
+        n: keep the first n examples (None: all).
+        name: how errors call the data.
+        batch_size: examples read at a time from a Dataset.
+        progress: show a bar.
 
-        >>> data = materialize(torchvision.datasets.MNIST("data", transform=transforms.ToTensor()))
-        >>> data.x.shape, data.x.dtype          # (torch.Size([60000, 1, 28, 28]), torch.uint8)
+    Returns:
+        The examples as uint8 :class:`ImageTensors`.
+
+    Examples:
+        >>> import torch
+        >>> from torch.utils.data import TensorDataset
+        >>> from mireg.data import materialize
+        >>> data = materialize(TensorDataset(torch.rand(10, 1, 28, 28).mul(255).round().div(255), torch.arange(10)))
+        >>> data.x.shape, data.x.dtype
+        (torch.Size([10, 1, 28, 28]), torch.uint8)
+
+        With torchvision: ``materialize(torchvision.datasets.MNIST("data", transform=transforms.ToTensor()))``.
     """
     xs, ys = [], []
     for x, y in _first(data, n, name, batch_size, progress):
@@ -130,7 +145,25 @@ def materialize(data: Dataset | DataLoader, *, n: int | None = None, name: str =
 def collect(data: Dataset | DataLoader, n: int | None = None, *, name: str = "data",
             batch_size: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
     """The first ``n`` (default: all) points of ``data`` as ``(x float32 in [0, 1], y long)``, values
-    unchanged. A DataLoader that shuffles is refused: "the first n" must be the same points every run."""
+    unchanged. A DataLoader that shuffles is refused: "the first n" must be the same points every run.
+
+    Args:
+        data: a ``Dataset`` of (image in [0, 1], label) or an unshuffled ``DataLoader``.
+        n: keep the first n points (None: all).
+        name: how errors call the data.
+        batch_size: points read at a time from a Dataset.
+
+    Returns:
+        ``(x, y)``.
+
+    Examples:
+        >>> import torch
+        >>> from torch.utils.data import TensorDataset
+        >>> from mireg.data import collect
+        >>> x, y = collect(TensorDataset(torch.rand(10, 1, 4, 4), torch.arange(10)), n=3)
+        >>> x.shape, y.tolist()
+        (torch.Size([3, 1, 4, 4]), [0, 1, 2])
+    """
     if isinstance(data, DataLoader) and isinstance(data.sampler, RandomSampler):
         raise ValueError(f"{name} is a DataLoader that shuffles: an evaluation takes the first n points in a fixed "
                          "order; pass the Dataset itself or a DataLoader with shuffle=False")
@@ -183,15 +216,22 @@ class StreamLoader:
     Args:
         loader: a ``torch.utils.data.DataLoader`` of ``(images, labels)``.
         device: where batches go (non-blocking copies; use ``pin_memory=True`` in the DataLoader on CUDA).
-        augment, seed, padding: mireg's crop + flip (off by default: the loader's transforms usually do it).
+        augment: mireg's crop + flip (off by default: the loader's transforms usually do it).
+        seed: the seed of the crop + flip draws (with the epoch).
+        padding: the crop's zero padding.
         channels_last: batches in ``torch.channels_last`` memory format.
         name: how errors call the data.
 
-    Example::
-
-        >>> stream = StreamLoader(DataLoader(train_set, batch_size=128, shuffle=True, num_workers=4), device="cuda")
+    Examples:
+        >>> import torch
+        >>> from torch.utils.data import DataLoader, TensorDataset
+        >>> from mireg.data import StreamLoader
+        >>> train_set = TensorDataset(torch.rand(10, 3, 8, 8), torch.randint(0, 10, (10,)))
+        >>> stream = StreamLoader(DataLoader(train_set, batch_size=4, shuffle=True), device="cpu")
         >>> stream.set_epoch(0)
         >>> x, y = next(iter(stream))
+        >>> x.shape, y.dtype
+        (torch.Size([4, 3, 8, 8]), torch.int64)
     """
 
     def __init__(self, loader: DataLoader, device: torch.device | str = "cpu", *, augment: bool = False,

@@ -30,6 +30,16 @@ class MIAnalysis:
 
     ``scores[attack]``: dict of (N,) tensors ``en_nat, en_adv, ea_adv, ea_nat``;
     ``selected[attack]``: (N,) bool mask of Eq. 6; ``rows``: one summary dict per attack.
+
+    Attributes:
+        scores: attack -> {``en_nat``, ``en_adv``, ``ea_adv``, ``ea_nat``: (N,) tensors}.
+        selected: attack -> (N,) bool mask of Eq. 6.
+        rows: one summary dict per attack (what :meth:`table` prints).
+
+    Examples:
+        >>> from mireg.estimators import MIAnalysis
+        >>> MIAnalysis().scores  # made by mireg.estimators.mi_analysis
+        {}
     """
 
     scores: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)
@@ -60,21 +70,32 @@ def mi_analysis(model: nn.Module, natural: LocalDIMEstimator, adversarial: Local
 
     Args:
         model: the classifier (put in eval mode during the analysis, then restored).
-        natural, adversarial: the estimators E_n and E_a (e.g. from ``train_estimators``).
-        x, y: images in [0, 1] (N, C, H, W) and labels (N,).
+        natural: the natural estimator E_n (e.g. from ``train_estimators``).
+        adversarial: the adversarial estimator E_a.
+        x: images in [0, 1] (N, C, H, W).
+        y: labels (N,).
         attacks: ``{"name": attack}`` or a list of attacks; an attack is any callable
             ``(x, y) -> x_adv`` (torchattacks attacks included).
         batch_size: batch for attacks and scoring (scores use the batch as negatives).
         layer: the estimators' global input layer (None: logits), as in training.
+        progress: show tqdm progress bars.
 
     Returns:
         :class:`MIAnalysis`; ``print(result.table())``, ``plot_mi_analysis(result, "mi.png")``.
 
-    Example:
+    Examples:
+        >>> import torch
+        >>> from torch import nn
+        >>> model = nn.Sequential(nn.Flatten(), nn.Linear(3 * 8 * 8, 10)).eval()
+        >>> x, y = torch.rand(16, 3, 8, 8), torch.randint(0, 10, (16,))
         >>> import torchattacks
-        >>> res = mi_analysis(model, e_n, e_a, x_test, y_test,
-        ...                   {"PGD-20": torchattacks.PGD(model, steps=20), "FGSM": torchattacks.FGSM(model)})
-        >>> print(res.table())
+        >>> from mireg.estimators import mi_analysis
+        >>> from mireg.estimators import LocalDIMEstimator
+        >>> e_n, e_a = LocalDIMEstimator(10, 3, width=8), LocalDIMEstimator(10, 3, width=8)
+        >>> res = mi_analysis(model, e_n, e_a, x, y, {"FGSM": torchattacks.FGSM(model)}, progress=False)
+        >>> res.scores["FGSM"]["en_nat"].shape
+        torch.Size([16])
+        >>> table = res.table()  # Markdown, one row per attack
     """
     check_images("x", x)
     check_labels("y", y, batch=x.shape[0])
@@ -130,8 +151,18 @@ def plot_mi_analysis(analysis: MIAnalysis, path: str | None = None, *, selected_
             test samples, offset so that the worst case equals 0: see
             :func:`mireg.estimators.fig4_offset_means` and :func:`mireg.estimators.standard_mi_analysis`.
 
+        bins: histogram bins.
+
     Returns:
         the matplotlib ``Figure``.
+
+    Examples:
+        >>> # needs: matplotlib
+        >>> import torch
+        >>> from mireg.estimators import MIAnalysis, plot_mi_analysis
+        >>> scores = {k: torch.randn(50) for k in ("en_nat", "en_adv", "ea_adv", "ea_nat")}
+        >>> analysis = MIAnalysis(scores={"PGD": scores}, selected={"PGD": torch.rand(50) < 0.5})
+        >>> figure = plot_mi_analysis(analysis, "mi.png")
     """
     require("matplotlib", "plot_mi_analysis")
     from matplotlib.figure import Figure  # no pyplot: no global state, renders with Agg

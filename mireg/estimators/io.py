@@ -29,9 +29,19 @@ def save_estimators(path: str | os.PathLike, natural: LocalDIMEstimator, adversa
                     metadata: dict | None = None) -> None:
     """Write E_n, E_a (config + weights) and ``metadata`` (JSON-serialisable plain types) to ``path``.
 
-    Example:
-        >>> save_estimators("estimators.pt", res.natural, res.adversarial, res.metadata)
+    Args:
+        path: the file (written atomically).
+        natural: the natural estimator E_n.
+        adversarial: the adversarial estimator E_a.
+        metadata: plain-type settings (e.g. ``train_estimators(...).metadata``).
+
+    Examples:
+        >>> from mireg.estimators import LocalDIMEstimator, load_estimators, save_estimators
+        >>> save_estimators("estimators.pt", LocalDIMEstimator(10, 3, width=8), LocalDIMEstimator(10, 3, width=8),
+        ...                 {"epochs": 25})
         >>> e_n, e_a, meta = load_estimators("estimators.pt")
+        >>> meta["epochs"], e_n.training
+        (25, False)
     """
     path = _check_path(path)
     for name, est in (("natural", natural), ("adversarial", adversarial)):
@@ -55,7 +65,22 @@ def save_estimators(path: str | os.PathLike, natural: LocalDIMEstimator, adversa
 def load_estimators(path: str | os.PathLike, *, map_location: str | torch.device | None = "cpu"
                     ) -> tuple[LocalDIMEstimator, LocalDIMEstimator, dict]:
     """Read a file written by :func:`save_estimators`: ``(natural, adversarial, metadata)``, the
-    estimators rebuilt from their config, loaded strictly, in eval mode, on ``map_location``."""
+    estimators rebuilt from their config, loaded strictly, in eval mode, on ``map_location``.
+
+    Args:
+        path: the file.
+        map_location: where the weights go.
+
+    Returns:
+        ``(E_n, E_a, metadata)``.
+
+    Examples:
+        >>> from mireg.estimators import LocalDIMEstimator, load_estimators, save_estimators
+        >>> save_estimators("e.pt", LocalDIMEstimator(10, 3, width=8), LocalDIMEstimator(10, 3, width=8))
+        >>> e_n, e_a, meta = load_estimators("e.pt")
+        >>> e_n.training, e_a.training
+        (False, False)
+    """
     path = _check_path(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no estimator file at {path!r}")

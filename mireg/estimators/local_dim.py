@@ -69,9 +69,15 @@ class LocalDIMEstimator(nn.Module):
         With B = 1 there are no negatives and the score is 0 (see ``dv_local_scores``). The BatchNorm
         layers need B >= 2 in train mode (as any BatchNorm).
 
-    Example:
+    Examples:
+        >>> import torch
+        >>> from mireg.estimators import LocalDIMEstimator
+        >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 10))
+        >>> x = torch.rand(4, 3, 8, 8)
+        >>> x_adv = (x + 0.03 * torch.randn_like(x).sign()).clamp(0, 1)
         >>> e_n = LocalDIMEstimator(global_dim=10, in_channels=3, width=64)
-        >>> scores = e_n(x, model(x))            # natural MI of natural samples, E_n(h(x))
+        >>> e_n(x, model(x)).shape             # natural MI of natural samples, E_n(h(x))
+        torch.Size([4])
         >>> e_a = LocalDIMEstimator(global_dim=10, in_channels=3, width=64)
         >>> scores = e_a(x_adv - x, model(x_adv))  # adversarial MI of adversarial samples
     """

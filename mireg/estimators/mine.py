@@ -44,17 +44,22 @@ class MINE(nn.Module):
     cyclic shift ``s`` in [1, N-1], so no sample is paired with itself.
 
     Args:
-        x_shape, z_shape: per-sample shapes, e.g. ``(3, 32, 32)`` and ``(64, 32, 32)``.
+        x_shape: the per-sample shape of x, e.g. ``(3, 32, 32)``.
+        z_shape: the per-sample shape of z, e.g. ``(64, 32, 32)``.
         hidden: MLP width.
         pool: spatial size 4-D inputs are pooled to (``None``: no pooling).
         ma_rate: moving-average rate of the gradient correction.
 
     Shapes: ``forward(x (N, *x_shape), z (N, *z_shape)) -> scalar DV bound`` (nats), N >= 2.
 
-    Example:
-        >>> mine = MINE((3, 32, 32), (64, 32, 32))
+    Examples:
+        >>> import torch
+        >>> from mireg.estimators import MINE
+        >>> mine = MINE((3, 8, 8), (4, 8, 8), hidden=16)
+        >>> x, z = torch.rand(8, 3, 8, 8), torch.rand(8, 4, 8, 8)
         >>> loss = mine.loss(x, z); loss.backward()     # one training step (minimise)
-        >>> mi = mine(x, z)                              # the DV estimate of I(x; z)
+        >>> mine(x, z).shape                             # the DV estimate of I(x; z)
+        torch.Size([])
     """
 
     def __init__(self, x_shape: tuple[int, ...], z_shape: tuple[int, ...], hidden: int = 256, *,
@@ -112,8 +117,21 @@ class MINE(nn.Module):
 
 @dataclass
 class MINEResult:
-    """``mine``: the trained network; ``mi``: the DV estimate (nats) on the evaluation data;
-    ``history``: the training-batch DV bound per epoch (mean)."""
+    """What :func:`fit_mine` returns.
+
+    Attributes:
+        mine: the trained network.
+        mi: the DV estimate (nats) on the evaluation data.
+        history: the training-batch DV bound per epoch (mean).
+
+    Examples:
+        >>> import torch
+        >>> from mireg.estimators import fit_mine
+        >>> x = torch.randn(64, 2)
+        >>> result = fit_mine(x, x, epochs=2, batch_size=32, hidden=8, progress=False)
+        >>> type(result).__name__, len(result.history)
+        ('MINEResult', 2)
+    """
 
     mine: MINE
     mi: float
@@ -128,9 +146,30 @@ def fit_mine(x: torch.Tensor, z: torch.Tensor, *, epochs: int = 50, batch_size: 
     The estimate is the DV bound on ``(x_eval, z_eval)`` (default: the training pairs), averaged over
     mini-batches of ``batch_size`` (the bound is a batch statistic).
 
-    Example:
-        >>> result = fit_mine(x, torch.tanh(x), epochs=20)
-        >>> result.mi   # nats
+    Args:
+        x: (N, ...) samples of x.
+        z: (N, ...) the paired samples of z.
+        epochs: passes over the pairs.
+        batch_size: pairs per step (the other pairs are the negatives).
+        lr: Adam's learning rate.
+        hidden: MINE's width.
+        pool: the size 4-D inputs are pooled to (None: no pooling).
+        ma_rate: the moving-average rate of the gradient correction.
+        x_eval: evaluation samples of x (default: ``x``).
+        z_eval: the paired evaluation samples of z (default: ``z``).
+        progress: show a tqdm bar.
+        seed: seeds initialisation and shuffling (the global RNG is restored).
+
+    Returns:
+        A :class:`MINEResult` (``.mi`` in nats).
+
+    Examples:
+        >>> import torch
+        >>> from mireg.estimators import fit_mine
+        >>> x = torch.randn(256, 2)
+        >>> result = fit_mine(x, torch.tanh(x), epochs=3, batch_size=64, hidden=16, progress=False)
+        >>> isinstance(result.mi, float)  # nats
+        True
     """
     check_tensor("x", x, min_ndim=2)
     check_tensor("z", z, min_ndim=2)
@@ -180,9 +219,29 @@ def estimate_layer_mi(model: nn.Module, x: torch.Tensor, layers: list[str], *, e
     ``model`` is put in eval mode (and restored); features are read with :class:`FeatureTap` and
     pooled to ``pool x pool`` before MINE (as is ``x``).
 
-    Example:
-        >>> estimate_layer_mi(model, x_test[:2000], ["layer1", "layer2", "layer3", "layer4"])
-        {'layer1': ..., 'layer2': ..., 'layer3': ..., 'layer4': ...}
+    Args:
+        model: the trained classifier.
+        x: (N, C, H, W) images in [0, 1].
+        layers: dotted layer names (as in ``model.named_modules()``).
+        epochs: MINE's passes over the data.
+        batch_size: pairs per step.
+        lr: Adam's learning rate.
+        hidden: MINE's width.
+        pool: the size inputs and features are pooled to.
+        progress: show tqdm bars.
+        seed: seeds MINE (the global RNG is restored).
+
+    Returns:
+        Layer name -> the DV estimate (nats).
+
+    Examples:
+        >>> import torch
+        >>> from torch import nn
+        >>> from mireg.estimators import estimate_layer_mi
+        >>> model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(256, 10))
+        >>> mi = estimate_layer_mi(model, torch.rand(64, 3, 8, 8), ["0", "1"], epochs=1, hidden=8, progress=False)
+        >>> sorted(mi)
+        ['0', '1']
     """
     check_tensor("x", x, ndim=4)
     if isinstance(layers, str) or not layers:

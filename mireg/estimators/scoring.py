@@ -44,6 +44,24 @@ def global_inputs(model: nn.Module, x: torch.Tensor, *, batch_size: int = 256, l
     The global features are the logits when ``layer`` is None, otherwise the output of that layer
     (read with :class:`FeatureTap`) average-pooled to (N, C). The model is used as it is (set its
     mode before calling).
+
+    Args:
+        model: the classifier.
+        x: (N, C, H, W) images in [0, 1].
+        batch_size: images per forward.
+        layer: the layer whose pooled output is the global input (None: the logits).
+        device: where to run (None: ``x``'s device).
+
+    Returns:
+        ``(logits (N, K), global features (N, D))``.
+
+    Examples:
+        >>> import torch
+        >>> from mireg.estimators import global_inputs
+        >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 10))
+        >>> logits, features = global_inputs(model, torch.rand(4, 3, 8, 8))
+        >>> torch.equal(logits, features)  # layer=None: the logits
+        True
     """
     device = device or model_device(model)
     logits, feats = [], []
@@ -71,8 +89,26 @@ def mi_scores(natural: LocalDIMEstimator, adversarial: LocalDIMEstimator, x: tor
     """The four per-sample scores (see the module docstring), estimators in eval mode, scored in
     consecutive batches of ``batch_size`` (the other samples of a batch are the negatives).
 
-    ``g_nat``/``g_adv`` are the global inputs on ``x``/``x_adv`` (e.g. from :func:`global_inputs`).
-    Returns a dict of (N,) CPU float tensors ``en_nat, en_adv, ea_adv, ea_nat``.
+    Args:
+        natural: the natural estimator E_n.
+        adversarial: the adversarial estimator E_a.
+        x: (N, C, H, W) natural images.
+        x_adv: (N, C, H, W) adversarial images.
+        g_nat: the global inputs on ``x`` (e.g. from :func:`global_inputs`).
+        g_adv: the global inputs on ``x_adv``.
+        batch_size: samples scored together.
+
+    Returns:
+        A dict of (N,) CPU float tensors ``en_nat, en_adv, ea_adv, ea_nat``.
+
+    Examples:
+        >>> import torch
+        >>> from mireg.estimators import LocalDIMEstimator, mi_scores
+        >>> e_n, e_a = LocalDIMEstimator(10, 3, width=8), LocalDIMEstimator(10, 3, width=8)
+        >>> x = torch.rand(4, 3, 8, 8)
+        >>> scores = mi_scores(e_n, e_a, x, x.flip(0), torch.randn(4, 10), torch.randn(4, 10))
+        >>> sorted(scores), scores["en_nat"].shape
+        (['ea_adv', 'ea_nat', 'en_adv', 'en_nat'], torch.Size([4]))
     """
     device = g_nat.device
     out: dict[str, list[torch.Tensor]] = {"en_nat": [], "en_adv": [], "ea_adv": [], "ea_nat": []}
@@ -95,6 +131,21 @@ class EstimatorCheck:
 
     ``frac_en``: fraction of selected samples with E_n(x) > E_n(x_adv); ``frac_ea``: with
     E_a(x_adv) > E_a(x). ``passed``: both mean inequalities hold (and some sample was selected).
+
+    Attributes:
+        n_samples: the samples checked.
+        n_selected: the samples of Eq. 6 among them.
+        en_nat: mean E_n(x) on the selection.
+        en_adv: mean E_n(x_adv).
+        ea_adv: mean E_a(x_adv).
+        ea_nat: mean E_a(x).
+        frac_en: fraction with E_n(x) > E_n(x_adv).
+        frac_ea: fraction with E_a(x_adv) > E_a(x).
+
+    Examples:
+        >>> from mireg.estimators import EstimatorCheck
+        >>> EstimatorCheck(100, 40, en_nat=2.0, en_adv=1.0, ea_adv=1.5, ea_nat=0.5, frac_en=0.9, frac_ea=0.8).passed
+        True
     """
 
     n_samples: int
@@ -154,9 +205,30 @@ def check_estimators(model: nn.Module, natural: LocalDIMEstimator, adversarial: 
     """NAMID Fig. 4 check on held-out data: on the samples of Eq. 6, is E_n(x) > E_n(x_adv) and
     E_a(x_adv) > E_a(x)? ``model`` should be in eval mode.
 
-    Example:
-        >>> check = check_estimators(model.eval(), e_n, e_a, x_test, y_test, x_test_adv)
-        >>> check.passed, print(check)
+    Args:
+        model: the classifier.
+        natural: the natural estimator E_n.
+        adversarial: the adversarial estimator E_a.
+        x: (N, C, H, W) held-out images.
+        y: (N,) labels.
+        x_adv: (N, C, H, W) their adversarial images.
+        batch_size: samples scored together.
+        layer: the estimators' global input layer (None: logits).
+
+    Returns:
+        An :class:`EstimatorCheck`.
+
+    Examples:
+        >>> import torch
+        >>> from torch import nn
+        >>> model = nn.Sequential(nn.Flatten(), nn.Linear(3 * 8 * 8, 10)).eval()
+        >>> x, y = torch.rand(16, 3, 8, 8), torch.randint(0, 10, (16,))
+        >>> from mireg.estimators import check_estimators
+        >>> from mireg.estimators import LocalDIMEstimator
+        >>> e_n, e_a = LocalDIMEstimator(10, 3, width=8), LocalDIMEstimator(10, 3, width=8)
+        >>> check = check_estimators(model, e_n, e_a, x, y, (x + 0.03).clamp(0, 1))
+        >>> check.n_samples
+        16
     """
     device = model_device(model)
     logits_nat, g_nat = global_inputs(model, x, batch_size=batch_size, layer=layer, device=device)

@@ -53,9 +53,30 @@ def train_standard_estimator(model: nn.Module, x: torch.Tensor, *, epochs: int =
     the mean per-sample DV score of its samples (the others are the negatives). Returns the estimator
     in eval mode.
 
-    Example:
-        >>> e = train_standard_estimator(model, x_train, epochs=25)
-        >>> res = standard_mi_analysis(model, e, x_test[:1000], y_test[:1000], {"PGD-10": pgd10})
+    Args:
+        model: the classifier (frozen).
+        x: (N, C, H, W) natural images in [0, 1].
+        epochs: passes over ``x`` (25).
+        batch_size: samples per step (400).
+        lr: Adam's learning rate (1e-2).
+        width: the estimator's width (2048).
+        layer: the global input layer (None: logits).
+        milestones: the fractions of the epochs at which the LR drops x0.1.
+        progress: show a tqdm bar.
+        seed: seeds initialisation and shuffling (the global RNG is restored).
+
+    Returns:
+        The :class:`~mireg.estimators.LocalDIMEstimator` E(x, h(x)), in eval mode.
+
+    Examples:
+        >>> import torch
+        >>> from torch import nn
+        >>> model = nn.Sequential(nn.Flatten(), nn.Linear(3 * 8 * 8, 10)).eval()
+        >>> x, y = torch.rand(16, 3, 8, 8), torch.randint(0, 10, (16,))
+        >>> from mireg.estimators import train_standard_estimator
+        >>> e = train_standard_estimator(model, x, epochs=1, batch_size=8, width=8, progress=False)
+        >>> e.training
+        False
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -102,7 +123,18 @@ def _scores(est: LocalDIMEstimator, x: torch.Tensor, x_adv: torch.Tensor, g_nat:
 @dataclass
 class StandardMIAnalysis:
     """Per attack, the per-sample scores ``nat_nat``, ``adv_adv``, ``nat_adv`` (see the module
-    docstring) of all samples; :meth:`offset_means` gives Fig. 2's numbers."""
+    docstring) of all samples; :meth:`offset_means` gives Fig. 2's numbers.
+
+    Attributes:
+        scores: attack -> {``nat_nat``, ``adv_adv``, ``nat_adv``: (N,) tensors}.
+
+    Examples:
+        >>> import torch
+        >>> from mireg.estimators import StandardMIAnalysis
+        >>> scores = {"nat_nat": torch.tensor([3.0]), "adv_adv": torch.tensor([2.0]), "nat_adv": torch.tensor([1.0])}
+        >>> StandardMIAnalysis({"PGD": scores}).offset_means()
+        {'PGD': {'nat_nat': 2.0, 'adv_adv': 1.0, 'nat_adv': 0.0}}
+    """
 
     scores: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)
 
@@ -118,7 +150,33 @@ def standard_mi_analysis(model: nn.Module, estimator: LocalDIMEstimator, x: torc
                          attacks: Mapping[str, Attack], *, batch_size: int = 256, layer: str | None = None,
                          progress: bool = True) -> StandardMIAnalysis:
     """NAMID Fig. 2: the standard-MI scores of every sample under each attack (model in eval mode,
-    restored after). ``attacks``: name -> callable ``(x, y) -> x_adv``."""
+    restored after).
+
+    Args:
+        model: the classifier.
+        estimator: E(x, h(x)) from :func:`train_standard_estimator`.
+        x: (N, C, H, W) images in [0, 1].
+        y: (N,) labels.
+        attacks: name -> callable ``(x, y) -> x_adv``.
+        batch_size: samples per batch.
+        layer: the estimator's global input layer (None: logits).
+        progress: show tqdm bars.
+
+    Returns:
+        A :class:`StandardMIAnalysis`.
+
+    Examples:
+        >>> import torch
+        >>> from torch import nn
+        >>> model = nn.Sequential(nn.Flatten(), nn.Linear(3 * 8 * 8, 10)).eval()
+        >>> x, y = torch.rand(16, 3, 8, 8), torch.randint(0, 10, (16,))
+        >>> import torchattacks
+        >>> from mireg.estimators import LocalDIMEstimator, standard_mi_analysis
+        >>> res = standard_mi_analysis(model, LocalDIMEstimator(10, 3, width=8), x, y,
+        ...                            {"FGSM": torchattacks.FGSM(model)}, progress=False)
+        >>> sorted(res.offset_means()["FGSM"])
+        ['adv_adv', 'nat_adv', 'nat_nat']
+    """
     check_images("x", x)
     check_labels("y", y, batch=x.shape[0])
     if not isinstance(attacks, Mapping) or not attacks:
@@ -137,7 +195,21 @@ def standard_mi_analysis(model: nn.Module, estimator: LocalDIMEstimator, x: torc
 def fig4_offset_means(scores: Mapping[str, torch.Tensor]) -> dict[str, float]:
     """NAMID Fig. 4's four bars from :func:`~mireg.estimators.analysis.mi_scores` over ALL test samples:
     the natural MI (``en_nat``, ``en_adv``) offset so that its worst case is 0, and the adversarial MI
-    (``ea_nat``, ``ea_adv``) offset likewise (Sec. 4.2)."""
+    (``ea_nat``, ``ea_adv``) offset likewise (Sec. 4.2).
+
+    Args:
+        scores: the (N,) tensors ``en_nat``, ``en_adv``, ``ea_nat``, ``ea_adv``.
+
+    Returns:
+        The four offset means.
+
+    Examples:
+        >>> import torch
+        >>> from mireg.estimators import fig4_offset_means
+        >>> t = torch.tensor
+        >>> fig4_offset_means({"en_nat": t([2.0]), "en_adv": t([1.0]), "ea_nat": t([0.0]), "ea_adv": t([3.0])})
+        {'en_nat': 1.0, 'en_adv': 0.0, 'ea_nat': 0.0, 'ea_adv': 3.0}
+    """
     natural = worst_case_offset_means({"en_nat": scores["en_nat"], "en_adv": scores["en_adv"]})
     adversarial = worst_case_offset_means({"ea_nat": scores["ea_nat"], "ea_adv": scores["ea_adv"]})
     return {k: float(v) for k, v in {**natural, **adversarial}.items()}
@@ -150,10 +222,27 @@ def estimator_comparison(model: nn.Module, estimators: Mapping[str, tuple[LocalD
     four :func:`fig4_offset_means` over ALL the samples ``x`` and their adversarial ``x_adv`` (the same
     ``x_adv`` for every pair). The model is put in eval mode and restored.
 
-    Example:
-        >>> x_adv = run_attack(pgd, x_test, y_test, 256, device, "PGD", False)
-        >>> estimator_comparison(model, {"MIM": (en4, ea4), "Our": (en5, ea5)}, x_test, x_adv)
-        {'MIM': {'en_nat': ..., 'en_adv': ..., 'ea_nat': ..., 'ea_adv': ...}, 'Our': {...}}
+    Args:
+        model: the classifier.
+        estimators: label -> ``(E_n, E_a)``.
+        x: (N, C, H, W) natural images in [0, 1].
+        x_adv: (N, C, H, W) their adversarial images.
+        batch_size: samples scored together.
+        layer: the estimators' global input layer (None: logits).
+
+    Returns:
+        label -> the four offset means ``en_nat``, ``en_adv``, ``ea_nat``, ``ea_adv``.
+
+    Examples:
+        >>> import torch
+        >>> from torch import nn
+        >>> model = nn.Sequential(nn.Flatten(), nn.Linear(3 * 8 * 8, 10)).eval()
+        >>> x = torch.rand(16, 3, 8, 8)
+        >>> from mireg.estimators import LocalDIMEstimator, estimator_comparison
+        >>> pair = LocalDIMEstimator(10, 3, width=8), LocalDIMEstimator(10, 3, width=8)  # trained ones in practice
+        >>> means = estimator_comparison(model, {"MIM": pair, "Our": pair}, x, (x + 0.03).clamp(0, 1))
+        >>> sorted(means), sorted(means["Our"])
+        (['MIM', 'Our'], ['ea_adv', 'ea_nat', 'en_adv', 'en_nat'])
     """
     check_images("x", x)
     check_images("x_adv", x_adv)
@@ -172,7 +261,21 @@ def estimator_comparison(model: nn.Module, estimators: Mapping[str, tuple[LocalD
 
 def plot_estimator_comparison(means: Mapping[str, Mapping[str, float]], path: str | None = None):
     """Fig. 4's bars: natural MI (left) and adversarial MI (right), per estimator pair, natural vs
-    adversarial instances. Returns the ``Figure`` (saved to ``path`` when given)."""
+    adversarial instances.
+
+    Args:
+        means: what :func:`estimator_comparison` returns.
+        path: where to save the figure (None: only return it).
+
+    Returns:
+        The matplotlib ``Figure``.
+
+    Examples:
+        >>> # needs: matplotlib
+        >>> from mireg.estimators import plot_estimator_comparison
+        >>> means = {"MIM": {"en_nat": 1.0, "en_adv": 0.0, "ea_nat": 0.0, "ea_adv": 0.5}}
+        >>> figure = plot_estimator_comparison(means, "fig4.png")
+    """
     require("matplotlib", "plot_estimator_comparison")
     from matplotlib.figure import Figure
 
@@ -199,7 +302,22 @@ def plot_estimator_comparison(means: Mapping[str, Mapping[str, float]], path: st
 
 def plot_standard_mi(analysis: StandardMIAnalysis, path: str | None = None):
     """Fig. 2's plot: per attack, the three offset means; the gap between I(x~; h(x~)) and
-    I(x; h(x~)) shaded. Returns the matplotlib ``Figure`` (saved to ``path`` when given)."""
+    I(x; h(x~)) shaded.
+
+    Args:
+        analysis: a :class:`StandardMIAnalysis`.
+        path: where to save the figure (None: only return it).
+
+    Returns:
+        The matplotlib ``Figure``.
+
+    Examples:
+        >>> # needs: matplotlib
+        >>> import torch
+        >>> from mireg.estimators import StandardMIAnalysis, plot_standard_mi
+        >>> scores = {k: torch.randn(20) for k in ("nat_nat", "adv_adv", "nat_adv")}
+        >>> figure = plot_standard_mi(StandardMIAnalysis({"PGD": scores}), "fig2.png")
+    """
     require("matplotlib", "plot_standard_mi")
     from matplotlib.figure import Figure
 

@@ -22,8 +22,18 @@ def stage_layer(model: nn.Module, index: int) -> str:
     :class:`mireg.models.Normalized`), else entry ``index - 1`` of a ``stages`` tuple the model (or a
     wrapped submodule) declares, as :class:`mireg.models.small_cnn.SmallCNN` does.
 
-    Example:
-        >>> stage_layer(create_model("resnet18"), 2)       # 'model.layer2'
+    Args:
+        model: the model.
+        index: the layer number (>= 1).
+
+    Returns:
+        The dotted submodule name (for :class:`FeatureTap`).
+
+    Examples:
+        >>> from mireg.estimators import stage_layer
+        >>> from mireg.models import create_model
+        >>> stage_layer(create_model("resnet18"), 2), stage_layer(create_model("small_cnn"), 4)
+        ('model.layer2', 'model.fc')
     """
     if isinstance(index, bool) or not isinstance(index, int) or index < 1:
         raise ValueError(f"index must be a layer number >= 1, got {index!r}")
@@ -56,11 +66,19 @@ class FeatureTap:
     forward wins). ``tap(x)`` does both and returns ``(logits, features)``. Use it as a context
     manager, or call :meth:`remove`, to take the hook off.
 
-    Example:
-        >>> with FeatureTap(model, "layer3") as tap:
-        ...     logits, feats = tap(x)       # feats: (B, 256, 8, 8) for a CIFAR ResNet-18
-        >>> estimator = LocalDIMEstimator(global_dim=feats.shape[1], in_channels=3)
-        >>> scores = estimator(x, feats)     # the map is average-pooled to (B, 256)
+    Examples:
+        >>> import torch
+        >>> from torch import nn
+        >>> from mireg.estimators import FeatureTap, LocalDIMEstimator
+        >>> model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(256, 10))
+        >>> x = torch.rand(4, 3, 8, 8)
+        >>> with FeatureTap(model, "1") as tap:
+        ...     logits, feats = tap(x)
+        >>> feats.shape
+        torch.Size([4, 4, 8, 8])
+        >>> estimator = LocalDIMEstimator(global_dim=feats.shape[1], in_channels=3, width=8)
+        >>> estimator(x, feats).shape     # the map is average-pooled to (B, 4)
+        torch.Size([4])
     """
 
     def __init__(self, model: nn.Module, layer: str, *, detach: bool = False, by_input: bool = False) -> None:

@@ -44,7 +44,24 @@ Attack = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 def default_attack(model: nn.Module, eps: float = 8 / 255, alpha: float = 2 / 255, steps: int = 20) -> Attack:
     """The default attack of :func:`train_estimators`: torchattacks' L-inf PGD with a random start,
     eps 8/255, step 2/255, 20 steps, on the frozen model in eval mode (the released
-    ``train_MI_estimator_only_max.py`` uses L-inf PGD-20 at eps 0.031)."""
+    ``train_MI_estimator_only_max.py`` uses L-inf PGD-20 at eps 0.031).
+
+    Args:
+        model: the frozen classifier.
+        eps: the L-inf radius.
+        alpha: the step size.
+        steps: the PGD steps.
+
+    Returns:
+        A torchattacks ``PGD``.
+
+    Examples:
+        >>> import torch
+        >>> from mireg.estimators import default_attack
+        >>> atk = default_attack(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 10)), steps=2)
+        >>> type(atk).__name__, atk.steps
+        ('PGD', 2)
+    """
     import torchattacks
 
     if not isinstance(model, nn.Module):
@@ -63,6 +80,23 @@ class EstimatorTrainingResult:
     epoch (mean losses, mean MI gaps on the selection, #selected samples, #skipped batches);
     ``check``: the held-out Fig. 4 check (None without validation data); ``metadata``: plain-type
     settings, ready for :func:`mireg.estimators.save_estimators`.
+
+    Attributes:
+        natural: E_n.
+        adversarial: E_a.
+        history: one dict per epoch.
+        check: an :class:`~mireg.estimators.EstimatorCheck`, or None.
+        metadata: plain-type settings.
+
+    Examples:
+        >>> import torch
+        >>> from torch import nn
+        >>> model = nn.Sequential(nn.Flatten(), nn.Linear(3 * 8 * 8, 10)).eval()
+        >>> x, y = torch.rand(16, 3, 8, 8), torch.randint(0, 10, (16,))
+        >>> from mireg.estimators import train_estimators
+        >>> res = train_estimators(model, x, y, epochs=1, batch_size=8, width=8, progress=False)
+        >>> type(res).__name__, len(res.history), res.check
+        ('EstimatorTrainingResult', 1, None)
     """
 
     natural: LocalDIMEstimator
@@ -93,21 +127,26 @@ def train_estimators(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, atta
     Args:
         model: the pre-trained classifier h0 (logits-only forward); put in eval mode, never updated,
             restored to its mode afterwards.
-        x, y: training images in [0, 1] (N, C, H, W) and labels (N,).
+        x: training images in [0, 1] (N, C, H, W).
+        y: their labels (N,).
         attack: any callable ``(x, y) -> x_adv``; default :func:`default_attack` (L-inf PGD-20, eps
             8/255). Ignored for the sets whose ``x_adv``/``x_val_adv`` are given.
-        epochs, batch_size, lr: Adam (lr 1e-2 as the paper's code), 25 epochs and batch 400 (the
-            released ``train_MI_estimator.py``); the LR drops x0.1 at the ``milestones`` fractions of
-            the epochs (the code's 10 and 20 of 25).
+        epochs: passes over the data (25, the released ``train_MI_estimator.py``).
+        batch_size: samples per step (400, the released code).
+        lr: Adam's learning rate (1e-2, the paper's code); it drops x0.1 at the ``milestones``.
         objective: ``"eq5"`` (default, Eq. 5 with the subtracted MI clamped at 0), ``"eq5-literal"``
             or ``"mim"`` (Eq. 4), see the module docstring.
-        x_val, y_val: held-out data for the Fig. 4 check (``result.check``).
+        x_val: held-out images for the Fig. 4 check (``result.check``).
+        y_val: their labels.
         device: where to train (default: the model's device).
         progress: show tqdm progress bars.
         seed: seeds initialisation, shuffling and the attack's random start (global RNG restored).
         width: estimator width (the paper's 2048).
         layer: read the global input from this layer of ``model`` (a :class:`FeatureTap`) instead of
             the logits.
+        milestones: the fractions of the epochs at which the LR drops x0.1 (the code's 10 and 20 of 25).
+        x_adv: precomputed adversarial images of ``x`` (then ``attack`` is not run on them).
+        x_val_adv: precomputed adversarial images of ``x_val``.
 
     Every batch (of size >= 2) contributes all its samples as negatives; only the samples of Eq. 6
     enter the objective, and batches without any are skipped. The estimators train in train mode
@@ -116,9 +155,15 @@ def train_estimators(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, atta
     Returns:
         :class:`EstimatorTrainingResult` with ``natural``, ``adversarial``, ``history``, ``check``.
 
-    Example:
-        >>> res = train_estimators(model, x_train, y_train, epochs=25, x_val=x_test, y_val=y_test)
-        >>> print(res.check)       # E_n(x) > E_n(x_adv) and E_a(x_adv) > E_a(x) on held-out data?
+    Examples:
+        >>> import torch
+        >>> from torch import nn
+        >>> model = nn.Sequential(nn.Flatten(), nn.Linear(3 * 8 * 8, 10)).eval()
+        >>> x, y = torch.rand(16, 3, 8, 8), torch.randint(0, 10, (16,))
+        >>> from mireg.estimators import default_attack, save_estimators, train_estimators
+        >>> res = train_estimators(model, x, y, attack=default_attack(model, steps=2), epochs=1, batch_size=8,
+        ...                        width=8, x_val=x, y_val=y, progress=False)
+        >>> check = res.check       # E_n(x) > E_n(x_adv) and E_a(x_adv) > E_a(x) on held-out data?
         >>> save_estimators("estimators.pt", res.natural, res.adversarial, res.metadata)
     """
     if not isinstance(model, nn.Module):

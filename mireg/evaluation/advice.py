@@ -55,7 +55,7 @@ ADVICE: dict[str, tuple[str, str]] = {
 def next_steps(failed: list[Any], *, norm: str, eps: str, checkpoint: str | None = None) -> list[dict[str, str]]:
     """``[{"check", "meaning", "run"}]`` for the failed checks (objects with ``.name``), commands filled in.
 
-    Example:
+    Examples:
         >>> steps = next_steps(report.failed_checks, norm="Linf", eps="8/255", checkpoint="runs/at/best.pt")
         >>> steps[0]["run"]      # e.g. 'mireg eval runs/at/best.pt --suite robustbench-linf --eps 8/255'
     """

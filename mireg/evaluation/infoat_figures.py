@@ -58,7 +58,7 @@ def robust_vs_nonrobust_mi(model: nn.Module, x: torch.Tensor, y: torch.Tensor, l
     Returns ``{"robust": {layer: nats}, "non_robust": {layer: nats}, "n_robust", "n_non_robust",
     "n_used"}``. The model is put in eval mode and restored.
 
-    Example:
+    Examples:
         >>> out = robust_vs_nonrobust_mi(model, x_test[:2000], y_test[:2000],
         ...                               ["model.layer1", "model.layer2", "model.layer3", "model.layer4"])
         >>> plot_robust_vs_nonrobust_mi(out, "fig1a.png")

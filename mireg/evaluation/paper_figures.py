@@ -84,7 +84,7 @@ def infoat_fig1a(model: nn.Module, x: torch.Tensor, y: torch.Tensor, out_dir: st
     ``eps``) at layers #1-#4 (:func:`mireg.estimators.stage_layer`, or ``layers``); see
     :func:`mireg.evaluation.infoat_figures.robust_vs_nonrobust_mi`. ``x`` (N, C, H, W) in [0, 1], ``y`` (N,).
 
-    Example:
+    Examples:
         >>> infoat_fig1a(model, x_test[:1000], y_test[:1000], "figs")["robust"]   # {layer: nats}
     """
     layers = list(layers) if layers else [stage_layer(model, k) for k in (1, 2, 3, 4)]
@@ -100,7 +100,7 @@ def infoat_fig1b(model: nn.Module, x: torch.Tensor, y: torch.Tensor, out_dir: st
     """InfoAT Fig. 1(b): clean prediction entropy against the smallest radius of ``eps`` x
     :data:`FIG1B_RADII` at which L-inf PGD-10 succeeds (:func:`~mireg.evaluation.analysis.entropy_vs_perturbation`).
 
-    Example:
+    Examples:
         >>> infoat_fig1b(model, x_test[:1000], y_test[:1000], "figs")["correlation"]
     """
     grid = [eps * m for m in FIG1B_RADII]
@@ -116,7 +116,7 @@ def infoat_fig4(model: nn.Module, x: torch.Tensor, y: torch.Tensor, out_dir: str
     """InfoAT Fig. 4: the loss change along a filter-normalised weight direction, clean and L-inf
     PGD-10 (re-crafted at every alpha; :func:`~mireg.evaluation.analysis.weight_loss_surface`).
 
-    Example:
+    Examples:
         >>> infoat_fig4(model, x_test[:1000], y_test[:1000], "figs")["adversarial_change"]
     """
     data = weight_loss_surface(model, x, y, alphas=alphas, eps=eps, steps=steps, batch_size=batch_size, seed=seed)
@@ -131,7 +131,7 @@ def infoat_fig5(model: nn.Module, x: torch.Tensor, y: torch.Tensor, out_dir: str
     by the PGD-10 direction and a random sign direction, every point inside the ball
     (:func:`~mireg.evaluation.analysis.input_loss_surface`).
 
-    Example:
+    Examples:
         >>> infoat_fig5(model, x_test[7:8], y_test[7:8], "figs")["loss"]   # points x points
     """
     data = input_loss_surface(model, x, y, eps=eps, points=points, steps=steps, seed=seed)
@@ -167,7 +167,7 @@ def namid_fig2(model: nn.Module, x_train: torch.Tensor, x: torch.Tensor, y: torc
     ``x_train`` (:func:`~mireg.estimators.train_standard_estimator`; the paper gives no budget: the
     estimators' 25 epochs, batch 400, width 2048). ``model`` should be naturally trained.
 
-    Example:
+    Examples:
         >>> namid_fig2(clean_model, x_train, x_test, y_test, "figs")["offset_means"]["PGD-10"]
     """
     g = torch.Generator().manual_seed(seed)
@@ -198,7 +198,7 @@ def namid_fig4(model: nn.Module, estimators: Mapping[str, tuple[LocalDIMEstimato
     same adversarial samples of ``attack`` (default: L-inf PGD-10 at ``eps``, step eps/4, the paper's
     training attack of Sec. 4.1; the paper does not name Fig. 4's attack).
 
-    Example:
+    Examples:
         >>> namid_fig4(at_model, {"MIM": (en4, ea4), "Our": (en5, ea5)}, x_test, y_test, "figs")
     """
     device = model_device(model)

@@ -54,6 +54,15 @@ class AttackResult:
             never counted as successes).
         range_violations: points whose adversarial example left [0, 1] (never counted as successes).
         config: the resolved attack description (name, arguments, citation).
+
+    Examples:
+        >>> import torch, mireg
+        >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 10))
+        >>> x, y = torch.rand(8, 3, 8, 8), torch.randint(0, 10, (8,))
+        >>> report = mireg.evaluate(model, (x, y), suite="quick", max_steps=2, progress=False)
+        >>> result = report.results["PGD-20"]  # an AttackResult
+        >>> result.robust.shape, result.ball_violations
+        (torch.Size([8]), 0)
     """
 
     label: str
@@ -82,7 +91,19 @@ class AttackResult:
 
 @dataclasses.dataclass
 class SanityCheck:
-    """One gradient-masking check: ``passed`` is False when the check is violated."""
+    """One gradient-masking check: ``passed`` is False when the check is violated.
+
+    Attributes:
+        name: the check's name.
+        passed: False when the check is violated.
+        message: one line for the report.
+        details: the numbers behind it.
+
+    Examples:
+        >>> from mireg.evaluation import SanityCheck
+        >>> SanityCheck("eps-monotone", True, "accuracy falls as eps grows").to_dict()["passed"]
+        True
+    """
 
     name: str
     passed: bool
@@ -97,12 +118,28 @@ class SanityCheck:
 class EvaluationReport:
     """Clean accuracy, robust accuracy per attack, per-sample worst case and sanity checks.
 
-    Example::
+    Attributes:
+        suite: the suite's name.
+        norm: the threat model's norm.
+        eps: the radius.
+        labels: (n,) labels of the points evaluated.
+        clean_pred: (n,) clean predictions.
+        results: attack label -> :class:`AttackResult`.
+        indices: which points of the data were evaluated (None: the first n).
+        checks: the gradient-masking :class:`SanityCheck` s.
+        eps_curve: robust accuracy against eps (the "eps" probe), or None.
+        skipped: attack label -> why it did not run.
+        meta: settings and versions recorded with the report.
 
-        >>> report = mireg.evaluate(model, (x_test, y_test), suite="quick", n=1000)
-        >>> print(report.table())
-        >>> report.worst_case_accuracy, report.robust_accuracy["PGD-20"]
-        >>> report.save("runs/eval")      # report.json + outcomes.npz (+ plots with report.plot())
+    Examples:
+        >>> import torch, mireg
+        >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 10))
+        >>> x, y = torch.rand(8, 3, 8, 8), torch.randint(0, 10, (8,))
+        >>> report = mireg.evaluate(model, (x, y), suite="quick", max_steps=2, progress=False)
+        >>> table = report.table()
+        >>> report.worst_case_accuracy <= report.robust_accuracy["PGD-20"] <= report.clean_accuracy
+        True
+        >>> paths = report.save("runs/eval")  # report.json + outcomes.npz (+ plots with report.plot())
     """
 
     suite: str

@@ -1,10 +1,9 @@
 """The evaluation runner: ``mireg.evaluate(model, data, suite=...) -> EvaluationReport``.
 
-Every attack of the suite runs on the same first ``n`` test points, only on the points the model
-classifies correctly clean (they are the only ones that can count as robust), in eval mode, fp32,
-with a fixed seed per attack. Per-sample outcomes are kept, so the worst case over the suite is an
-exact per-sample AND (see :mod:`mireg.evaluation.report`). The model's train/eval flags and device
-are restored afterwards, also when an attack raises.
+Every attack of the suite runs on the same first ``n`` test points, only on the points the model classifies correctly
+clean (they are the only ones that can count as robust), in eval mode, fp32, with a fixed seed per attack. Per-sample
+outcomes are kept, so the worst case over the suite is an exact per-sample AND (see :mod:`mireg.evaluation.report`).
+The model's train/eval flags and device are restored afterwards, also when an attack raises.
 """
 
 from __future__ import annotations
@@ -40,10 +39,21 @@ def load_data(data: Any, n: int | None = None) -> tuple[torch.Tensor, torch.Tens
     """``(x float32 in [0, 1], y long)`` from a tuple, an ``ImageTensors``-like object, a torch ``Dataset``
     or ``DataLoader``, or a dataset name.
 
-    A name loads the dataset's test split through :func:`mireg.data.load_dataset`. uint8 images
-    are divided by 255. ``n`` keeps the FIRST n points (the RobustBench convention); of a Dataset or
-    DataLoader only those are read (:func:`mireg.data.collect`, values unchanged; a shuffling
-    DataLoader is refused).
+    A name loads the dataset's test split through :func:`mireg.data.load_dataset`. uint8 images are divided
+    by 255. ``n`` keeps the FIRST n points (the RobustBench convention); of a Dataset or DataLoader only those
+    are read (:func:`mireg.data.collect`, values unchanged; a shuffling DataLoader is refused).
+
+    Args:
+        data: ``(x, y)``, an ``ImageTensors``-like object, a Dataset, a DataLoader or a dataset name.
+        n: keep the first n points (None: all).
+
+    Returns:
+        ``(x, y)``.
+
+    Examples:
+        >>> import torch, mireg.evaluation
+        >>> mireg.evaluation.load_data((torch.full((2, 1, 1, 1), 255, dtype=torch.uint8), torch.arange(2)), n=1)
+        (tensor([[[[1.]]]]), tensor([0]))
     """
     if isinstance(data, str):
         from mireg.data import load_dataset
@@ -224,9 +234,8 @@ def evaluate(model: nn.Module, data: Any, suite: str | Suite = "quick", eps: flo
 
     Args:
         model: maps images in [0, 1] (N, C, H, W) to logits (N, K); normalization inside the model.
-        data: ``(x, y)`` tensors, a :class:`mireg.data.ImageTensors`, a torch ``Dataset`` of (image in
-            [0, 1], label) or an unshuffled ``DataLoader`` (its first ``n`` points are read), or a
-            dataset name (its test split).
+        data: ``(x, y)`` tensors, a :class:`mireg.data.ImageTensors`, a torch ``Dataset`` of (image in [0, 1],
+            label), an unshuffled ``DataLoader`` (its first ``n`` points are read) or a dataset name (test split).
         suite: a name in ``SUITES`` ("infoat", "namid-linf", "namid-l2", "quick", "blackbox",
             "robustbench-linf", "robustbench-l2") or a :class:`Suite`.
         eps: radius (default: the suite's, 8/255 or 0.5); step sizes scale with it.
@@ -246,11 +255,11 @@ def evaluate(model: nn.Module, data: Any, suite: str | Suite = "quick", eps: flo
     Returns:
         An :class:`EvaluationReport` (``print(report.table())``, ``report.save(dir)``, ``report.plot(dir)``).
 
-    Example::
-
-        >>> import mireg
-        >>> report = mireg.evaluate(model, (x_test, y_test), suite="infoat", n=1000)
-        >>> print(report.table())
+    Examples:
+        >>> import torch, mireg
+        >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 10))
+        >>> x_test, y_test = torch.rand(8, 3, 8, 8), torch.randint(0, 10, (8,))
+        >>> report = mireg.evaluate(model, (x_test, y_test), suite="infoat", max_steps=2, progress=False)  # smoke test
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")

@@ -87,6 +87,12 @@ class AttackSpec:
             ``last_cost <= last_budget`` and the image is in [0, 1]. Its L-inf / L2 size is not
             bounded; the runner records ``last_cost / sum(x)`` (the transport distance per unit of
             image mass, comparable to eps) as the perturbation size.
+
+    Examples:
+        >>> from mireg.evaluation import AttackSpec
+        >>> spec = AttackSpec("PGD-20", "pgd", {"alpha": 2 / 255, "steps": 20}, citation="Madry et al. 2018")
+        >>> spec.describe()["attack"], spec.scaled
+        ('pgd', ('alpha',))
     """
 
     label: str
@@ -123,7 +129,20 @@ class AttackSpec:
 
 @dataclasses.dataclass(frozen=True)
 class ResolvedAttack:
-    """A suite entry with its final arguments for one eps (and budget cap)."""
+    """A suite entry with its final arguments for one eps (and budget cap).
+
+    Attributes:
+        spec: the :class:`AttackSpec`.
+        norm: the threat model's norm.
+        eps: the radius it runs at.
+        kwargs: the attack's final arguments (eps filled in, steps scaled and capped).
+
+    Examples:
+        >>> from mireg.evaluation import get_suite
+        >>> entry = get_suite("quick").resolve(eps=4 / 255)[0]  # a ResolvedAttack
+        >>> entry.label, entry.kwargs["eps"] == 4 / 255
+        ('PGD-20', True)
+    """
 
     spec: AttackSpec
     norm: str
@@ -162,6 +181,13 @@ class Suite:
             e.g. ``("PGD-100", "PGD-20", "FGSM")`` means acc(PGD-100) <= acc(PGD-20) <= acc(FGSM).
         citation: the paper (section/table) the suite reproduces.
         description: one line for ``mireg eval --help``.
+
+    Examples:
+        >>> from mireg.evaluation import AttackSpec, Suite
+        >>> entries = (AttackSpec("FGSM", "fgsm"), AttackSpec("PGD-5", "pgd", {"steps": 5}))
+        >>> suite = Suite("tiny", "Linf", 8 / 255, entries, orderings=(("PGD-5", "FGSM"),))
+        >>> [spec.label for spec in suite.attacks]  # mireg.evaluate(model, data, suite=suite) runs it
+        ['FGSM', 'PGD-5']
     """
 
     name: str
@@ -230,7 +256,20 @@ class Suite:
 
 
 def get_suite(suite: str | Suite) -> Suite:
-    """A registered suite by name, or the :class:`Suite` itself."""
+    """A registered suite by name, or the :class:`Suite` itself.
+
+    Args:
+        suite: a name in :data:`mireg.registry.SUITES` or a :class:`Suite`.
+
+    Returns:
+        The :class:`Suite`.
+
+    Examples:
+        >>> from mireg.evaluation import get_suite
+        >>> suite = get_suite("quick")
+        >>> suite.norm, [spec.label for spec in suite.attacks]
+        ('Linf', ['PGD-20', 'APGD-CE'])
+    """
     if isinstance(suite, Suite):
         return suite
     return SUITES.create(suite)

@@ -15,6 +15,15 @@ def at_loss(logits_adv: torch.Tensor, y: torch.Tensor, *, reduction: str = "mean
         logits_adv: (B, K) logits on the adversarial batch.
         y: (B,) labels.
         reduction: "mean" | "sum" | "none".
+
+    Returns:
+        The cross-entropy: a scalar, or (B,) with ``reduction="none"``.
+
+    Examples:
+        >>> import torch
+        >>> from mireg.functional import at_loss
+        >>> at_loss(torch.zeros(2, 10), torch.tensor([0, 1]))  # uniform output: log 10
+        tensor(2.3026)
     """
     if y is None:
         raise ValueError("y (integer labels of shape (B,)) is required by this loss")

@@ -33,9 +33,20 @@ def divergence(logits_nat: torch.Tensor, logits_adv: torch.Tensor, *, kind: str 
     Logs are log-softmaxes, so the result and its gradient stay finite for any logits.
 
     Args:
-        logits_nat, logits_adv: (B, K) logits.
+        logits_nat: (B, K) logits on natural inputs.
+        logits_adv: (B, K) logits on adversarial inputs.
         kind: one of "mse", "js", "kl", "ce".
         reduction: "mean" | "sum" | "none".
+
+    Returns:
+        The divergence: a scalar, or (B,) with ``reduction="none"``.
+
+    Examples:
+        >>> import torch
+        >>> from mireg.functional import divergence
+        >>> logits = torch.randn(4, 10)
+        >>> divergence(logits, logits, kind="js", reduction="none")  # equal outputs: 0
+        tensor([0., 0., 0., 0.])
     """
     check_pair(logits_nat, logits_adv, reduction=reduction)
     check_choice("kind", kind, DIVERGENCES)
@@ -58,7 +69,24 @@ def _divergence(logits_nat: torch.Tensor, logits_adv: torch.Tensor, kind: str) -
 def sample_weight(logits_nat: torch.Tensor, y: torch.Tensor | None = None, *, kind: str = "entropy",
                   detach: bool = False, normalize_entropy: bool = False) -> torch.Tensor:
     """Per-sample weight (B,): the natural output's entropy H(p(x)) (InfoAT), 1 (none), or 1 - p_y(x)
-    (MART's weight; needs ``y``). ``detach=True`` makes it a constant for the gradient."""
+    (MART's weight; needs ``y``).
+
+    Args:
+        logits_nat: (B, K) logits on natural inputs.
+        y: (B,) labels, needed only for ``kind="1-p_y"``.
+        kind: "entropy" | "none" | "1-p_y".
+        detach: make the weight a constant for the gradient.
+        normalize_entropy: divide the entropy by log K.
+
+    Returns:
+        The weights, shape (B,).
+
+    Examples:
+        >>> import torch
+        >>> from mireg.functional import sample_weight
+        >>> sample_weight(torch.zeros(2, 10), torch.tensor([0, 1]), kind="1-p_y")
+        tensor([0.9000, 0.9000])
+    """
     check_choice("weight", kind, WEIGHTS)
     if kind == "entropy":
         weight = _entropy(logits_nat, normalize_entropy)
@@ -79,13 +107,24 @@ def weighted_divergence(logits_nat: torch.Tensor, logits_adv: torch.Tensor, y: t
     With the defaults it is :math:`H(p(x)) \cdot \|p(x_{adv}) - p(x)\|_2^2` (Eq. 16 weighted as in Eq. 17).
 
     Args:
-        logits_nat, logits_adv: (B, K) logits on natural and adversarial inputs.
+        logits_nat: (B, K) logits on natural inputs.
+        logits_adv: (B, K) logits on adversarial inputs.
         y: (B,) labels, needed only for ``weight="1-p_y"``.
         divergence: "mse" | "js" | "kl" | "ce" (see :func:`divergence`).
         weight: "entropy" | "none" | "1-p_y" (see :func:`sample_weight`).
         detach_weight: treat the weight as a constant (stop-gradient).
         normalize_entropy: divide the entropy weight by log K.
         reduction: "mean" | "sum" | "none".
+
+    Returns:
+        The weighted divergence: a scalar, or (B,) with ``reduction="none"``.
+
+    Examples:
+        >>> import torch
+        >>> from mireg.functional import weighted_divergence
+        >>> nat, adv = torch.randn(4, 10), torch.randn(4, 10)
+        >>> weighted_divergence(nat, adv, divergence="kl", weight="none").shape
+        torch.Size([])
     """
     y = check_pair(logits_nat, logits_adv, y, needs_labels=weight == "1-p_y", reduction=reduction)
     check_choice("divergence", divergence, DIVERGENCES)
@@ -102,7 +141,19 @@ def entropy_weighted_mse(logits_nat: torch.Tensor, logits_adv: torch.Tensor, *, 
                          normalize_entropy: bool = False, reduction: str = "mean") -> torch.Tensor:
     r""":math:`H(p(x)) \cdot \|p(x_{adv}) - p(x)\|_2^2` (InfoAT Eq. 16, weighted as in Eq. 17).
 
-    Example:
+    Args:
+        logits_nat: (B, K) logits on natural inputs.
+        logits_adv: (B, K) logits on adversarial inputs.
+        detach_weight: treat the entropy weight as a constant (stop-gradient).
+        normalize_entropy: divide the entropy by log K.
+        reduction: "mean" | "sum" | "none".
+
+    Returns:
+        A scalar, or (B,) with ``reduction="none"``.
+
+    Examples:
+        >>> import torch
+        >>> from mireg.functional import entropy_weighted_mse
         >>> nat, adv = torch.randn(4, 10), torch.randn(4, 10)
         >>> entropy_weighted_mse(nat, adv).shape
         torch.Size([])

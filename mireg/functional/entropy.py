@@ -21,7 +21,12 @@ def entropy(logits: torch.Tensor, *, normalize: bool = False, reduction: str = "
         normalize: divide by log K.
         reduction: "mean" | "sum" | "none" (per-sample (B,)).
 
-    Example:
+    Returns:
+        The entropy: a scalar, or (B,) with ``reduction="none"``.
+
+    Examples:
+        >>> import torch
+        >>> from mireg.functional import entropy
         >>> entropy(torch.zeros(1, 10), reduction="none")  # uniform: log 10
         tensor([2.3026])
     """

@@ -34,17 +34,29 @@ def infoat_term(logits_nat: torch.Tensor, logits_adv: torch.Tensor, lam: float =
     Minimising ``-beta * H(p(x_adv))`` raises the entropy of the adversarial output.
 
     Args:
-        logits_nat, logits_adv: (B, K) logits on natural and adversarial inputs.
+        logits_nat: (B, K) logits on natural inputs.
+        logits_adv: (B, K) logits on adversarial inputs.
         lam: weight λ >= 0 of the entropy-weighted distance (paper: 2.5).
         beta: weight β >= 0 of the adversarial entropy (paper: 0.2).
         y: (B,) labels, needed only for ``weight="1-p_y"``.
-        divergence, weight, detach_weight, normalize_entropy: ablation options of
-            :func:`mireg.functional.weighted_divergence`; ``normalize_entropy`` also applies to the
-            β entropy.
+        divergence: "mse" | "js" | "kl" | "ce" (ablation; see :func:`mireg.functional.weighted_divergence`).
+        weight: "entropy" | "none" | "1-p_y" (ablation).
+        detach_weight: treat the weight as a constant (ablation).
+        normalize_entropy: divide both entropies by log K.
         entropy_term: the entropy term of the ablation of Fig. 3d, one of :data:`ENTROPY_TERMS`:
             ``"-adv"`` (Eq. 17: ``- beta H(p(x_adv))``), ``"+adv"`` (``+ beta H(p(x_adv))``),
             ``"-nat"`` / ``"+nat"`` (``-/+ beta H(p(x))``) or ``"none"`` (no entropy term).
         reduction: "mean" | "sum" | "none".
+
+    Returns:
+        The regulariser: a scalar, or (B,) with ``reduction="none"``.
+
+    Examples:
+        >>> import torch
+        >>> from mireg.functional import infoat_term
+        >>> nat, adv = torch.randn(4, 10), torch.randn(4, 10)
+        >>> infoat_term(nat, adv, lam=2.5, beta=0.2, reduction="none").shape
+        torch.Size([4])
     """
     y = check_pair(logits_nat, logits_adv, y, needs_labels=weight == "1-p_y", reduction=reduction)
     check_number("lam", lam, low=0)
@@ -76,9 +88,27 @@ def infoat_loss(logits_nat: torch.Tensor, logits_adv: torch.Tensor, y: torch.Ten
 
     With ``lam = beta = 0`` it is Madry AT (cross-entropy on the adversarial batch).
 
-    Example:
+    Args:
+        logits_nat: (B, K) logits on natural inputs.
+        logits_adv: (B, K) logits on adversarial inputs.
+        y: (B,) labels.
+        lam: weight λ >= 0 of the entropy-weighted distance (paper: 2.5).
+        beta: weight β >= 0 of the adversarial entropy (paper: 0.2).
+        divergence: "mse" | "js" | "kl" | "ce" (ablation).
+        weight: "entropy" | "none" | "1-p_y" (ablation).
+        detach_weight: treat the weight as a constant (ablation).
+        normalize_entropy: divide both entropies by log K.
+        reduction: "mean" | "sum" | "none".
+
+    Returns:
+        The loss: a scalar, or (B,) with ``reduction="none"``.
+
+    Examples:
+        >>> import torch
+        >>> from mireg.functional import infoat_loss
         >>> nat, adv, y = torch.randn(8, 10), torch.randn(8, 10), torch.randint(0, 10, (8,))
-        >>> loss = infoat_loss(nat, adv, y, lam=2.5, beta=0.2)
+        >>> infoat_loss(nat, adv, y, lam=2.5, beta=0.2).shape
+        torch.Size([])
     """
     y = check_pair(logits_nat, logits_adv, y, needs_labels=True, reduction=reduction)
     check_number("lam", lam, low=0)
@@ -103,6 +133,16 @@ def infopgd_objective(logits_adv: torch.Tensor, y: torch.Tensor, logits_nat: tor
         lam: λ >= 0; with 0 this is the cross-entropy of PGD.
         normalize_entropy: divide H(p(x)) by log K.
         reduction: "mean" | "sum" | "none".
+
+    Returns:
+        The objective the attack ascends: a scalar, or (B,) with ``reduction="none"``.
+
+    Examples:
+        >>> import torch
+        >>> from mireg.functional import infopgd_objective
+        >>> adv, y, nat = torch.randn(4, 10), torch.randint(0, 10, (4,)), torch.randn(4, 10)
+        >>> infopgd_objective(adv, y, nat, lam=2.5, reduction="none").shape
+        torch.Size([4])
     """
     y = check_pair(logits_nat, logits_adv, y, needs_labels=True, reduction=reduction)
     check_number("lam", lam, low=0)

@@ -32,7 +32,8 @@ def mi_weighted_term(logits_nat: torch.Tensor, logits_adv: torch.Tensor, mi: tor
     is Eq. 17 (:func:`mireg.functional.infoat_term`).
 
     Args:
-        logits_nat, logits_adv: (B, K) logits on natural and adversarial inputs.
+        logits_nat: (B, K) logits on natural inputs.
+        logits_adv: (B, K) logits on adversarial inputs.
         mi: the weight ``w``: the batch MI estimate (a number or a 0-d tensor, the same for every
             sample, as in Eq. 19) or a (B,) tensor of per-sample weights. Used as given: its gradient,
             if it has one, flows; clamping a negative estimate is the caller's choice.
@@ -41,9 +42,16 @@ def mi_weighted_term(logits_nat: torch.Tensor, logits_adv: torch.Tensor, mi: tor
         divergence: "mse" (the paper's squared L2 on probabilities) | "js" | "kl" | "ce".
         reduction: "mean" | "sum" | "none".
 
-    Example:
+    Returns:
+        The term: a scalar, or (B,) with ``reduction="none"``.
+
+    Examples:
+        >>> import torch
+        >>> from mireg.functional import mi_weighted_term
         >>> nat, adv = torch.randn(8, 10), torch.randn(8, 10)
-        >>> mi_weighted_term(nat, adv, torch.tensor(0.7))   # lam * 0.7 * mean ||p' - p||^2 - beta * mean H(p')
+        >>> # lam * 0.7 * mean ||p' - p||^2 - beta * mean H(p')
+        >>> mi_weighted_term(nat, adv, torch.tensor(0.7)).shape
+        torch.Size([])
     """
     check_pair(logits_nat, logits_adv, reduction=reduction)
     check_number("lam", lam, low=0)

@@ -32,10 +32,24 @@ def mart_loss(logits_nat: torch.Tensor, logits_adv: torch.Tensor, y: torch.Tenso
     ``detach_weight`` (the reference does not detach it).
 
     Args:
-        logits_nat, logits_adv: (B, K) logits; y: (B,) labels.
+        logits_nat: (B, K) logits on natural inputs.
+        logits_adv: (B, K) logits on adversarial inputs.
+        y: (B,) labels.
         beta: β >= 0 (reference: 5.0 for ResNet-18, 6.0 for WRN-34-10 and the function default).
         weight: "1-p_y" (MART) or "entropy" (MART+).
+        detach_weight: treat the weight as a constant (stop-gradient).
+        normalize_entropy: divide the entropy weight by log K (``weight="entropy"`` only).
         reduction: "mean" | "sum" | "none".
+
+    Returns:
+        The loss: a scalar, or (B,) with ``reduction="none"``.
+
+    Examples:
+        >>> import torch
+        >>> from mireg.functional import mart_loss
+        >>> nat, adv, y = torch.randn(4, 10), torch.randn(4, 10), torch.randint(0, 10, (4,))
+        >>> mart_loss(nat, adv, y, beta=6.0, reduction="none").shape
+        torch.Size([4])
     """
     y = check_pair(logits_nat, logits_adv, y, needs_labels=True, reduction=reduction)
     check_number("beta", beta, low=0)
@@ -60,6 +74,26 @@ def mart_loss(logits_nat: torch.Tensor, logits_adv: torch.Tensor, y: torch.Tenso
 def mart_plus_loss(logits_nat: torch.Tensor, logits_adv: torch.Tensor, y: torch.Tensor, beta: float = 6.0, *,
                    detach_weight: bool = False, normalize_entropy: bool = False,
                    reduction: str = "mean") -> torch.Tensor:
-    """MART+ (InfoAT paper): :func:`mart_loss` with the KL weighted by H(p(x)) instead of 1 - p_y."""
+    """MART+ (InfoAT paper): :func:`mart_loss` with the KL weighted by H(p(x)) instead of 1 - p_y.
+
+    Args:
+        logits_nat: (B, K) logits on natural inputs.
+        logits_adv: (B, K) logits on adversarial inputs.
+        y: (B,) labels.
+        beta: β >= 0 of the entropy-weighted KL.
+        detach_weight: treat the entropy weight as a constant (stop-gradient).
+        normalize_entropy: divide the entropy by log K.
+        reduction: "mean" | "sum" | "none".
+
+    Returns:
+        The loss: a scalar, or (B,) with ``reduction="none"``.
+
+    Examples:
+        >>> import torch
+        >>> from mireg.functional import mart_plus_loss
+        >>> nat, adv, y = torch.randn(4, 10), torch.randn(4, 10), torch.randint(0, 10, (4,))
+        >>> mart_plus_loss(nat, adv, y).shape
+        torch.Size([])
+    """
     return mart_loss(logits_nat, logits_adv, y, beta, weight="entropy", detach_weight=detach_weight,
                      normalize_entropy=normalize_entropy, reduction=reduction)

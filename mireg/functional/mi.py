@@ -50,8 +50,11 @@ def dv_local_scores(local: torch.Tensor, global_: torch.Tensor, *, diagonal: str
         the DV bound is undefined: the score is defined as 0 (a tensor connected to the inputs'
         graph with zero gradient), never NaN.
 
-    Example:
-        >>> scores = dv_local_scores(torch.randn(8, 16, 4), torch.randn(8, 16))  # (8,)
+    Examples:
+        >>> import torch
+        >>> from mireg.functional import dv_local_scores
+        >>> dv_local_scores(torch.randn(8, 16, 4), torch.randn(8, 16)).shape
+        torch.Size([8])
     """
     check_tensor("local", local, ndim=3)
     check_tensor("global_", global_, min_ndim=2)
@@ -89,8 +92,11 @@ def dv_bound(t_joint: torch.Tensor, t_marginal: torch.Tensor) -> torch.Tensor:
     Returns:
         A scalar tensor (nats).
 
-    Example:
-        >>> dv_bound(torch.tensor([1.0, 2.0]), torch.tensor([0.0, 0.0]))  # tensor(1.5000)
+    Examples:
+        >>> import torch
+        >>> from mireg.functional import dv_bound
+        >>> dv_bound(torch.tensor([1.0, 2.0]), torch.tensor([0.0, 0.0]))
+        tensor(1.5000)
     """
     check_tensor("t_joint", t_joint, ndim=1)
     check_tensor("t_marginal", t_marginal, ndim=1)
@@ -119,8 +125,12 @@ def mine_surrogate(t_joint: torch.Tensor, t_marginal: torch.Tensor, log_ma: torc
         ``(surrogate, new_log_ma)``: the surrogate scalar (its value is not the bound; report
         :func:`dv_bound` instead) and the updated, detached running log-mean.
 
-    Example:
+    Examples:
+        >>> import torch
+        >>> from mireg.functional import mine_surrogate
         >>> surrogate, log_ma = mine_surrogate(torch.randn(8), torch.randn(8), None)
+        >>> surrogate.shape, log_ma.requires_grad
+        (torch.Size([]), False)
     """
     check_tensor("t_joint", t_joint, ndim=1)
     check_tensor("t_marginal", t_marginal, ndim=1)
@@ -148,13 +158,18 @@ def cosine_loss(a: torch.Tensor, b: torch.Tensor, *, eps: float = 1e-8) -> torch
     gradients.
 
     Args:
-        a, b: tensors of the same shape (..., M).
+        a: a tensor of shape (..., M).
+        b: a tensor of the same shape as ``a``.
+        eps: the floor of the norms in the cosine.
 
     Returns:
         A tensor of shape (...,).
 
-    Example:
-        >>> cosine_loss(torch.tensor([1.0, 2.0]), torch.tensor([2.0, 4.0]))  # tensor(0.)
+    Examples:
+        >>> import torch
+        >>> from mireg.functional import cosine_loss
+        >>> cosine_loss(torch.tensor([1.0, 0.0]), torch.tensor([0.0, 3.0]))  # orthogonal
+        tensor(1.)
     """
     check_tensor("a", a, min_ndim=1)
     check_tensor("b", b, min_ndim=1)
@@ -171,13 +186,16 @@ def namid_selection(logits_nat: torch.Tensor, logits_adv: torch.Tensor, y: torch
     ``softmax(logits, dim=0)`` (a softmax over the *batch*) is a bug and is not reproduced.
 
     Args:
-        logits_nat, logits_adv: (B, K) logits on natural and adversarial inputs.
+        logits_nat: (B, K) logits on natural inputs.
+        logits_adv: (B, K) logits on adversarial inputs.
         y: (B,) integer labels.
 
     Returns:
         (B,) boolean mask (no gradient).
 
-    Example:
+    Examples:
+        >>> import torch
+        >>> from mireg.functional import namid_selection
         >>> namid_selection(torch.tensor([[2.0, 0.0]]), torch.tensor([[0.0, 2.0]]), torch.tensor([0]))
         tensor([True])
     """

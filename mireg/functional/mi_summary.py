@@ -32,7 +32,9 @@ def worst_case_offset_means(scores: Mapping[str, torch.Tensor]) -> dict[str, tor
     Returns:
         name -> 0-d tensor, the offset mean of that set (>= 0; 0 only if the whole set is the worst case).
 
-    Example:
+    Examples:
+        >>> import torch
+        >>> from mireg.functional import worst_case_offset_means
         >>> worst_case_offset_means({"natural": torch.tensor([1.0, 3.0]), "adversarial": torch.tensor([-1.0, 1.0])})
         {'natural': tensor(3.), 'adversarial': tensor(1.)}
     """

@@ -19,9 +19,21 @@ def trades_loss(logits_nat: torch.Tensor, logits_adv: torch.Tensor, y: torch.Ten
     reference.
 
     Args:
-        logits_nat, logits_adv: (B, K) logits; y: (B,) labels.
+        logits_nat: (B, K) logits on natural inputs.
+        logits_adv: (B, K) logits on adversarial inputs.
+        y: (B,) labels.
         beta: β >= 0 (reference CIFAR script: 6.0).
         reduction: "mean" | "sum" | "none".
+
+    Returns:
+        The loss: a scalar, or (B,) with ``reduction="none"``.
+
+    Examples:
+        >>> import torch
+        >>> from mireg.functional import trades_loss
+        >>> logits, y = torch.zeros(2, 10), torch.tensor([3, 7])
+        >>> trades_loss(logits, logits, y, beta=6.0)  # no KL between equal outputs: CE = log 10
+        tensor(2.3026)
     """
     y = check_pair(logits_nat, logits_adv, y, needs_labels=True, reduction=reduction)
     check_number("beta", beta, low=0)

@@ -14,8 +14,15 @@ class ATLoss(LossTerm):
     Madry et al., "Towards Deep Learning Models Resistant to Adversarial Attacks", ICLR 2018,
     https://arxiv.org/abs/1706.06083, Eq. 2.1.
 
-    Example:
-        >>> loss = ATLoss()(None, model(x_adv), y)
+    Args:
+        reduction: "mean" | "sum" | "none".
+
+    Shapes: ``term(None, logits_adv (B, K), y (B,))`` -> scalar, or (B,) with ``reduction="none"``.
+
+    Examples:
+        >>> import torch, mireg
+        >>> mireg.ATLoss()(None, torch.zeros(2, 10), torch.tensor([0, 1]))  # uniform output: log 10
+        tensor(2.3026)
     """
 
     uses_natural = False

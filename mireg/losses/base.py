@@ -28,7 +28,18 @@ from mireg._validation import check_number
 
 
 class LossTerm(nn.Module):
-    """Base class of all mireg losses and regularizers (see the module docstring for the call)."""
+    """Base class of all mireg losses and regularizers (see the module docstring for the call).
+
+    Examples:
+        >>> import torch, mireg
+        >>> class LogitPenalty(mireg.LossTerm):
+        ...     uses_natural = False
+        ...     def forward(self, logits_nat, logits_adv, y=None, *, x=None, x_adv=None):
+        ...         return logits_adv.pow(2).mean()
+        >>> criterion = mireg.ATLoss() + 0.1 * LogitPenalty()
+        >>> criterion.uses_natural, criterion(None, torch.zeros(2, 10), torch.tensor([0, 1]))
+        (False, tensor(2.3026))
+    """
 
     #: whether the term reads ``logits_nat`` (the engine then runs the clean forward pass)
     uses_natural: bool = True
@@ -58,7 +69,18 @@ def _terms(term: LossTerm) -> tuple[LossTerm, ...]:
 
 
 class ScaledLoss(LossTerm):
-    """``weight * term`` (e.g. NAMID's ``alpha * L_mi``)."""
+    """``weight * term`` (e.g. NAMID's ``alpha * L_mi``); ``weight * term`` builds one.
+
+    Args:
+        weight: the factor (a number).
+        term: the :class:`LossTerm` it scales.
+
+    Examples:
+        >>> import torch, mireg
+        >>> scaled = 2.0 * mireg.ATLoss()
+        >>> type(scaled).__name__, scaled(None, torch.zeros(1, 10), torch.tensor([0]))
+        ('ScaledLoss', tensor(4.6052))
+    """
 
     def __init__(self, weight: float, term: LossTerm) -> None:
         super().__init__()
@@ -77,7 +99,18 @@ class ScaledLoss(LossTerm):
 
 class SumLoss(LossTerm):
     """The sum of several terms; after each call ``components`` maps each term's name to its
-    (detached) value, for logging."""
+    (detached) value, for logging. ``term_a + term_b`` builds one.
+
+    Args:
+        *terms: the :class:`LossTerm` s to add (at least one).
+
+    Examples:
+        >>> import torch, mireg
+        >>> criterion = mireg.ATLoss() + mireg.TRADESLoss()
+        >>> loss = criterion(torch.zeros(2, 10), torch.zeros(2, 10), torch.tensor([0, 1]))
+        >>> criterion.components
+        {'ATLoss': tensor(2.3026), 'TRADESLoss': tensor(2.3026)}
+    """
 
     def __init__(self, *terms: LossTerm) -> None:
         super().__init__()
@@ -116,5 +149,17 @@ def default_of(cls: type, name: str) -> Any:
 
     A composition shows the default of the term it is built from without repeating the number:
     ``NAMID_T(..., beta=default_of(TRADESLoss, "beta"))`` keeps TRADES' beta in :class:`TRADESLoss` only.
+
+    Args:
+        cls: a class (or any callable with a signature).
+        name: the name of one of its arguments.
+
+    Returns:
+        That argument's default value.
+
+    Examples:
+        >>> import mireg
+        >>> mireg.losses.default_of(mireg.TRADESLoss, "beta")
+        6.0
     """
     return inspect.signature(cls).parameters[name].default

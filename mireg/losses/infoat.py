@@ -30,8 +30,15 @@ class InfoAT(LossTerm):
         entropy_term: "-adv" (the paper, ``- beta H(p(x_adv))``) | "+adv" | "-nat" | "+nat" | "none"
             (the regulariser ablation of Fig. 3d; see :func:`mireg.functional.infoat_term`).
         reduction: "mean" | "sum" | "none".
-    Shapes:
-        logits_nat, logits_adv: (B, K); output: scalar, or (B,) with reduction="none".
+
+    Shapes: ``term(logits_nat (B, K), logits_adv (B, K))`` -> scalar, or (B,) with ``reduction="none"``.
+
+    Examples:
+        >>> import torch, mireg
+        >>> criterion = mireg.ATLoss() + mireg.InfoAT(lam=2.5, beta=0.2)  # Eq. 17
+        >>> nat, adv, y = torch.randn(4, 10), torch.randn(4, 10), torch.randint(0, 10, (4,))
+        >>> criterion(nat, adv, y).shape, sorted(criterion.components)
+        (torch.Size([]), ['ATLoss', 'InfoAT'])
     """
 
     def __init__(self, lam: float = 2.5, beta: float = 0.2, *, divergence: str = "mse", weight: str = "entropy",
@@ -65,7 +72,16 @@ class EntropyWeightedMSEReg(LossTerm):
 
     Args:
         lam: λ >= 0.
-        detach_weight, normalize_entropy, reduction: as in :class:`InfoAT`.
+        detach_weight: treat H(p(x)) as a constant (stop-gradient).
+        normalize_entropy: divide the entropy by log K.
+        reduction: "mean" | "sum" | "none".
+
+    Examples:
+        >>> import torch, mireg
+        >>> criterion = mireg.TRADESLoss() + mireg.EntropyWeightedMSEReg(1.0)
+        >>> nat, adv, y = torch.randn(4, 10), torch.randn(4, 10), torch.randint(0, 10, (4,))
+        >>> criterion(nat, adv, y).shape
+        torch.Size([])
     """
 
     def __init__(self, lam: float = 2.5, *, detach_weight: bool = False, normalize_entropy: bool = False,

@@ -48,10 +48,12 @@ class InfoATMINE(LossTerm):
     Args:
         tap: a ``FeatureTap(model, layer, by_input=True)`` on the classifier that is trained.
         mine: a :class:`~mireg.estimators.MINE` for per-sample shapes (image, layer features).
-        lam, beta: λ, β >= 0 (paper: 2.5, 0.2).
+        lam: λ >= 0 (paper: 2.5).
+        beta: β >= 0 (paper: 0.2).
         divergence: "mse" (the paper) | "js" | "kl" | "ce".
         update_mine: co-train MINE (``mine_steps`` Adam steps per call in train mode).
-        mine_lr, mine_steps: MINE's Adam learning rate and steps per call.
+        mine_lr: MINE's Adam learning rate.
+        mine_steps: MINE's Adam steps per call.
         detach_weight: the MI weight is a constant for the classifier's gradient.
         reduction: "mean" | "sum" | "none".
 
@@ -59,10 +61,16 @@ class InfoATMINE(LossTerm):
     model has run on ``x``. ``last_mi`` holds the (detached, unclamped) batch estimate of the last call.
     With B = 1 the batch MI is undefined (no negatives): the weight is 0 and MINE is not updated.
 
-    Example:
-        >>> term = InfoATMINE.for_layer(model, "model.layer2", image_shape=(3, 32, 32))
-        >>> criterion = ATLoss() + term                      # InfoAT's MINE ablation at layer #2
-        >>> loss = criterion(model(x), model(x_adv), y, x=x, x_adv=x_adv)
+    Examples:
+        >>> import torch, mireg
+        >>> from torch import nn
+        >>> model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(144, 10))
+        >>> term = mireg.losses.InfoATMINE.for_layer(model, "1", image_shape=(3, 8, 8), hidden=16)
+        >>> criterion = mireg.ATLoss() + term  # InfoAT's MINE ablation at the layer "1"
+        >>> x, y = torch.rand(4, 3, 8, 8), torch.randint(0, 10, (4,))
+        >>> loss = criterion(model(x), model(x.flip(0)), y, x=x, x_adv=x.flip(0))
+        >>> term.last_mi.shape
+        torch.Size([])
     """
 
     uses_natural = True

@@ -17,7 +17,16 @@ class MARTLoss(LossTerm):
     Args:
         beta: β >= 0 (reference: 5.0 for ResNet-18, 6.0 for WRN-34-10).
         detach_weight: stop the gradient through the weight (the reference does not).
+        normalize_entropy: divide the entropy weight by log K (:class:`MARTPlus` only).
         reduction: "mean" | "sum" | "none".
+
+    Shapes: ``term(logits_nat (B, K), logits_adv (B, K), y (B,))`` -> scalar, or (B,) with ``reduction="none"``.
+
+    Examples:
+        >>> import torch, mireg
+        >>> nat, adv, y = torch.randn(4, 10), torch.randn(4, 10), torch.randint(0, 10, (4,))
+        >>> mireg.MARTLoss(beta=6.0)(nat, adv, y).shape
+        torch.Size([])
     """
 
     weight = "1-p_y"
@@ -41,6 +50,19 @@ class MARTLoss(LossTerm):
 
 class MARTPlus(MARTLoss):
     """MART+ (Xu et al., InfoAT, IEEE TNNLS 2022, §IV): MART with the KL weighted by the natural
-    output's entropy H(p(x)) instead of 1 - p_y(x). ``normalize_entropy`` divides it by log K."""
+    output's entropy H(p(x)) instead of 1 - p_y(x).
+
+    Args:
+        beta: β >= 0 of the entropy-weighted KL.
+        detach_weight: stop the gradient through the weight.
+        normalize_entropy: divide the entropy weight by log K.
+        reduction: "mean" | "sum" | "none".
+
+    Examples:
+        >>> import torch, mireg
+        >>> nat, adv, y = torch.randn(4, 10), torch.randn(4, 10), torch.randint(0, 10, (4,))
+        >>> mireg.MARTPlus()(nat, adv, y).shape
+        torch.Size([])
+    """
 
     weight = "entropy"

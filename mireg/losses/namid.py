@@ -51,11 +51,11 @@ class NaturalAdversarialMILoss(LossTerm):
             whose local input is the clean image), e.g. from ``mireg.estimators.train_estimators``.
         estimator_a: the adversarial MI estimator E_a (local input: the noise ``x_adv - x``).
         lam: weight of ``mean(E_a(h(x_adv)) - E_n(h(x_adv)))`` (>= 0; 0 reproduces the released code).
-        natural, adversarial: keep the natural-MI terms (``Lcos`` of E_n and ``-lam E_n(h(x_adv))``) and
-            the adversarial-MI terms (``Lcos`` of E_a and ``+lam E_a(h(x_adv))``). NAMID's ablation
-            (Sec. 4.4, Fig. 5) removes one of them: ``adversarial=False`` is "(i) removing the
-            adversarial MI", ``natural=False`` "(ii) removing the natural MI". The paper does not say
-            what happens to the lam term; here each estimator takes its own part of it along.
+        natural: keep the natural-MI terms (``Lcos`` of E_n and ``-lam E_n(h(x_adv))``); NAMID's
+            ablation (Sec. 4.4, Fig. 5) "(ii) removing the natural MI" is ``natural=False``.
+        adversarial: keep the adversarial-MI terms (``Lcos`` of E_a and ``+lam E_a(h(x_adv))``);
+            "(i) removing the adversarial MI" is ``adversarial=False``. The paper does not say what
+            happens to the lam term; here each estimator takes its own part of it along.
 
     Both estimators are frozen here: put in eval mode (also when this term or its parent is put in
     train mode), ``requires_grad`` off, so they never get a ``.grad``; the loss reaches the classifier
@@ -66,11 +66,18 @@ class NaturalAdversarialMILoss(LossTerm):
     Call: ``term(logits_nat (B, K), logits_adv (B, K), y (B,), *, x (B, C, H, W), x_adv) -> scalar``.
     ``last_selected`` holds the (B,) Eq. 6 mask of the last call.
 
-    Example:
-        >>> e_n, e_a, _ = mireg.estimators.load_estimators("estimators.pt")
-        >>> mi_loss = NaturalAdversarialMILoss(e_n, e_a, lam=0.1)
-        >>> loss = F.cross_entropy(logits_adv, y) + 5.0 * mi_loss(logits_nat, logits_adv, y, x=x, x_adv=x_adv)
-        >>> namid = ATLoss() + 5.0 * mi_loss          # the same, as one mireg LossTerm (Eq. 9)
+    Examples:
+        >>> import torch, mireg
+        >>> from mireg.estimators import LocalDIMEstimator
+        >>> # trained estimators come from mireg.estimators.train_estimators / load_estimators
+        >>> e_n, e_a = LocalDIMEstimator(10, 3, width=8), LocalDIMEstimator(10, 3, width=8)
+        >>> mi_loss = mireg.NaturalAdversarialMILoss(e_n, e_a, lam=0.1)
+        >>> x = torch.rand(4, 3, 8, 8)
+        >>> x_adv = (x + 0.03 * torch.randn_like(x)).clamp(0, 1)
+        >>> logits_nat, logits_adv, y = torch.randn(4, 10), torch.randn(4, 10), torch.randint(0, 10, (4,))
+        >>> mi_loss(logits_nat, logits_adv, y, x=x, x_adv=x_adv).shape
+        torch.Size([])
+        >>> namid = mireg.ATLoss() + 5.0 * mi_loss    # NAMID's Eq. 9 as one LossTerm
     """
 
     uses_natural = True
@@ -177,17 +184,25 @@ class NAMID(SumLoss):
     """NAMID's training objective (Zhou et al., ICML 2022, Eq. 9): ``CE(f(x_adv), y) + alpha * L_mi``.
 
     Args:
-        estimator_n, estimator_a: the natural and adversarial MI estimators E_n, E_a (frozen by
-            :class:`NaturalAdversarialMILoss`), e.g. from ``mireg.estimators.load_estimators``.
+        estimator_n: the natural MI estimator E_n (frozen by :class:`NaturalAdversarialMILoss`),
+            e.g. from ``mireg.estimators.load_estimators``.
+        estimator_a: the adversarial MI estimator E_a (frozen likewise).
         alpha: weight of L_mi (the paper's 5.0).
         lam: L_mi's lambda (the paper's 0.1, :class:`NaturalAdversarialMILoss`'s default).
 
     Call: ``loss = namid(logits_nat, logits_adv, y, x=x, x_adv=x_adv)``; ``namid.components`` holds the
     ``ATLoss`` and ``NaturalAdversarialMILoss`` values of the last call.
 
-    Example:
-        >>> e_n, e_a, _ = mireg.estimators.load_estimators("estimators.pt")
-        >>> criterion = mireg.NAMID(e_n, e_a)          # ATLoss() + 5.0 * NaturalAdversarialMILoss(e_n, e_a, lam=0.1)
+    Examples:
+        >>> import torch, mireg
+        >>> from mireg.estimators import LocalDIMEstimator
+        >>> e_n, e_a = LocalDIMEstimator(10, 3, width=8), LocalDIMEstimator(10, 3, width=8)
+        >>> criterion = mireg.NAMID(e_n, e_a)  # ATLoss() + 5.0 * NaturalAdversarialMILoss(e_n, e_a, lam=0.1)
+        >>> x = torch.rand(4, 3, 8, 8)
+        >>> logits_nat, logits_adv, y = torch.randn(4, 10), torch.randn(4, 10), torch.randint(0, 10, (4,))
+        >>> loss = criterion(logits_nat, logits_adv, y, x=x, x_adv=x.flip(0))
+        >>> sorted(criterion.components)
+        ['ATLoss', 'NaturalAdversarialMILoss']
     """
 
     def __init__(self, estimator_n: LocalDIMEstimator, estimator_a: LocalDIMEstimator, alpha: float = 5.0,
@@ -201,10 +216,20 @@ _ALPHA = default_of(NAMID, "alpha")
 class NAMID_T(SumLoss):  # noqa: N801 - the paper's name
     """NAMID_T (Zhou et al., ICML 2022, Sec. 4.3): TRADES plus the MI term, ``TRADESLoss(beta) + alpha * L_mi``.
 
-    Args: as :class:`NAMID`, and ``beta``: TRADES' weight (:class:`~mireg.losses.TRADESLoss`'s default, 6.0).
+    Args:
+        estimator_n: the natural MI estimator E_n (as in :class:`NAMID`).
+        estimator_a: the adversarial MI estimator E_a.
+        alpha: weight of L_mi (5.0).
+        lam: L_mi's lambda (0.1).
+        beta: TRADES' weight (:class:`~mireg.losses.TRADESLoss`'s default, 6.0).
 
-    Example:
-        >>> criterion = mireg.NAMID_T(e_n, e_a)        # TRADESLoss(6.0) + 5.0 * NaturalAdversarialMILoss(e_n, e_a)
+    Examples:
+        >>> import mireg
+        >>> from mireg.estimators import LocalDIMEstimator
+        >>> e_n, e_a = LocalDIMEstimator(10, 3, width=8), LocalDIMEstimator(10, 3, width=8)
+        >>> criterion = mireg.NAMID_T(e_n, e_a)  # TRADESLoss(6.0) + 5.0 * NaturalAdversarialMILoss(e_n, e_a)
+        >>> [type(term).__name__ for term in criterion.terms]
+        ['TRADESLoss', 'ScaledLoss']
     """
 
     def __init__(self, estimator_n: LocalDIMEstimator, estimator_a: LocalDIMEstimator, alpha: float = _ALPHA,
@@ -215,10 +240,20 @@ class NAMID_T(SumLoss):  # noqa: N801 - the paper's name
 class NAMID_M(SumLoss):  # noqa: N801 - the paper's name
     """NAMID_M (Zhou et al., ICML 2022, Sec. 4.3): MART plus the MI term, ``MARTLoss(beta) + alpha * L_mi``.
 
-    Args: as :class:`NAMID`, and ``beta``: MART's weight (:class:`~mireg.losses.MARTLoss`'s default, 6.0).
+    Args:
+        estimator_n: the natural MI estimator E_n (as in :class:`NAMID`).
+        estimator_a: the adversarial MI estimator E_a.
+        alpha: weight of L_mi (5.0).
+        lam: L_mi's lambda (0.1).
+        beta: MART's weight (:class:`~mireg.losses.MARTLoss`'s default, 6.0).
 
-    Example:
-        >>> criterion = mireg.NAMID_M(e_n, e_a)        # MARTLoss(6.0) + 5.0 * NaturalAdversarialMILoss(e_n, e_a)
+    Examples:
+        >>> import mireg
+        >>> from mireg.estimators import LocalDIMEstimator
+        >>> e_n, e_a = LocalDIMEstimator(10, 3, width=8), LocalDIMEstimator(10, 3, width=8)
+        >>> criterion = mireg.NAMID_M(e_n, e_a)  # MARTLoss(6.0) + 5.0 * NaturalAdversarialMILoss(e_n, e_a)
+        >>> [type(term).__name__ for term in criterion.terms]
+        ['MARTLoss', 'ScaledLoss']
     """
 
     def __init__(self, estimator_n: LocalDIMEstimator, estimator_a: LocalDIMEstimator, alpha: float = _ALPHA,

@@ -16,6 +16,14 @@ class TRADESLoss(LossTerm):
     Args:
         beta: β >= 0 (reference CIFAR-10 script: 6.0).
         reduction: "mean" | "sum" | "none".
+
+    Shapes: ``term(logits_nat (B, K), logits_adv (B, K), y (B,))`` -> scalar, or (B,) with ``reduction="none"``.
+
+    Examples:
+        >>> import torch, mireg
+        >>> logits, y = torch.zeros(2, 10), torch.tensor([3, 7])
+        >>> mireg.TRADESLoss(beta=6.0)(logits, logits, y)  # no KL between equal outputs: CE = log 10
+        tensor(2.3026)
     """
 
     def __init__(self, beta: float = 6.0, reduction: str = "mean") -> None:

@@ -44,9 +44,13 @@ class WMIMLoss(LossTerm):
     (``logits_nat``, ``y`` and ``x`` are not used). With B = 1 the DV score is 0 (no negatives) and
     the estimator is not updated.
 
-    Example:
-        >>> wmim = ATLoss() + 0.1 * WMIMLoss(LocalDIMEstimator(global_dim=10, in_channels=3))
-        >>> loss = wmim(logits_nat, logits_adv, y, x=x, x_adv=x_adv)
+    Examples:
+        >>> import torch, mireg
+        >>> from mireg.estimators import LocalDIMEstimator
+        >>> wmim = mireg.ATLoss() + 0.1 * mireg.WMIMLoss(LocalDIMEstimator(global_dim=10, in_channels=3, width=8))
+        >>> x_adv, y = torch.rand(4, 3, 8, 8), torch.randint(0, 10, (4,))
+        >>> wmim(None, torch.randn(4, 10), y, x_adv=x_adv).shape
+        torch.Size([])
     """
 
     uses_natural = False
@@ -123,8 +127,12 @@ class WMIM(SumLoss):
             ``in_channels`` = image channels).
         alpha: weight of the MI term (0.1; the paper gives none, untuned).
 
-    Example:
-        >>> criterion = mireg.WMIM(LocalDIMEstimator(global_dim=10, in_channels=3))
+    Examples:
+        >>> import mireg
+        >>> from mireg.estimators import LocalDIMEstimator
+        >>> criterion = mireg.WMIM(LocalDIMEstimator(global_dim=10, in_channels=3, width=8))
+        >>> [type(term).__name__ for term in criterion.terms]
+        ['ATLoss', 'ScaledLoss']
     """
 
     def __init__(self, estimator: LocalDIMEstimator, alpha: float = 0.1) -> None:

@@ -50,18 +50,20 @@ def create_model(name: str, num_classes: int = 10, in_channels: int = 3,
         name: a name in ``mireg.registry.MODELS`` (``mireg.models.list_models()``).
         num_classes: output logits.
         in_channels: image channels (1 or 3 for the bundled architectures).
-        mean, std: per-channel input statistics in [0, 1] units (e.g. ``dataset_info(...).mean``);
-            None means no normalisation (0 and 1).
+        mean: per-channel input means in [0, 1] units (e.g. ``dataset_info(...).mean``); None: 0.
+        std: per-channel standard deviations (positive); None: 1.
         **kwargs: architecture options (e.g. ``depth``/``widen_factor`` for ``wrn``).
 
     Returns:
         ``Normalized(arch, mean, std)``: inputs in [0, 1], logits (N, num_classes) out; the bare
         architecture is ``model.model``.
 
-    Example::
-
-        model = create_model("small_cnn", num_classes=10, in_channels=3)
-        logits = model(torch.rand(8, 3, 32, 32))   # (8, 10)
+    Examples:
+        >>> import torch
+        >>> from mireg.models import create_model
+        >>> model = create_model("small_cnn", num_classes=10, in_channels=3)
+        >>> model(torch.rand(8, 3, 32, 32)).shape
+        torch.Size([8, 10])
     """
     check_number("num_classes", num_classes, low=2, integer=True)
     check_number("in_channels", in_channels, low=1, integer=True)
@@ -70,7 +72,16 @@ def create_model(name: str, num_classes: int = 10, in_channels: int = 3,
 
 
 def list_models() -> list[str]:
-    """Names accepted by :func:`create_model`."""
+    """Names accepted by :func:`create_model`.
+
+    Returns:
+        The registered architecture names, sorted.
+
+    Examples:
+        >>> from mireg.models import list_models
+        >>> "resnet18" in list_models() and "wrn34_10" in list_models()
+        True
+    """
     return MODELS.names()
 
 

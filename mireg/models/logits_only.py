@@ -26,11 +26,15 @@ class LogitsOnly(nn.Module):
     Shape:
         x: whatever ``model`` takes, e.g. (N, C, H, W) in [0, 1]; output: the logits (N, K).
 
-    Example::
-
-        >>> net = MyNet()                      # forward returns (logits, features)
-        >>> model = mireg.models.LogitsOnly(net)
-        >>> report = mireg.evaluate(model, (x, y), suite="quick")
+    Examples:
+        >>> import torch
+        >>> from mireg.models import LogitsOnly
+        >>> class TwoHeads(torch.nn.Module):  # forward returns (logits, features)
+        ...     def forward(self, x):
+        ...         return x.flatten(1)[:, :10], x.flatten(1)
+        >>> model = LogitsOnly(TwoHeads())
+        >>> model(torch.rand(2, 3, 8, 8)).shape
+        torch.Size([2, 10])
     """
 
     def __init__(self, model: nn.Module, index: int | str = 0) -> None:

@@ -39,18 +39,18 @@ class Normalized(nn.Module):
 
     Args:
         model: any module mapping normalised images to logits (N, K).
-        mean, std: per-channel statistics (C values, or 1 broadcast to every channel); None means
-            0 and 1 (no normalisation). ``std`` must be positive.
+        mean: per-channel means (C values, or 1 broadcast to every channel); None: 0.
+        std: per-channel standard deviations, positive (C values or 1); None: 1.
         in_channels: the number of channels C (needed only when both mean and std are None).
 
     ``.model`` is the wrapped module; ``.mean`` and ``.std`` are (1, C, 1, 1) buffers.
 
-    Example::
-
-        from torchvision.models import resnet18
-        model = Normalized(resnet18(num_classes=10), mean=(0.4914, 0.4822, 0.4465),
-                           std=(0.2471, 0.2435, 0.2616))
-        logits = model(torch.rand(2, 3, 32, 32))     # inputs in [0, 1]
+    Examples:
+        >>> import torch
+        >>> from mireg.models import Normalized
+        >>> model = Normalized(torch.nn.Identity(), mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25))
+        >>> model(torch.full((1, 3, 1, 1), 0.75)).flatten()  # (0.75 - 0.5) / 0.25
+        tensor([1., 1., 1.])
     """
 
     def __init__(self, model: nn.Module, mean: Sequence[float] | torch.Tensor | None = None,

@@ -39,7 +39,19 @@ class PreActBlock(nn.Module):
 
 
 class PreActResNet(nn.Module):
-    """Pre-activation ResNet; (N, in_channels, H, W) -> logits (N, num_classes), any H, W >= 8."""
+    """Pre-activation ResNet (He et al., ECCV 2016); (N, in_channels, H, W) -> logits (N, num_classes), H, W >= 8.
+
+    Args:
+        num_blocks: blocks per stage ((2, 2, 2, 2): PreActResNet-18).
+        num_classes: output logits.
+        in_channels: image channels.
+
+    Examples:
+        >>> import torch
+        >>> from mireg.models import PreActResNet
+        >>> PreActResNet(num_classes=10)(torch.rand(2, 3, 8, 8)).shape
+        torch.Size([2, 10])
+    """
 
     def __init__(self, num_blocks: tuple[int, ...] = (2, 2, 2, 2), num_classes: int = 10,
                  in_channels: int = 3) -> None:

@@ -43,6 +43,18 @@ class ResNet(nn.Module):
 
     Works for any H, W >= 8 (global average pooling). ``forward_features`` gives the pooled
     (N, 512) features.
+
+    Args:
+        num_blocks: blocks per stage ((2, 2, 2, 2): ResNet-18; (3, 4, 6, 3): ResNet-34).
+        num_classes: output logits.
+        in_channels: image channels.
+
+    Examples:
+        >>> import torch
+        >>> from mireg.models import ResNet
+        >>> model = ResNet(num_classes=10)  # ResNet-18
+        >>> model(torch.rand(2, 3, 8, 8)).shape, model.forward_features(torch.rand(2, 3, 8, 8)).shape
+        (torch.Size([2, 10]), torch.Size([2, 512]))
     """
 
     def __init__(self, num_blocks: tuple[int, ...] = (2, 2, 2, 2), num_classes: int = 10,

@@ -45,7 +45,22 @@ THREAT_MODELS = ("Linf", "L2")
 
 def robustbench_checkpoint_path(name: str, model_dir: str | os.PathLike = "./models", dataset: str = "cifar10",
                                 threat_model: str = "Linf") -> Path:
-    """Where RobustBench keeps a Model-Zoo checkpoint: ``model_dir/<dataset>/<threat_model>/<name>.pt``."""
+    """Where RobustBench keeps a Model-Zoo checkpoint: ``model_dir/<dataset>/<threat_model>/<name>.pt``.
+
+    Args:
+        name: the Model-Zoo name (e.g. ``"Carmon2019Unlabeled"``).
+        model_dir: RobustBench's model folder.
+        dataset: "cifar10", "cifar100" or "imagenet".
+        threat_model: "Linf", "L2" or "corruptions".
+
+    Returns:
+        The checkpoint's path (nothing is read).
+
+    Examples:
+        >>> from mireg.models import robustbench_checkpoint_path
+        >>> robustbench_checkpoint_path("Carmon2019Unlabeled", "models").as_posix()
+        'models/cifar10/Linf/Carmon2019Unlabeled.pt'
+    """
     check_choice("dataset", dataset, DATASETS)
     check_choice("threat_model", threat_model, THREAT_MODELS)
     return Path(model_dir) / dataset / threat_model / f"{name}.pt"
@@ -58,10 +73,23 @@ def load_robustbench_model(name: str, model_dir: str | os.PathLike = "./models",
     Without ``download`` the checkpoint must already be at :func:`robustbench_checkpoint_path`
     (copy it there; no network is touched). With ``download=True`` RobustBench fetches it.
 
-    Example::
+    Args:
+        name: the Model-Zoo name.
+        model_dir: RobustBench's model folder.
+        dataset: "cifar10", "cifar100" or "imagenet".
+        threat_model: "Linf", "L2" or "corruptions".
+        download: let RobustBench download a missing checkpoint.
 
-        >>> model = load_robustbench_model("Carmon2019Unlabeled", model_dir="models")
-        >>> report = robustbench_evaluate(model, "cifar10", n=1000)
+    Returns:
+        The model in eval mode, normalisation inside.
+
+    Examples:
+        The checkpoint (hundreds of MB) must be in ``models/`` or be downloaded, so this is not run here:
+
+        >>> from mireg.evaluation.robustbench_io import robustbench_evaluate
+        >>> from mireg.models import load_robustbench_model
+        >>> model = load_robustbench_model("Carmon2019Unlabeled", model_dir="models")  # doctest: +SKIP
+        >>> report = robustbench_evaluate(model, "cifar10", n=1000)  # doctest: +SKIP
     """
     require("robustbench", "load_robustbench_model")
     from robustbench.model_zoo import model_dicts
@@ -119,5 +147,21 @@ def _download_missing(files: list[Path], gdrive_id: object) -> None:
 
 
 def with_normalization(model: nn.Module, mean: Sequence[float], std: Sequence[float]) -> nn.Module:
-    """Put ``(x - mean) / std`` inside ``model`` so it takes [0, 1] images (mireg.models.Normalized)."""
+    """Put ``(x - mean) / std`` inside ``model`` so it takes [0, 1] images (mireg.models.Normalized).
+
+    Args:
+        model: a module that expects normalised images.
+        mean: per-channel means in [0, 1] units.
+        std: per-channel standard deviations.
+
+    Returns:
+        ``Normalized(model, mean, std)``.
+
+    Examples:
+        >>> import torch
+        >>> from mireg.models import with_normalization
+        >>> model = with_normalization(torch.nn.Identity(), mean=(0.5,), std=(0.5,))
+        >>> model(torch.ones(1, 1, 1, 1)).item()
+        1.0
+    """
     return Normalized(model, mean, std)

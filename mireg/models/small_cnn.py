@@ -23,6 +23,18 @@ class SmallCNN(nn.Module):
 
     ``stages``: the submodules whose outputs are its layers #1-#4 (the two pooled conv blocks, the pooled
     third block, the hidden layer), as InfoAT's MINE ablation numbers a ResNet's ``layer1``-``layer4``.
+
+    Args:
+        num_classes: output logits.
+        in_channels: image channels.
+        width: channels of the first convolution (the second has twice as many).
+        hidden: units of the hidden fully connected layer.
+
+    Examples:
+        >>> import torch
+        >>> from mireg.models import SmallCNN
+        >>> SmallCNN(num_classes=10, in_channels=1, width=8)(torch.rand(2, 1, 8, 8)).shape
+        torch.Size([2, 10])
     """
 
     stages = ("features.3", "features.7", "features.11", "fc")

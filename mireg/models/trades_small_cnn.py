@@ -32,6 +32,12 @@ class TRADESSmallCNN(nn.Module):
         num_classes: output logits (TRADES: 10).
         in_channels: image channels (TRADES: 1, MNIST's grey images).
         drop: dropout probability before the second fully connected layer (TRADES: 0.5).
+
+    Examples:
+        >>> import torch
+        >>> from mireg.models import TRADESSmallCNN
+        >>> TRADESSmallCNN()(torch.rand(2, 1, 28, 28)).shape
+        torch.Size([2, 10])
     """
 
     def __init__(self, num_classes: int = 10, in_channels: int = 1, drop: float = 0.5) -> None:

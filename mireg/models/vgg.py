@@ -23,7 +23,19 @@ CONFIGS: dict[str, list[int | str]] = {
 
 
 class VGG(nn.Module):
-    """VGG-BN; (N, in_channels, H, W) -> logits (N, num_classes) for H, W >= 32 (five 2x2 poolings)."""
+    """VGG-BN (Simonyan & Zisserman, ICLR 2015); (N, in_channels, H, W) -> logits (N, num_classes), H, W >= 32.
+
+    Args:
+        config: "vgg11", "vgg16" or "vgg19" (the layer plan).
+        num_classes: output logits.
+        in_channels: image channels.
+
+    Examples:
+        >>> import torch
+        >>> from mireg.models import VGG
+        >>> VGG("vgg11", num_classes=10)(torch.rand(1, 3, 32, 32)).shape
+        torch.Size([1, 10])
+    """
 
     def __init__(self, config: str = "vgg19", num_classes: int = 10, in_channels: int = 3) -> None:
         super().__init__()

@@ -59,7 +59,21 @@ class NetworkBlock(nn.Module):
 
 
 class WideResNet(nn.Module):
-    """WRN-depth-widen_factor; (N, in_channels, H, W) -> logits (N, num_classes), any H, W >= 4."""
+    """WRN-depth-widen_factor (Zagoruyko & Komodakis, BMVC 2016); (N, in_channels, H, W) -> logits (N, num_classes).
+
+    Args:
+        depth: 6n + 4 (34: WRN-34-10 of TRADES, MART, InfoAT).
+        widen_factor: the width multiplier k.
+        num_classes: output logits.
+        in_channels: image channels.
+        drop_rate: dropout between the two convolutions of a block.
+
+    Examples:
+        >>> import torch
+        >>> from mireg.models import WideResNet
+        >>> WideResNet(depth=10, widen_factor=1)(torch.rand(2, 3, 8, 8)).shape  # WRN-10-1
+        torch.Size([2, 10])
+    """
 
     def __init__(self, depth: int = 34, widen_factor: int = 10, num_classes: int = 10, in_channels: int = 3,
                  drop_rate: float = 0.0) -> None:

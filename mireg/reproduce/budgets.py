@@ -53,6 +53,11 @@ class EvalBudget:
         sanity: gradient-masking probes to run (``mireg.evaluate(sanity=)``); the checks computed from
             the suite's own results always run.
         select: evaluate the ``"best"`` validation checkpoint or the ``"last"`` epoch.
+
+    Examples:
+        >>> from mireg.reproduce import EvalBudget
+        >>> EvalBudget(n=1000, n_autoattack=500).select
+        'best'
     """
 
     n: int | None = None
@@ -83,6 +88,19 @@ class EstimatorBudget:
 
     The attack is L-inf PGD (``mireg.estimators.default_attack``) at the training eps with step
     eps/4 and ``attack_steps`` steps; the held-out check runs on the AT run's validation split.
+
+    Args:
+        epochs: the estimators' epochs.
+        batch_size: samples per step.
+        width: the estimators' width.
+        lr: Adam's learning rate.
+        objective: ``train_estimators``' objective.
+        attack_steps: steps of the PGD that makes the adversarial samples.
+
+    Examples:
+        >>> from mireg.reproduce import EstimatorBudget
+        >>> EstimatorBudget(epochs=8, width=256).batch_size
+        400
     """
 
     epochs: int = 25
@@ -111,6 +129,12 @@ class Budget:
         arm_overrides: ``{arm name: settings}`` applied last.
         evaluation: the :class:`EvalBudget`.
         estimators: the :class:`EstimatorBudget` (needed when an arm ``needs_estimators``).
+
+    Examples:
+        >>> from mireg.reproduce import get_study
+        >>> smoke = get_study("infoat-table2").budgets[0]  # a Budget
+        >>> smoke.name, smoke.recipes["InfoAT"], smoke.evaluation.n
+        ('smoke', 'digits-infoat', 100)
     """
 
     name: str

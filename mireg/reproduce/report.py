@@ -72,7 +72,22 @@ def _evaluation_report(description: dict[str, Any], records: list[dict[str, Any]
 
 def build_report(description: dict[str, Any], records: Sequence[dict[str, Any]],
                  notes: Sequence[str] = ()) -> dict[str, Any]:
-    """The report (a JSON-able dict) of the cells ``records`` of the study ``description``."""
+    """The report (a JSON-able dict) of the cells ``records`` of the study ``description``.
+
+    Args:
+        description: the study's description, as its output folder stores it.
+        records: the finished cells' records (``cell.json``).
+        notes: lines added to the report.
+
+    Returns:
+        The report: per evaluation, mean ± std over seeds and seed-paired differences.
+
+    Examples:
+        It reads the records of finished runs, so it is not run here (:func:`write_report` calls it):
+
+        >>> from mireg.reproduce import build_report
+        >>> report = build_report(description, records)  # doctest: +SKIP
+    """
     records = sorted(records, key=lambda r: (r["arm"], r["seed"]))
     settings = description["settings"]
     order = [a["name"] for a in settings["arms"]]
@@ -102,7 +117,21 @@ def build_report(description: dict[str, Any], records: Sequence[dict[str, Any]],
 
 
 def write_report(out: str | os.PathLike, notes: Sequence[str] = ()) -> dict[str, Any]:
-    """Build the report of the folder ``out`` and write ``report.json``, ``report.md`` and the plots."""
+    """Build the report of the folder ``out`` and write ``report.json``, ``report.md`` and the plots.
+
+    Args:
+        out: the output folder of :func:`mireg.reproduce.reproduce`.
+        notes: lines added to the report.
+
+    Returns:
+        The report (the dict written to ``report.json``).
+
+    Examples:
+        It needs the folder of a reproduction run, so it is not run here:
+
+        >>> from mireg.reproduce import write_report
+        >>> report = write_report("runs/reproduce/infoat-table2-smoke")  # doctest: +SKIP
+    """
     from mireg.reproduce.plots import plot_report
     from mireg.reproduce.render import render_markdown
 
@@ -123,9 +152,20 @@ def merge(dirs: Sequence[str | os.PathLike], out_dir: str | os.PathLike) -> dict
     into ``out_dir`` (their ``cell.json`` records) and write its report; returns the report.
 
     A (method, seed) cell found in several folders is taken from the first folder that has it (a
-    note in the report says so). Example::
+    note in the report says so).
 
-        merge(["runs/part-a", "runs/part-b"], "runs/all")     # = one run over both parts' methods
+    Args:
+        dirs: the output folders.
+        out_dir: the folder of the combined report.
+
+    Returns:
+        The combined report.
+
+    Examples:
+        It needs the folders of reproduction runs, so it is not run here:
+
+        >>> from mireg.reproduce import merge
+        >>> report = merge(["runs/part-a", "runs/part-b"], "runs/all")  # doctest: +SKIP
     """
     if isinstance(dirs, (str, os.PathLike)) or not dirs:
         raise ValueError("dirs must be a non-empty list of 'mireg reproduce' output folders")

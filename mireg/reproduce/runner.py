@@ -118,7 +118,20 @@ def check_available(study: Study, budget: Budget, arms: Sequence[Arm]) -> None:
 
 
 def default_out_dir(study: str, budget: str) -> Path:
-    """``runs/reproduce/<study>-<budget>``."""
+    """``runs/reproduce/<study>-<budget>``.
+
+    Args:
+        study: the study's name.
+        budget: the budget's name.
+
+    Returns:
+        The default output folder.
+
+    Examples:
+        >>> from mireg.reproduce import default_out_dir
+        >>> default_out_dir("infoat-table2", "smoke").as_posix()
+        'runs/reproduce/infoat-table2-smoke'
+    """
     return Path("runs", "reproduce", f"{study}-{budget}")
 
 
@@ -138,12 +151,18 @@ def reproduce(study: str | Study, budget: str = "smoke", seeds: int | Sequence[i
             skips finished cells and resumes interrupted ones.
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:1"``...
         progress: progress bars and one line per step on stderr.
-        data_root, download: where CIFAR-10 lives / fetch it (the fast and paper budgets).
+        data_root: where CIFAR-10 lives (the fast and paper budgets).
+        download: fetch CIFAR-10 when it is missing.
 
-    Example::
+    Returns:
+        The report (also in ``out_dir/report.json`` and ``report.md``).
 
-        report = reproduce("infoat-table2", "smoke", seeds=5, out_dir="runs/infoat-smoke")
-        print(open("runs/infoat-smoke/report.md").read())
+    Examples:
+        The smoke budget trains every arm on the digits for minutes, so it is not run here:
+
+        >>> from mireg.reproduce import reproduce
+        >>> report = reproduce("infoat-table2", "smoke", seeds=5, out_dir="runs/infoat-smoke")  # doctest: +SKIP
+        >>> print(open("runs/infoat-smoke/report.md").read())  # doctest: +SKIP
     """
     from mireg.reproduce.report import write_report
 

@@ -27,7 +27,19 @@ __all__ = ["summarize", "t_cdf", "t_quantile", "paired_difference"]
 
 
 def summarize(values: Sequence[float]) -> dict[str, Any]:
-    """``{"mean", "std", "n"}`` of ``values`` (std: divisor n - 1; None for n < 2; mean None for n = 0)."""
+    """``{"mean", "std", "n"}`` of ``values`` (std: divisor n - 1; None for n < 2; mean None for n = 0).
+
+    Args:
+        values: one number per seed.
+
+    Returns:
+        ``{"mean", "std", "n"}``.
+
+    Examples:
+        >>> from mireg.reproduce import summarize
+        >>> round(summarize([0.70, 0.72, 0.71])["std"], 12), summarize([0.5])
+        (0.01, {'mean': 0.5, 'std': None, 'n': 1})
+    """
     vals = [float(v) for v in values]
     n = len(vals)
     if n == 0:
@@ -87,6 +99,18 @@ def t_quantile(p: float, df: float) -> float:
     """The ``p`` quantile of Student's t with ``df`` degrees of freedom (``t_quantile(0.975, 4)`` = 2.776).
 
     Bisection on :func:`t_cdf` to 1e-12 relative accuracy; exact symmetric: ``t(1 - p) = -t(p)``.
+
+    Args:
+        p: the probability, in (0, 1).
+        df: the degrees of freedom (> 0).
+
+    Returns:
+        The quantile.
+
+    Examples:
+        >>> from mireg.reproduce import t_quantile
+        >>> round(t_quantile(0.975, 4), 3), round(t_quantile(0.025, 4), 3)
+        (2.776, -2.776)
     """
     if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 < p < 1.0:
         raise ValueError(f"p must be a probability strictly between 0 and 1, got {p!r}")
@@ -116,6 +140,20 @@ def paired_difference(values: Mapping[Any, float], baseline: Mapping[Any, float]
     Returns ``{"mean", "std", "n", "low", "high", "t", "seeds"}``: the mean difference, its sample
     standard deviation, the number of pairs, the two-sided ``confidence`` t-interval (``low``/``high``
     None for fewer than 2 pairs) and the quantile ``t`` used.
+
+    Args:
+        values: seed -> the method's number.
+        baseline: seed -> the baseline's number.
+        confidence: the two-sided level of the interval.
+
+    Returns:
+        ``{"mean", "std", "n", "low", "high", "t", "seeds"}``.
+
+    Examples:
+        >>> from mireg.reproduce import paired_difference
+        >>> diff = paired_difference({0: 0.72, 1: 0.70, 2: 0.71}, {0: 0.70, 1: 0.69, 2: 0.70})
+        >>> round(diff["mean"], 12), diff["n"], diff["low"] < diff["mean"] < diff["high"]
+        (0.013333333333, 3, True)
     """
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must lie strictly between 0 and 1, got {confidence!r}")

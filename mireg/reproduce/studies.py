@@ -47,6 +47,11 @@ class Arm:
             first, and train this arm with ``estimators=<that file>``.
         estimator_objective: train this arm's estimators with this objective (``"eq5"``,
             ``"eq5-literal"``, ``"mim"``) instead of the budget's (NAMID Fig. 7's Eq. 4 arm); None: the budget's.
+
+    Examples:
+        >>> from mireg.reproduce import Arm
+        >>> Arm("NAMID_T", "namid-t", needs_estimators=True).method
+        'namid-t'
     """
 
     name: str
@@ -82,6 +87,11 @@ class Evaluation:
             filled in (shown as ``-``). A column the suite lacks is listed under the table.
         paper_note: what the reader must know about the paper's numbers, printed with the table: why
             they are missing, or why they are not comparable with these arms.
+
+    Examples:
+        >>> from mireg.reproduce import Evaluation
+        >>> Evaluation("linf", "infoat", columns=("PGD-20",), paper={"AT": {"PGD-20": 51.2}}).paper["AT"]["PGD-20"]
+        51.2
     """
 
     name: str
@@ -114,6 +124,12 @@ class Study:
         budgets: one :class:`Budget` per name of :data:`BUDGETS`.
         estimators_from: the arm whose model (same seed) NAMID's estimators are trained on.
         notes: where this study departs from the paper (shown in the report).
+
+    Examples:
+        >>> from mireg.reproduce import get_study
+        >>> study = get_study("infoat-table2")
+        >>> [arm.name for arm in study.arms], study.baseline
+        (['AT', 'TRADES', 'MART', 'MART+', 'InfoAT'], 'AT')
     """
 
     name: str
@@ -250,7 +266,21 @@ def _fields(obj: Any) -> dict[str, Any]:
 
 
 def register_study(study: Study) -> Study:
-    """Add ``study`` to :data:`STUDIES` under its name."""
+    """Add ``study`` to :data:`STUDIES` under its name.
+
+    Args:
+        study: the :class:`Study` (checked when it was made).
+
+    Returns:
+        ``study``.
+
+    Examples:
+        >>> import dataclasses
+        >>> from mireg.reproduce import get_study, register_study
+        >>> mine = register_study(dataclasses.replace(get_study("infoat-table2"), name="my-table2"))
+        >>> get_study("my-table2") is mine  # mireg reproduce my-table2 runs it
+        True
+    """
     if not isinstance(study, Study):
         raise TypeError(f"study must be a mireg.reproduce.Study, got {type(study).__name__}")
     STUDIES.add(study.name, study)
@@ -258,7 +288,19 @@ def register_study(study: Study) -> Study:
 
 
 def get_study(study: str | Study) -> Study:
-    """A registered study by name (``"infoat-table2"``), or the :class:`Study` itself."""
+    """A registered study by name (``"infoat-table2"``), or the :class:`Study` itself.
+
+    Args:
+        study: a name in :data:`STUDIES` or a :class:`Study`.
+
+    Returns:
+        The :class:`Study`.
+
+    Examples:
+        >>> from mireg.reproduce import get_study
+        >>> get_study("namid-table1").reproduces
+        'Table 1'
+    """
     if isinstance(study, Study):
         return study
     return STUDIES.get(study)

@@ -24,14 +24,17 @@ class StopTraining(Exception):  # noqa: N818 - a signal, not an error
     metrics are written, the curves drawn, and :func:`mireg.train` returns a :class:`~mireg.train.TrainResult` with
     ``stopped_early=True``. Under DDP a stop raised on any process stops every process.
 
-    Example::
+    Examples:
+        >>> from mireg.train import StopTraining
+        >>> def stop_at_target(epoch, row):
+        ...     if row["val_robust_acc"] is not None and row["val_robust_acc"] >= 0.5:
+        ...         raise StopTraining(f"validation PGD accuracy {row['val_robust_acc']:.3f} reached 0.5")
+        >>> stop_at_target(3, {"val_robust_acc": 0.61})
+        Traceback (most recent call last):
+        mireg.train.callbacks.StopTraining: validation PGD accuracy 0.610 reached 0.5
 
-        def stop_at_target(epoch, row):
-            if row["val_robust_acc"] is not None and row["val_robust_acc"] >= 0.5:
-                raise StopTraining(f"validation PGD accuracy {row['val_robust_acc']:.3f} reached 0.5")
-
-        result = mireg.train(cfg, callbacks=[stop_at_target])
-        result.stopped_early, result.stop_reason
+        With ``result = mireg.train(config, callbacks=[stop_at_target])``, ``result.stopped_early`` is
+        True and ``result.stop_reason`` that message.
     """
 
 

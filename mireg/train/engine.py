@@ -79,13 +79,18 @@ class TrainResult:
     Attributes:
         model: the trained model (weights of the last epoch; unwrapped, on the training device).
         history: one metrics dict per epoch (also in ``metrics.csv`` / ``metrics.json``).
-        best_epoch, best_metric: the epoch (1-based) with the highest validation PGD accuracy and
-            that accuracy (None without a validation split).
-        out_dir, last_path, best_path: where the files are (best_path None without validation).
+        best_epoch: the epoch (1-based) with the highest validation PGD accuracy (None: no validation).
+        best_metric: that accuracy.
+        out_dir: the run's folder.
+        last_path: the last checkpoint.
+        best_path: the best checkpoint (None without validation).
         config: the configuration of the run ("auto" data settings resolved for its dataset).
-        stopped_early, stop_reason: whether a callback ended the run with :class:`StopTraining`, and
-            its message.
+        stopped_early: whether a callback ended the run with :class:`StopTraining`.
+        stop_reason: its message.
         extra: ``{"speed": ...}`` the speed settings the run used on its device (:mod:`mireg.train.speed`).
+
+    Examples:
+        >>> result = mireg.train(config)  # a training run (see train): not run here  # doctest: +SKIP
     """
 
     model: nn.Module
@@ -146,11 +151,14 @@ def train(config: TrainConfig, *, model: nn.Module | None = None, callbacks: lis
         mireg.utils.lock.FolderInUseError: another live run works in ``out_dir``.
         mireg.utils.atomic.WriteError: a file could not be written (disk full, read-only, ...).
 
-    Example::
+    Returns:
+        A :class:`TrainResult` (the model, the history, the checkpoints' paths).
 
-        >>> from torchvision import datasets, transforms
-        >>> train_set = datasets.MNIST("data", train=True, transform=transforms.ToTensor())
-        >>> result = train(build_config("trades-mnist"), train_data=train_set)
+    Examples:
+        >>> from mireg.train import build_config, train
+        >>> from torchvision import datasets, transforms  # needs the MNIST files: not run  # doctest: +SKIP
+        >>> mnist = datasets.MNIST("data", train=True, transform=transforms.ToTensor())  # doctest: +SKIP
+        >>> result = train(build_config("trades-mnist"), train_data=mnist)  # doctest: +SKIP
     """
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")

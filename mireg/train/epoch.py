@@ -28,7 +28,13 @@ __all__ = ["EpochRecord", "NonFiniteLossError", "run_epoch"]
 
 
 class NonFiniteLossError(RuntimeError):
-    """The training loss became NaN or inf; the run stopped and the last good checkpoint was kept."""
+    """The training loss became NaN or inf; the run stopped and the last good checkpoint was kept.
+
+    Examples:
+        >>> from mireg.train import NonFiniteLossError
+        >>> issubclass(NonFiniteLossError, RuntimeError)  # ``except RuntimeError`` catches it too
+        True
+    """
 
 
 @dataclass

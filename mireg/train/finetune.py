@@ -21,10 +21,25 @@ def finetune(model: nn.Module, method: str = "infoat", dataset: str = "cifar10",
     :class:`mireg.train.TrainConfig` fields (lr, batch_size, data_root, eps, ...). Returns the
     engine's ``TrainResult`` (``.model`` is the fine-tuned model, in place).
 
-    Example::
+    Args:
+        model: the model (images in [0, 1] -> logits), trained in place.
+        method: a name in :data:`mireg.registry.METHODS`.
+        dataset: the dataset it is fine-tuned on.
+        epochs: training epochs.
+        recipe: a recipe the settings start from (None: the defaults).
+        out_dir: the run's folder.
+        **overrides: any :class:`~mireg.train.TrainConfig` fields.
 
-        >>> model = load_robustbench_model("Sehwag2021Proxy_R18", model_dir="models")
-        >>> result = finetune(model, method="infoat", dataset="cifar10", epochs=5, lr=0.01)
+    Returns:
+        The engine's :class:`~mireg.train.TrainResult`.
+
+    Examples:
+        Fine-tuning a RobustBench model needs its checkpoint and CIFAR-10 (not run here):
+
+        >>> from mireg.models import load_robustbench_model
+        >>> from mireg.train import finetune
+        >>> model = load_robustbench_model("Sehwag2021Proxy_R18", model_dir="models")  # doctest: +SKIP
+        >>> result = finetune(model, method="infoat", dataset="cifar10", epochs=5, lr=0.01)  # doctest: +SKIP
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")

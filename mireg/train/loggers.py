@@ -23,7 +23,7 @@ def scalar_tags(row: dict[str, Any]) -> dict[str, float]:
     throughput -> ``speed/*``, everything else -> ``train/*`` (``train_adv_acc`` -> ``train/adv_acc``).
     ``epoch`` (the step), flags such as ``best``, and missing or NaN values are left out.
 
-    Example:
+    Examples:
         >>> scalar_tags({"epoch": 3, "loss": 0.7, "val_robust_acc": 0.4, "best": True, "train_nat_acc": None})
         {'train/loss': 0.7, 'val/robust_acc': 0.4}
     """
@@ -54,7 +54,7 @@ class TensorBoardLogger:
         writer: an existing ``torch.utils.tensorboard.SummaryWriter`` (or any object with
             ``add_scalar(tag, value, step)`` and ``flush()``) to write into instead; it is not closed.
 
-    Example:
+    Examples:
         >>> from mireg.train import build_config, train
         >>> from mireg.train.loggers import TensorBoardLogger
         >>> with TensorBoardLogger("runs/tb/infoat") as logger:

@@ -69,6 +69,13 @@ class MethodSpec:
         mi_term: the ``weight * term`` inside ``loss`` that holds the method's MI term (NAMID's
             ``alpha * L_mi``, WMIM's ``w * I``), whose weight ``TrainConfig.mi_warmup_epochs`` /
             ``mi_ramp_epochs`` schedule; None for methods without one.
+
+    Examples:
+        >>> import mireg
+        >>> from mireg.train import MethodSpec
+        >>> spec = MethodSpec(mireg.ATLoss() + mireg.InfoAT(2.5, 0.2), attack="infopgd")
+        >>> spec.loss.uses_natural, spec.attack
+        (True, 'infopgd')
     """
 
     loss: LossTerm
@@ -81,8 +88,25 @@ Builder = Callable[..., MethodSpec]
 
 
 def register_method(name: str, *, needs_estimators: bool = False) -> Callable[[Builder], Builder]:
-    """Register a method builder in ``METHODS``; ``needs_estimators``: it cannot run without a NAMID
-    estimators checkpoint (``TrainConfig.estimators``)."""
+    """Register a method builder ``build(config, **context) -> MethodSpec`` in ``METHODS``.
+
+    Args:
+        name: the method's name (``TrainConfig.method``, ``mireg train --method``).
+        needs_estimators: it cannot run without a NAMID estimators checkpoint (``TrainConfig.estimators``).
+
+    Returns:
+        The decorator (it returns the builder unchanged).
+
+    Examples:
+        >>> import mireg
+        >>> from mireg.registry import METHODS
+        >>> from mireg.train import MethodSpec, register_method
+        >>> @register_method("at-trades-mix")
+        ... def at_trades_mix(config, **context):
+        ...     return MethodSpec(mireg.ATLoss() + 0.5 * mireg.TRADESLoss(beta=config.beta or 6.0), attack="pgd")
+        >>> "at-trades-mix" in METHODS
+        True
+    """
 
     def decorator(build: Builder) -> Builder:
         build.needs_estimators = needs_estimators  # type: ignore[attr-defined]

@@ -57,6 +57,15 @@ class WriteError(OSError):
     """A file could not be written; ``str(err)`` is one line naming the file and the cause.
 
     Attributes: ``errno``, ``strerror`` (the cause in words) and ``filename`` (the destination).
+
+    Examples:
+        >>> from mireg.utils.atomic import WriteError, atomic_write_text
+        >>> _ = atomic_write_text("folder/f.txt", "x")
+        >>> try:
+        ...     atomic_write_text("folder/f.txt/inside.txt", "y")  # a file is no folder
+        ... except WriteError as err:
+        ...     print(err.filename)
+        folder/f.txt/inside.txt
     """
 
     def __init__(self, path: str | os.PathLike, cause: OSError, detail: str = "") -> None:
@@ -87,8 +96,19 @@ def atomic_writer(path: str | os.PathLike, mode: str = "wb", **open_kwargs: Any)
         mode: ``"wb"`` (bytes, default) or ``"w"`` (text).
         **open_kwargs: passed to :func:`open` (e.g. ``newline=""`` for csv, ``encoding``).
 
-    Yields the open file. Raising inside the block removes the temporary file and keeps ``path``
-    untouched; an ``OSError`` of the write itself is raised as a :class:`WriteError`.
+    Raising inside the block removes the temporary file and keeps ``path`` untouched; an ``OSError``
+    of the write itself is raised as a :class:`WriteError`.
+
+    Yields:
+        The open temporary file.
+
+    Examples:
+        >>> import csv
+        >>> from mireg.utils.atomic import atomic_writer
+        >>> with atomic_writer("runs/metrics.csv", "w", newline="") as fh:
+        ...     _ = csv.writer(fh).writerow(["epoch", "loss"])
+        >>> open("runs/metrics.csv").read().splitlines()
+        ['epoch,loss']
     """
     if mode not in ("wb", "w"):
         raise ValueError(f"mode must be 'wb' or 'w', got {mode!r}")
@@ -115,14 +135,41 @@ def _unlink_quietly(path: Path) -> None:
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically; returns the path."""
+    """Write ``data`` to ``path`` atomically.
+
+    Args:
+        path: the destination (its folder is created when missing).
+        data: the bytes.
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
+
+    Examples:
+        >>> from mireg.utils.atomic import atomic_write_bytes
+        >>> atomic_write_bytes("out/b.bin", b"ab").stat().st_size
+        2
+    """
     with atomic_writer(path, "wb") as fh:
         fh.write(data)
     return Path(path)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str, encoding: str = "utf-8") -> Path:
-    """Write ``text`` to ``path`` atomically; returns the path."""
+    """Write ``text`` to ``path`` atomically.
+
+    Args:
+        path: the destination (its folder is created when missing).
+        text: the text.
+        encoding: its encoding.
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
+
+    Examples:
+        >>> from mireg.utils.atomic import atomic_write_text
+        >>> atomic_write_text("out/notes.md", "# run").read_text()
+        '# run'
+    """
     with atomic_writer(path, "w", encoding=encoding) as fh:
         fh.write(text)
     return Path(path)
@@ -131,10 +178,21 @@ def atomic_write_text(path: str | os.PathLike, text: str, encoding: str = "utf-8
 def save_figure(fig: Any, path: str | os.PathLike, **savefig_kwargs: Any) -> Path:
     """``fig.savefig`` into ``path`` atomically (the format from the suffix: .png, .pdf, .svg, ...).
 
-    Example::
+    Args:
+        fig: a matplotlib ``Figure``.
+        path: the destination.
+        **savefig_kwargs: passed to ``fig.savefig`` (e.g. ``dpi``).
 
-        fig = matplotlib.figure.Figure(); fig.subplots().plot([1, 2])
-        save_figure(fig, "runs/x/curves.png", dpi=110)
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
+
+    Examples:
+        >>> # needs: matplotlib
+        >>> from matplotlib.figure import Figure
+        >>> from mireg.utils.atomic import save_figure
+        >>> fig = Figure(); _ = fig.subplots().plot([1, 2])
+        >>> save_figure(fig, "runs/x/curves.png", dpi=50).exists()
+        True
     """
     path = Path(path)
     fmt = path.suffix[1:].lower() or "png"
@@ -149,6 +207,18 @@ def remove_leftovers(folder: str | os.PathLike, *, any_process: bool = False) ->
     Only files named as :func:`atomic_writer` names them are touched. By default a file is removed
     when the process that wrote it no longer runs on this machine; ``any_process=True`` removes them
     all (for a folder whose lock the caller holds, so no other writer can be at work in it).
+
+    Args:
+        folder: the folder.
+        any_process: remove the leftovers of live writers too.
+
+    Returns:
+        The removed files.
+
+    Examples:
+        >>> from mireg.utils.atomic import remove_leftovers
+        >>> remove_leftovers("runs/nothing-here")
+        []
     """
     folder = Path(folder)
     removed = []

@@ -16,7 +16,20 @@ __all__ = ["model_device", "resolve_device"]
 
 
 def model_device(model: nn.Module) -> torch.device:
-    """The device of ``model``'s first parameter or buffer (``cpu`` when it has none)."""
+    """The device of ``model``'s first parameter or buffer (``cpu`` when it has none).
+
+    Args:
+        model: the module.
+
+    Returns:
+        Its device.
+
+    Examples:
+        >>> import torch
+        >>> from mireg.utils.device import model_device
+        >>> model_device(torch.nn.Linear(2, 2)), model_device(torch.nn.ReLU())
+        (device(type='cpu'), device(type='cpu'))
+    """
     for tensor in model.parameters():
         return tensor.device
     for tensor in model.buffers():
@@ -28,8 +41,20 @@ def resolve_device(device: str | torch.device, local_rank: int = 0) -> torch.dev
     """``"auto"`` -> ``cuda:<local_rank>`` when CUDA is available, else ``cpu``; ``"cuda"`` ->
     ``cuda:<local_rank>``; ``"cpu"``, ``"cuda:N"`` and ``torch.device`` objects as they are.
 
+    Args:
+        device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or a ``torch.device``.
+        local_rank: the process's GPU under DDP.
+
+    Returns:
+        The ``torch.device``.
+
     Raises:
         ValueError: not a device string, or a CUDA device asked for on a machine without CUDA.
+
+    Examples:
+        >>> from mireg.utils.device import resolve_device
+        >>> resolve_device("cpu")
+        device(type='cpu')
     """
     if isinstance(device, str) and device == "auto":
         return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")

@@ -37,7 +37,13 @@ LOCK_NAME = ".mireg.lock"
 
 
 class FolderInUseError(RuntimeError):
-    """Another live process holds the folder's lock (``owner``: its pid, host, start time, command)."""
+    """Another live process holds the folder's lock (``owner``: its pid, host, start time, command).
+
+    Examples:
+        >>> from mireg.utils.lock import FolderInUseError
+        >>> FolderInUseError("runs/x is in use by pid 12", {"pid": 12}).owner["pid"]
+        12
+    """
 
     def __init__(self, message: str, owner: dict[str, Any]) -> None:
         super().__init__(message)
@@ -47,10 +53,24 @@ class FolderInUseError(RuntimeError):
 class FolderLock:
     """The lock of ``folder`` (created when missing); :meth:`acquire` / :meth:`release` or ``with``.
 
+    Args:
+        folder: the folder.
+        what: what the folder is, for the messages.
+
     Attributes:
         path: the lock file.
         stale: after :meth:`acquire`, the owner record of the dead process whose lock was taken over
             (None when the folder was free).
+
+    Examples:
+        >>> import os
+        >>> from mireg.utils.lock import FolderLock
+        >>> os.makedirs("runs/x")
+        >>> with FolderLock("runs/x", what="training folder") as lock:
+        ...     lock.path.exists(), lock.stale
+        (True, None)
+        >>> lock.path.exists()
+        False
     """
 
     def __init__(self, folder: str | os.PathLike, what: str = "folder") -> None:

@@ -25,11 +25,19 @@ def preserved_modes(*modules: nn.Module, training: bool | None = None) -> Iterat
         training: ``True`` (train mode), ``False`` (eval mode) or ``None`` (leave the modes as they
             are during the block; only restore them afterwards).
 
-    Example::
+    Yields:
+        Nothing; the modes are restored when the block ends (also on an exception).
 
-        with preserved_modes(model, training=False):
-            logits = model(x)          # eval mode here
-        # every module of model has its own train/eval flag back, exactly as before
+    Examples:
+        >>> import torch
+        >>> from mireg.utils.modes import preserved_modes
+        >>> model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.BatchNorm1d(2))
+        >>> _ = model.train(); _ = model[1].eval()  # a frozen BatchNorm
+        >>> with preserved_modes(model, training=False):
+        ...     model.training, model[1].training  # eval mode here
+        (False, False)
+        >>> model.training, model[1].training  # every module's own flag back
+        (True, False)
     """
     for module in modules:
         if not isinstance(module, nn.Module):

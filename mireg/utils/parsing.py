@@ -15,7 +15,16 @@ __all__ = ["FractionError", "parse_fraction"]
 
 
 class FractionError(ValueError, argparse.ArgumentTypeError):
-    """A string that is not a number or a fraction like 8/255 (or not > 0 where that is required)."""
+    """A string that is not a number or a fraction like 8/255 (or not > 0 where that is required).
+
+    Examples:
+        >>> from mireg.utils.parsing import FractionError, parse_fraction
+        >>> try:
+        ...     parse_fraction("8/0", name="eps")
+        ... except FractionError as err:  # also a ValueError and argparse's ArgumentTypeError
+        ...     print("eps" in str(err))
+        True
+    """
 
 
 def parse_fraction(text: str, *, name: str | None = None, positive: bool = False) -> float:
@@ -23,6 +32,19 @@ def parse_fraction(text: str, *, name: str | None = None, positive: bool = False
 
     ``name`` is the quantity named in the error (``"eps must be ..."``); without it the message
     reads ``"expected a number or a fraction like 8/255, got ..."``.
+
+    Args:
+        text: the string.
+        name: the quantity, for the error message.
+        positive: require a value > 0.
+
+    Returns:
+        The number.
+
+    Examples:
+        >>> from mireg.utils.parsing import parse_fraction
+        >>> parse_fraction("8/255"), parse_fraction("1e-2")
+        (0.03137254901960784, 0.01)
     """
     subject = f"{name} must be" if name else "expected"
     try:

@@ -47,11 +47,24 @@ def _check_path_type(path: object, what: str) -> Path:
 
 
 def check_output_dir(path: str | os.PathLike, what: str = "output folder", *, create: bool = False) -> Path:
-    """Check that ``path`` is (or can become) a folder this process can write; returns it as a Path.
+    """Check that ``path`` is (or can become) a folder this process can write.
+
+    Args:
+        path: the folder.
+        what: what it is, for the message (e.g. ``"--out"``).
+        create: create it now.
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
 
     Raises:
         ValueError: one line, e.g. ``--out '/dev/null/x': '/dev/null' is not a folder; choose another
             folder`` or ``--out 'runs/x': cannot write in 'runs' (the file system is read-only); ...``.
+
+    Examples:
+        >>> from mireg.utils.paths import check_output_dir
+        >>> check_output_dir("runs/new", "--out", create=True).is_dir()
+        True
     """
     path = _check_path_type(path, what)
     problem = _problem(path)
@@ -66,10 +79,25 @@ def check_output_dir(path: str | os.PathLike, what: str = "output folder", *, cr
 
 
 def check_output_file(path: str | os.PathLike, what: str = "output file") -> Path:
-    """Check that ``path`` can be written as a file (not a folder; its folder writable); returns it.
+    """Check that ``path`` can be written as a file (not a folder; its folder writable).
+
+    Args:
+        path: the file.
+        what: what it is, for the message (e.g. ``"--plot"``).
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
 
     Raises:
         ValueError: one line naming the path and the cause.
+
+    Examples:
+        >>> import os
+        >>> from mireg.utils.paths import check_output_file
+        >>> os.makedirs("a-folder")
+        >>> check_output_file("a-folder", "--plot")
+        Traceback (most recent call last):
+        ValueError: --plot 'a-folder' ...
     """
     path = _check_path_type(path, what)
     if path.is_dir():

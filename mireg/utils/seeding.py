@@ -31,10 +31,23 @@ def _cuda_indices(device: torch.device | str | None) -> list[int]:
 def seeded(seed: int, device: torch.device | str | None = None) -> Iterator[None]:
     """Run the block under ``torch.manual_seed(seed)``; restore the caller's CPU and CUDA RNG after.
 
-    Example::
+    Args:
+        seed: the seed.
+        device: the CUDA device whose generator is seeded and restored too (None: the current one,
+            when CUDA is available).
 
-        with seeded(0, x.device):
-            x_adv = attack(x, y)      # the same random start on every call
+    Yields:
+        Nothing; the caller's random state is restored when the block ends.
+
+    Examples:
+        >>> import torch
+        >>> from mireg.utils.seeding import seeded
+        >>> with seeded(0):
+        ...     a = torch.rand(2)
+        >>> with seeded(0):
+        ...     b = torch.rand(2)
+        >>> torch.equal(a, b)  # the same draws on every call
+        True
     """
     with torch.random.fork_rng(devices=_cuda_indices(device)):
         torch.manual_seed(seed)
@@ -47,10 +60,18 @@ def draw_seed() -> int:
 
     It reads a CPU tensor, never a CUDA one, so it never waits for the GPU.
 
-    Example::
+    Returns:
+        The seed.
 
-        torch.manual_seed(0)
-        with seeded(draw_seed(), x.device):
-            x_adv = attack(x, y)      # a new random start per call, the same run after run
+    Examples:
+        >>> import torch
+        >>> from mireg.utils.seeding import draw_seed, seeded
+        >>> _ = torch.manual_seed(0)
+        >>> first = draw_seed()
+        >>> with seeded(first):
+        ...     noise = torch.rand(2)  # a new random start per call, the same run after run
+        >>> _ = torch.manual_seed(0)
+        >>> draw_seed() == first
+        True
     """
     return int(torch.randint(0, 2**62, (), dtype=torch.int64))
