@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from torch import nn
 from torchattacks.attack import Attack as _TorchattacksAttack
 
 from mireg._validation import check_model_output
@@ -28,6 +29,11 @@ class Attack(_TorchattacksAttack):
         >>> model = model.train(); model.bn.eval()       # a frozen BatchNorm
         >>> x_adv = mireg.InfoPGD(model)(x, y)           # model.training and model.bn.training unchanged
     """
+
+    def __init__(self, name: str, model: nn.Module) -> None:
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be a torch.nn.Module (images in [0, 1] -> logits), got {type(model).__name__}")
+        super().__init__(name, model)
 
     def __call__(self, *args, **kwargs):
         with preserved_modes(self.model):

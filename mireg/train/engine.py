@@ -45,7 +45,7 @@ from mireg.checkpoints import load_checkpoint, save_checkpoint
 from mireg.config import TrainConfig
 from mireg.data import ImageTensors, TensorLoader
 from mireg.estimators import load_estimators
-from mireg.registry import METHODS
+from mireg.registry import ATTACKS, DATASETS, METHODS, MODELS
 from mireg.runs import build_model, train_val_split, with_data_defaults
 from mireg.train import distributed as D
 from mireg.train.callbacks import EpochCallback, StopTraining, call_back
@@ -135,6 +135,7 @@ def train(config: TrainConfig, *, model: nn.Module | None = None,
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
     config.validate()
+    _check_names(config, model)
     config = with_data_defaults(config)
     ctx = D.setup(config.device)
     try:
@@ -145,6 +146,18 @@ def train(config: TrainConfig, *, model: nn.Module | None = None,
             folder.release()
     finally:
         D.cleanup(ctx)
+
+
+def _check_names(config: TrainConfig, model: nn.Module | None) -> None:
+    """The model's type and every registered name, before the folder, the data or the model is touched."""
+    if model is not None and not isinstance(model, nn.Module):
+        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+    METHODS.get(config.method)
+    DATASETS.get(config.dataset)
+    if model is None:
+        MODELS.get(config.model)
+    if config.attack is not None:
+        ATTACKS.get(config.attack)
 
 
 def _train(config: TrainConfig, ctx: D.DistContext, model: nn.Module | None, callbacks: list[EpochCallback],
@@ -196,8 +209,6 @@ def _set_up(config: TrainConfig, ctx: D.DistContext, model: nn.Module | None) ->
     train_data, val_data = train_val_split(config)
     if model is None:
         model = build_model(config, train_data)
-    elif not isinstance(model, nn.Module):
-        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
     model = model.to(device)
     if speed.channels_last:
         model = model.to(memory_format=torch.channels_last)
