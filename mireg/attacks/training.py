@@ -11,7 +11,7 @@ from torchattacks.attack import Attack
 
 from mireg._validation import check_choice, check_images, check_labels, check_model_output
 from mireg.utils.modes import preserved_modes
-from mireg.utils.seeding import seeded
+from mireg.utils.seeding import draw_seed, seeded
 
 AttackFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -99,7 +99,7 @@ class TrainingAttack:
     def __call__(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         check_images("images", images)
         labels = check_labels("labels", labels, batch=images.shape[0], num_classes=self.num_classes)
-        seed = int(torch.randint(0, 2**62, (), dtype=torch.int64))  # the caller's CPU stream: one draw
+        seed = draw_seed()  # the caller's CPU stream: one draw
         training = self.mode == "train"
         with (preserved_modes(self.model, training=training), _frozen(self.model), seeded(seed, images.device),
               torch.enable_grad(), self._learning_classes(labels)):

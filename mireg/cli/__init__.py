@@ -1,8 +1,8 @@
 """The ``mireg`` command: argument parsing and wiring only, one module per subcommand.
 
 ``mireg train`` (:mod:`mireg.cli.train`), ``mireg demo`` (:mod:`mireg.cli.demo`), ``mireg estimators``
-(:mod:`mireg.cli.estimators`), ``mireg eval`` (:mod:`mireg.cli.eval`) and ``mireg reproduce``
-(:mod:`mireg.cli.reproduce`). Every module exposes
+(:mod:`mireg.cli.estimators`), ``mireg eval`` (:mod:`mireg.cli.eval`), ``mireg figures``
+(:mod:`mireg.cli.figures`) and ``mireg reproduce`` (:mod:`mireg.cli.reproduce`). Every module exposes
 ``add_parser(subparsers)``, registering its subcommand with ``set_defaults(func=run)`` where
 ``run(args) -> int`` is the exit status; the modules import no torch at module level (the work is
 imported inside ``run``). Nothing in mireg imports this package.
@@ -18,6 +18,7 @@ from mireg import __version__
 from mireg.cli import demo as demo_command
 from mireg.cli import estimators as estimators_command
 from mireg.cli import eval as eval_command
+from mireg.cli import figures as figures_command
 from mireg.cli import reproduce as reproduce_command
 from mireg.cli import train as train_command
 
@@ -29,6 +30,8 @@ examples:
   mireg estimators --help                      # NAMID's MI estimators on a pre-trained model
   mireg eval --help                            # clean, PGD, AutoAttack, ... on a checkpoint
   mireg reproduce infoat-table2 --budget smoke --seeds 5   # a paper's table on CPU, with error bars
+  mireg reproduce infoat-fig3 --budget smoke --seeds 3     # a paper's ablation study, the same way
+  mireg figures --help                         # the papers' analysis figures (InfoAT Fig. 1/4/5, NAMID Fig. 2/4)
   torchrun --nproc_per_node 4 -m mireg train --recipe trades-wrn34 --out runs/trades   # 4 GPUs
 
 Run 'mireg <command> --help' for each command's options and examples.
@@ -61,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--traceback", action="store_true",
                         help="show the full Python traceback of an error instead of a one-line message")
     subparsers = parser.add_subparsers(title="commands", metavar="<command>")
-    for module in (train_command, demo_command, estimators_command, eval_command, reproduce_command):
+    for module in (train_command, demo_command, estimators_command, eval_command, figures_command, reproduce_command):
         module.add_parser(subparsers)
     parser.commands = subparsers.choices
     return parser

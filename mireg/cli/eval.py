@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -73,8 +72,9 @@ def add_parser(subparsers: Any) -> None:
                    help="cap every iteration/query budget (smoke tests only: the report says it is no claim)")
     p.add_argument("--no-sanity", action="store_true", help="skip the gradient-masking probes")
     p.add_argument("--analysis", action="store_true",
-                   help="also draw the InfoAT paper's analyses: entropy vs smallest perturbation (Fig. 1), "
-                        "weight-space (Fig. 4) and input-space (Fig. 5) loss surfaces")
+                   help="also draw the InfoAT paper's analyses with its settings (PGD-10, first 1,000 points), as "
+                        "'mireg figures' does: entropy vs smallest perturbation (Fig. 1(b)), weight-space loss "
+                        "change (Fig. 4) and the input-space loss over the eps-ball (Fig. 5)")
     p.add_argument("--robustbench", metavar="NAME", default=None, help="evaluate a RobustBench Model-Zoo model")
     p.add_argument("--model-dir", default="./models", help="RobustBench model directory (default ./models)")
     p.add_argument("--rb-dataset", default=None, choices=("cifar10", "cifar100", "imagenet"),
@@ -106,23 +106,17 @@ def _list_suites() -> str:
 
 def _analysis(model: Any, x: Any, y: Any, eps: float, norm: str, out: Path, seed: int,
               max_steps: int | None) -> list[Path]:
-    from mireg.evaluation import analysis, plots
-    from mireg.utils.atomic import atomic_write_text
+    """InfoAT Fig. 1(b), 4 and 5 with the paper's settings (``mireg figures``; L-inf PGD-10, the first
+    1,000 points, at the suite's eps when it is L-inf, else 8/255)."""
+    from mireg.evaluation import paper_figures
 
-    n = min(len(y), 256)
-    steps = 20 if max_steps is None else min(20, max_steps)
-    fig1 = analysis.entropy_vs_perturbation(model, x[:n], y[:n], eps_grid=[eps * m for m in
-                                            (0.125, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4)], norm=norm, steps=steps,
-                                            seed=seed)
-    fig4 = analysis.weight_loss_surface(model, x[:n], y[:n], eps=eps, norm=norm, steps=min(10, steps), seed=seed)
-    fig5 = analysis.input_loss_surface(model, x[:1], y[:1], eps=eps if norm == "Linf" else 8 / 255, steps=steps,
-                                       seed=seed)
-    atomic_write_text(out / "analysis.json", json.dumps({"fig1_entropy_vs_perturbation": fig1,
-                                                        "fig4_weight_surface": fig4, "fig5_input_surface": fig5},
-                                                       default=float))
-    return [plots.plot_entropy_vs_perturbation(fig1, out / "fig1_entropy_vs_perturbation.png"),
-            plots.plot_weight_surface(fig4, out / "fig4_weight_surface.png"),
-            plots.plot_input_surface(fig5, out / "fig5_input_surface.png")]
+    n = min(len(y), 1000)
+    eps = eps if norm == "Linf" else 8 / 255
+    steps = 10 if max_steps is None else min(10, max_steps)
+    paper_figures.infoat_fig1b(model, x[:n], y[:n], out, eps=eps, steps=steps, seed=seed)
+    paper_figures.infoat_fig4(model, x[:n], y[:n], out, eps=eps, steps=steps, seed=seed)
+    paper_figures.infoat_fig5(model, x[:1], y[:1], out, eps=eps, steps=steps, seed=seed)
+    return [out / f"{name}.{ext}" for name in ("infoat-fig1b", "infoat-fig4", "infoat-fig5") for ext in ("json", "png")]
 
 
 def run(args: argparse.Namespace) -> int:

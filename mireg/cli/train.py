@@ -29,6 +29,12 @@ examples:
   # NAMID needs estimators trained on an AT model first (see 'mireg estimators --help')
   mireg train --recipe namid-resnet18 --estimators runs/est/estimators.pt --out runs/namid
 
+  # a paper's ablation is a method of its own name (docs/ablations.md): InfoAT Fig. 3c with JS,
+  # InfoAT Table I (MINE on layer #2), NAMID Fig. 5 (iii) lambda = 0
+  mireg train --recipe digits-infoat --method infoat-div-js --out runs/div-js
+  mireg train --recipe digits-infoat --method infoat-mine-layer2 --out runs/mine2
+  mireg train --recipe namid-resnet18 --method namid-lam0 --estimators runs/est/estimators.pt --out runs/lam0
+
   # continue an interrupted run from runs/mart-r18/last.pt (no epoch lost or repeated); a resumed run
   # may change --epochs, --lr and the schedule, not the method, model, data, eps or attack
   mireg train --recipe mart-resnet18 --data-root data --out runs/mart-r18 --resume --epochs 150
@@ -50,7 +56,9 @@ without --overwrite, and a folder another live run works in is refused (see docs
 # command-line flags that map one-to-one to TrainConfig fields: (flag, field, type, help)
 _FLAGS: tuple[tuple[str, str, Any, str], ...] = (
     ("--method", "method", str, "method name (clean, at, trades, mart, mart+, infoat, namid, namid_t, "
-                                "namid_m, wmim)"),
+                                "namid_m, wmim) or a paper ablation (infoat-weight-none, infoat-div-js, "
+                                "infoat-reg-plus-hnat, infoat-mine-layer1..4, namid-no-adv-mi, namid-lam0, "
+                                "namid-mim-estimators, ...: docs/ablations.md)"),
     ("--model", "model", str, "architecture name (small_cnn, resnet18, preact_resnet18, wrn34_10, ...)"),
     ("--dataset", "dataset", str, "dataset name (digits, cifar10, cifar100, svhn, ...)"),
     ("--data-root", "data_root", str, "folder holding the dataset files"),

@@ -7,12 +7,13 @@ MINE ablation of InfoAT on layers #1-#4), a :class:`FeatureTap` records that lay
 
 from __future__ import annotations
 
+import copy
 import difflib
 
 import torch
 from torch import nn
 
-__all__ = ["FeatureTap", "check_layer"]
+__all__ = ["FeatureTap", "check_layer", "stage_layer"]
 
 
 def check_layer(model: nn.Module, layer: object) -> str:
@@ -29,6 +30,29 @@ def check_layer(model: nn.Module, layer: object) -> str:
         raise ValueError(f"layer {layer!r} is not a submodule of {type(model).__name__}.{hint} "
                          f"Top-level submodules: {', '.join(top)}")
     return layer
+
+
+def stage_layer(model: nn.Module, index: int) -> str:
+    """The submodule name of layer #``index`` of ``model``, as InfoAT numbers layers #1-#4 (Fig. 1(a),
+    Table I): ResNet stage ``layer<index>`` (the shortest match, e.g. ``model.layer2`` inside
+    :class:`mireg.models.Normalized`), else entry ``index - 1`` of a ``stages`` tuple the model (or a
+    wrapped submodule) declares, as :class:`mireg.models.small_cnn.SmallCNN` does.
+
+    Example:
+        >>> stage_layer(create_model("resnet18"), 2)       # 'model.layer2'
+    """
+    if isinstance(index, bool) or not isinstance(index, int) or index < 1:
+        raise ValueError(f"index must be a layer number >= 1, got {index!r}")
+    names = [name for name, _ in model.named_modules() if name.rsplit(".", 1)[-1] == f"layer{index}"]
+    if names:
+        return min(names, key=len)
+    declared = [(name, m.stages) for name, m in model.named_modules() if isinstance(getattr(m, "stages", None), tuple)]
+    if declared and index <= len(min(declared, key=lambda item: len(item[0]))[1]):
+        prefix, stages = min(declared, key=lambda item: len(item[0]))
+        return f"{prefix}.{stages[index - 1]}" if prefix else stages[index - 1]
+    raise ValueError(f"{type(model).__name__} has no submodule 'layer{index}' (InfoAT's layer #{index} of a "
+                     f"ResNet) and declares no `stages` with a #{index}: pass layer=<submodule name> to choose "
+                     f"the tapped layer")
 
 
 class FeatureTap:
@@ -101,13 +125,27 @@ class FeatureTap:
         features, self.features = self.features, None
         return logits, features
 
+    def clear(self) -> None:
+        """Drop the stored features and inputs (and their autograd graphs); the hooks stay on."""
+        self.features = None
+        self._input, self._recent = None, []
+
+    def __deepcopy__(self, memo: dict) -> FeatureTap:
+        """A copy (made e.g. when the model it hooks is deep-copied) without the stored features and
+        inputs, which may belong to an autograd graph (and those tensors cannot be deep-copied)."""
+        new = self.__class__.__new__(self.__class__)
+        memo[id(self)] = new
+        for key, value in self.__dict__.items():
+            setattr(new, key, value if key in ("features", "_input", "_recent") else copy.deepcopy(value, memo))
+        new.clear()
+        return new
+
     def remove(self) -> None:
         """Take the hook off the model and drop the stored features."""
         self._handle.remove()
         if self._pre_handle is not None:
             self._pre_handle.remove()
-        self.features = None
-        self._input, self._recent = None, []
+        self.clear()
 
     def __enter__(self) -> FeatureTap:
         return self

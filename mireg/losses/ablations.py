@@ -20,6 +20,7 @@ from functools import partial
 from torch import nn
 
 from mireg.estimators.local_dim import LocalDIMEstimator
+from mireg.estimators.tap import stage_layer
 from mireg.losses.at import ATLoss
 from mireg.losses.base import LossTerm
 from mireg.losses.infoat import InfoAT
@@ -36,20 +37,11 @@ def infoat_variant(lam: float = 2.5, beta: float = 0.2, *, weight: str = "entrop
     return ATLoss() + InfoAT(lam, beta, weight=weight, divergence=divergence, entropy_term=entropy_term)
 
 
-def _stage(model: nn.Module, index: int) -> str:
-    """The name of ResNet stage ``layer<index>`` in ``model`` (the shortest match, e.g. ``model.layer2``)."""
-    names = [name for name, _ in model.named_modules() if name.rsplit(".", 1)[-1] == f"layer{index}"]
-    if not names:
-        raise ValueError(f"{type(model).__name__} has no submodule 'layer{index}' (InfoAT's layer #{index} of a "
-                         f"ResNet): pass layer=<submodule name> to choose the tapped layer")
-    return min(names, key=len)
-
-
 def infoat_mine_variant(model: nn.Module, layer: str | int, image_shape: tuple[int, ...] = (3, 32, 32),
                         lam: float = 2.5, beta: float = 0.2, **kwargs) -> LossTerm:
     """``ATLoss() + InfoATMINE.for_layer(model, layer, ...)``: Eq. 19, Table I / Fig. 3a. ``layer`` is
     a submodule name or a ResNet stage number 1-4 (``layer<k>``)."""
-    name = _stage(model, layer) if isinstance(layer, int) and not isinstance(layer, bool) else layer
+    name = stage_layer(model, layer) if isinstance(layer, int) and not isinstance(layer, bool) else layer
     return ATLoss() + InfoATMINE.for_layer(model, name, image_shape, lam=lam, beta=beta, **kwargs)
 
 

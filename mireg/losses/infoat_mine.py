@@ -122,6 +122,7 @@ class InfoATMINE(LossTerm):
     def batch_mi(self, x: torch.Tensor) -> torch.Tensor:
         """Update MINE (in train mode) and return the batch DV estimate of I(x; z_l(x)) (0-d tensor)."""
         z = self.tap.features_of(x)
+        self.tap.clear()  # the model keeps no graph of this step (and stays deep-copyable)
         if model_device(self.mine) != x.device:
             self.mine.to(x.device)
         dtype = next(self.mine.parameters()).dtype  # MINE runs in its own precision (fp32), outside autocast

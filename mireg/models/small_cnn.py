@@ -19,7 +19,13 @@ def _conv_bn_relu(cin: int, cout: int) -> list[nn.Module]:
 
 
 class SmallCNN(nn.Module):
-    """(N, in_channels, H, W) -> logits (N, num_classes) for any H, W >= 4 (8x8 digits up to 32x32 and beyond)."""
+    """(N, in_channels, H, W) -> logits (N, num_classes) for any H, W >= 4 (8x8 digits up to 32x32 and beyond).
+
+    ``stages``: the submodules whose outputs are its layers #1-#4 (the two pooled conv blocks, the pooled
+    third block, the hidden layer), as InfoAT's MINE ablation numbers a ResNet's ``layer1``-``layer4``.
+    """
+
+    stages = ("features.3", "features.7", "features.11", "fc")
 
     def __init__(self, num_classes: int = 10, in_channels: int = 3, width: int = 32, hidden: int = 128) -> None:
         super().__init__()

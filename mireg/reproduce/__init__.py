@@ -2,7 +2,8 @@
 
 - :class:`Study` (with :class:`Arm`, :class:`Evaluation`, :class:`Budget`, :class:`EvalBudget`,
   :class:`EstimatorBudget`): a table or an ablation as data, registered in :data:`STUDIES`
-  (``infoat-table2``, ``namid-table1``; :mod:`mireg.reproduce.tables`);
+  (``infoat-table2``, ``namid-table1``; :mod:`mireg.reproduce.tables`; the ablations ``infoat-fig3``,
+  ``infoat-table1``, ``namid-fig5``, ``namid-fig7``; :mod:`mireg.reproduce.ablations`);
 - :func:`reproduce`: train every (method, seed) cell at a budget, evaluate it, write the report;
   resumable, and splittable over machines with ``methods=`` and :func:`merge`;
 - :func:`build_report` / :func:`write_report`: mean ± standard deviation over seeds, the paper's
@@ -18,7 +19,7 @@ Example::
     report["evaluations"]["linf"]["summary"]["InfoAT"]["PGD-20"]   # {"mean": ..., "std": ..., "n": 5, ...}
 """
 
-from mireg.reproduce import tables  # noqa: F401  (registers the papers' studies)
+from mireg.reproduce import ablations, tables  # noqa: F401  (registers the papers' studies)
 from mireg.reproduce.report import build_report, merge, write_report
 from mireg.reproduce.runner import default_out_dir, reproduce
 from mireg.reproduce.stats import paired_difference, summarize, t_quantile

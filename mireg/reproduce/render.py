@@ -98,6 +98,8 @@ def _settings_section(study: dict[str, Any]) -> list[str]:
     if s.get("estimators") and any(a["needs_estimators"] for a in s["arms"]):
         lines.append(f"NAMID's estimators, trained per seed on the {s['estimators_from']} model of that seed: "
                      f"`{json.dumps(s['estimators'], sort_keys=True)}`.")
+        lines += [f"{a['name']}'s estimators: the same with objective `{a['estimator_objective']}`."
+                  for a in s["arms"] if a.get("estimator_objective")]
     return lines + [""]
 
 

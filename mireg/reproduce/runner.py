@@ -196,7 +196,7 @@ def run_cell(run: _Run, arm: Arm, seed: int) -> dict[str, Any]:
         return record
     estimator_seconds = None
     if arm.needs_estimators:
-        path, info = ensure_estimators(run, seed)
+        path, info = ensure_estimators(run, seed, arm.estimator_objective)
         config = config.replace(estimators=str(path))
         estimator_seconds = info.get("seconds")
     record = {"format": CELL_FORMAT, "study": run.study.name, "budget": run.budget.name, "arm": arm.name,
@@ -239,9 +239,11 @@ def _train(run: _Run, arm: Arm, seed: int, config) -> tuple[Any, dict[str, Any]]
                      "device": device}
 
 
-def ensure_estimators(run: _Run, seed: int) -> tuple[Path, dict[str, Any]]:
+def ensure_estimators(run: _Run, seed: int, objective: str | None = None) -> tuple[Path, dict[str, Any]]:
     """NAMID's estimators of ``seed``: trained once on the selected checkpoint of the study's
     ``estimators_from`` arm (AT) of the same seed, which is trained (or resumed) first if needed.
+    ``objective`` other than the budget's (an arm's ``estimator_objective``) trains another pair, in
+    ``estimators/seed<k>-<objective>``.
 
     Returns ``(estimators.pt, info)``; ``estimators.json`` (info) is written last and marks them finished.
     """
@@ -249,7 +251,11 @@ def ensure_estimators(run: _Run, seed: int) -> tuple[Path, dict[str, Any]]:
     from mireg.estimators import default_attack, save_estimators, train_estimators
     from mireg.train import train
 
-    directory = run.out / "estimators" / f"seed{seed}"
+    settings = run.budget.estimators
+    own = objective is not None and objective != settings.objective
+    if own:
+        settings = dataclasses.replace(settings, objective=objective)
+    directory = run.out / "estimators" / (f"seed{seed}-{objective}" if own else f"seed{seed}")
     path, info_path = directory / "estimators.pt", directory / "estimators.json"
     info = read_json(info_path)
     if isinstance(info, dict) and info.get("complete") and path.is_file():
@@ -258,7 +264,7 @@ def ensure_estimators(run: _Run, seed: int) -> tuple[Path, dict[str, Any]]:
     run.say(f"estimators of seed {seed}: on the {source.name} model of seed {seed} (trained first if needed)")
     result = train(_checked_config(run, source, seed)[0])
     model, epoch = selected_model(result, run.budget.evaluation.select)
-    cfg, settings = result.config, run.budget.estimators
+    cfg = result.config
     options = {k: getattr(cfg, k) for k in ("image_size", "channels") if getattr(cfg, k) is not None}
     data = load_dataset(cfg.dataset, root=cfg.data_root, split="train", **options)
     train_data, val_data = split_validation(data, cfg.val_size, seed=cfg.seed) if cfg.val_size else (data, None)

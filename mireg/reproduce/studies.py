@@ -45,17 +45,24 @@ class Arm:
         overrides: training settings in every budget (the method's weights, e.g. ``{"beta": 6.0}``).
         needs_estimators: train NAMID's estimators on the study's ``estimators_from`` arm (same seed)
             first, and train this arm with ``estimators=<that file>``.
+        estimator_objective: train this arm's estimators with this objective (``"eq5"``,
+            ``"eq5-literal"``, ``"mim"``) instead of the budget's (NAMID Fig. 7's Eq. 4 arm); None: the budget's.
     """
 
     name: str
     method: str
     overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     needs_estimators: bool = False
+    estimator_objective: str | None = None
 
     def __post_init__(self) -> None:
         check_name("arm name", self.name)
         check_name(f"method of arm {self.name!r}", self.method)
         object.__setattr__(self, "overrides", frozen_mapping(self.overrides))
+        if self.estimator_objective is not None and (
+                not self.needs_estimators or self.estimator_objective not in ("eq5", "eq5-literal", "mim")):
+            raise ValueError(f"estimator_objective of arm {self.name!r} must be 'eq5', 'eq5-literal' or 'mim' on an "
+                             f"arm that needs_estimators, got {self.estimator_objective!r}")
 
     @property
     def key(self) -> str:
@@ -190,6 +197,8 @@ class Study:
             recipe, overrides = self.train_settings(arm, budget)
             arms.append({"name": arm.name, "key": arm.key, "method": arm.method, "recipe": recipe,
                          "overrides": overrides, "needs_estimators": arm.needs_estimators})
+            if arm.estimator_objective is not None:
+                arms[-1]["estimator_objective"] = arm.estimator_objective
         settings = {"study": self.name, "budget": budget.name, "arms": arms,
                     "evaluations": [{"name": e.name, "suite": e.suite,
                                      "columns": None if e.columns is None else list(e.columns),

@@ -213,7 +213,7 @@ def _set_up(config: TrainConfig, ctx: D.DistContext, model: nn.Module | None) ->
     if speed.channels_last:
         model = model.to(memory_format=torch.channels_last)
         torch.backends.cudnn.benchmark = True
-    spec = _method(config, device, train_data)
+    spec = _method(config, device, train_data, model)
     optimizer = build_optimizer(config, model, fused=speed.fused)
     loader = _loader(config, ctx, train_data, speed)
     scheduler = build_scheduler(config, optimizer, len(loader))
@@ -235,19 +235,20 @@ def _loader(config: TrainConfig, ctx: D.DistContext, train_data: ImageTensors, s
     return loader
 
 
-def _method(config: TrainConfig, device: torch.device, train_data: ImageTensors) -> MethodSpec:
+def _method(config: TrainConfig, device: torch.device, train_data: ImageTensors, model: nn.Module) -> MethodSpec:
     """The method's :class:`MethodSpec`, with the NAMID estimators of ``config.estimators`` when it
-    needs them (or when given)."""
-    estimators = None
+    needs them (or when given) and the build context of :mod:`mireg.train.methods`."""
+    estimators = metadata = None
     if needs_estimators(config.method) or config.estimators:
         if not config.estimators:
             raise ValueError(f"method {config.method!r} needs NAMID estimators trained on an adversarially "
                              "trained classifier: set estimators=<path of a `mireg estimators` checkpoint> "
                              "(see `mireg estimators --help`), or run `mireg demo` for the whole pipeline")
-        natural, adversarial, _ = load_estimators(config.estimators, map_location=device)
+        natural, adversarial, metadata = load_estimators(config.estimators, map_location=device)
         estimators = (natural, adversarial)
-    spec = METHODS.get(config.method)(config, estimators=estimators, num_classes=train_data.num_classes,
-                                      in_channels=train_data.image_shape[0])
+    spec = METHODS.get(config.method)(config, estimators=estimators, estimator_metadata=metadata,
+                                      num_classes=train_data.num_classes, in_channels=train_data.image_shape[0],
+                                      image_shape=tuple(train_data.image_shape), model=model)
     if not isinstance(spec, MethodSpec):
         raise TypeError(f"method {config.method!r} must return a MethodSpec, got {type(spec).__name__}")
     return spec

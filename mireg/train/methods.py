@@ -1,7 +1,7 @@
 """Training methods: a loss term plus the name of its inner maximiser, registered in ``METHODS``.
 
 A method is never a loop. It is a function ``build(config, *, estimators=None, num_classes=10,
-in_channels=3) -> MethodSpec`` that says which :class:`mireg.losses.LossTerm` the engine minimises
+in_channels=3, **context) -> MethodSpec`` that says which :class:`mireg.losses.LossTerm` the engine minimises
 and which attack (a name in :data:`mireg.registry.ATTACKS`) crafts ``x_adv``. Adding a method is one
 registered function::
 
@@ -13,6 +13,12 @@ A builder passes on only the weights the config sets (``beta``, ``lam``, ``mi_we
 lives once, in its loss class. Whether a method needs NAMID estimators is declared once, at its
 registration (``register_method(..., needs_estimators=True)``): the engine then loads
 ``config.estimators`` and hands the pair to the builder.
+
+The build context the engine passes (a builder takes what it needs and ignores the rest through
+``**context``): ``estimators`` (the pair, or None), ``estimator_metadata`` (the estimator file's
+metadata, or None), ``num_classes``, ``in_channels``, ``image_shape`` (C, H, W) of the training
+images, and ``model``, the unwrapped classifier being trained (on its device; a loss that taps one of
+its layers, as InfoAT's MINE ablation does, hooks it here).
 
 | method | loss (outer minimisation) | default attack (inner maximisation) | source |
 |---|---|---|---|
@@ -26,6 +32,13 @@ registration (``register_method(..., needs_estimators=True)``): the engine then 
 | namid_t | ``NAMID_T``: TRADES + mi_weight * L_mi | ``tpgd`` | Zhou et al. 2022, §4.3 |
 | namid_m | ``NAMID_M``: MART + mi_weight * L_mi | ``mart-pgd`` | Zhou et al. 2022, §4.3 |
 | wmim | ``WMIM``: CE(f(x'), y) - mi_weight * I(x'; f(x')) | ``mart-pgd`` | Zhu et al., ICML 2020, NAMID's baseline |
+
+Every ablation of :data:`mireg.losses.ablations.ABLATIONS` is a method of the same name, with the
+attack of the paper's method (``infopgd`` for InfoAT's, ``mart-pgd`` for NAMID's):
+``infoat-weight-none``, ``infoat-weight-1-p`` (InfoAT Fig. 3b), ``infoat-div-js|ce|kl`` (Fig. 3c),
+``infoat-reg-plus-hadv|minus-hnat|plus-hnat|none`` (Fig. 3d), ``infoat-mine-layer1..4`` (Eq. 19,
+Table I, Fig. 3a), ``namid-no-adv-mi``, ``namid-no-nat-mi``, ``namid-lam0`` (NAMID Fig. 5) and
+``namid-mim-estimators`` (NAMID Fig. 7); see ``docs/ablations.md``.
 """
 
 from __future__ import annotations
@@ -36,6 +49,7 @@ from typing import Any
 
 from mireg.estimators import LocalDIMEstimator
 from mireg.losses import NAMID, NAMID_M, NAMID_T, WMIM, ATLoss, InfoAT, LossTerm, MARTLoss, MARTPlus, TRADESLoss
+from mireg.losses.ablations import ABLATIONS, Ablation
 from mireg.registry import METHODS
 
 __all__ = ["MethodSpec", "needs_estimators", "register_method"]
@@ -149,3 +163,40 @@ def wmim(config, *, estimators=None, num_classes: int = 10, in_channels: int = 3
     one of ``estimators`` when given, else fresh (width 512)."""
     estimator = estimators[1] if estimators is not None else LocalDIMEstimator(num_classes, in_channels, 512)
     return MethodSpec(WMIM(estimator, **_given(alpha=config.mi_weight)), attack="mart-pgd")
+
+
+def _ablation_doc(row: Ablation, attack: str) -> str:
+    fixed = " Needs estimators trained with objective 'mim' (``mireg estimators --objective mim``)." \
+        if row.estimator_objective == "mim" else ""
+    return (f"Ablation ``{row.name}``, reproduces {row.source}: the paper's method with {row.changes} "
+            f"(:data:`mireg.losses.ablations.ABLATIONS`); attack ``{attack}``.{fixed}")
+
+
+def _register_infoat_ablation(row: Ablation) -> None:
+    def build(config, *, model=None, image_shape=(3, 32, 32), **context) -> MethodSpec:
+        loss = row.loss(model=model, image_shape=tuple(image_shape), **_given(lam=config.lam, beta=config.beta))
+        return MethodSpec(loss, attack="infopgd", attack_kwargs={"lam": loss.terms[-1].lam})
+
+    build.__doc__ = _ablation_doc(row, "infopgd (Eq. 18, the same lam)")
+    register_method(row.name)(build)
+
+
+def _register_namid_ablation(row: Ablation) -> None:
+    # lam is what namid-lam0 changes: the config's lam never overrides it
+    fixed_lam = "lam" in getattr(row.build, "keywords", {})
+
+    def build(config, *, estimators=None, estimator_metadata=None, **context) -> MethodSpec:
+        objective = (estimator_metadata or {}).get("objective")
+        if row.estimator_objective == "mim" and objective is not None and objective != "mim":
+            raise ValueError(f"method {row.name!r} needs estimators trained by MI maximisation (Eq. 4), but "
+                             f"{config.estimators!r} was trained with objective={objective!r}: train them with "
+                             "`mireg estimators --objective mim`")
+        weights = _given(alpha=config.mi_weight, lam=None if fixed_lam else config.lam)
+        return MethodSpec(row.loss(estimators=estimators, **weights), attack="mart-pgd")
+
+    build.__doc__ = _ablation_doc(row, "mart-pgd (NAMID's)")
+    register_method(row.name, needs_estimators=True)(build)
+
+
+for _row in ABLATIONS.values():
+    (_register_namid_ablation if "estimators" in _row.needs else _register_infoat_ablation)(_row)

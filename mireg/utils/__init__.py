@@ -6,7 +6,7 @@ Nothing here imports other mireg code but :mod:`mireg._validation`. One module p
 ``modes``          :func:`preserved_modes`: set a model's train/eval mode for a block and restore every
                    submodule's own flag exactly afterwards (also on exceptions)
 ``seeding``        :func:`seeded`: a block under ``torch.manual_seed(seed)`` that leaves the caller's
-                   random state untouched
+                   random state untouched; :func:`draw_seed`: a fresh seed from the caller's stream
 ``atomic``         :func:`atomic_writer`, :func:`atomic_write_text`, :func:`atomic_write_bytes`,
                    :func:`save_figure`: a file appears whole or not at all, never written through a
                    link; a failed write is a one-line :class:`WriteError`; :func:`remove_leftovers`

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 
 import torch
 
-__all__ = ["seeded"]
+__all__ = ["draw_seed", "seeded"]
 
 
 def _cuda_indices(device: torch.device | str | None) -> list[int]:
@@ -39,3 +39,18 @@ def seeded(seed: int, device: torch.device | str | None = None) -> Iterator[None
     with torch.random.fork_rng(devices=_cuda_indices(device)):
         torch.manual_seed(seed)
         yield
+
+
+def draw_seed() -> int:
+    """One draw from the caller's CPU generator, as a Python int in ``[0, 2**62)``: the seed of a
+    :func:`seeded` block that must be fresh on every call and yet follow ``torch.manual_seed``.
+
+    It reads a CPU tensor, never a CUDA one, so it never waits for the GPU.
+
+    Example::
+
+        torch.manual_seed(0)
+        with seeded(draw_seed(), x.device):
+            x_adv = attack(x, y)      # a new random start per call, the same run after run
+    """
+    return int(torch.randint(0, 2**62, (), dtype=torch.int64))

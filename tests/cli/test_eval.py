@@ -12,8 +12,8 @@ from mireg.cli import build_parser, main
 from mireg.cli.eval import parse_eps
 from mireg.evaluation.suites import get_suite
 
-INFOAT_FILES = {"report.json", "outcomes.npz", "robust_accuracy.png", "accuracy_vs_eps.png", "analysis.json",
-                "fig1_entropy_vs_perturbation.png", "fig4_weight_surface.png", "fig5_input_surface.png"}
+INFOAT_FILES = {"report.json", "outcomes.npz", "robust_accuracy.png", "accuracy_vs_eps.png", "infoat-fig1b.json",
+                "infoat-fig1b.png", "infoat-fig4.json", "infoat-fig4.png", "infoat-fig5.json", "infoat-fig5.png"}
 
 
 

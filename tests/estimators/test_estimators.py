@@ -165,6 +165,32 @@ def test_feature_tap_bad_layer_names_suggest():
         FeatureTap(_Net(), 3)
 
 
+
+@pytest.mark.parametrize("k", [1, 2, 3, 4])
+def test_stage_layer_numbers_layers_as_infoat(k):
+    """InfoAT's layer #k: ResNet stage ``layer<k>`` (inside Normalized), or the k-th declared stage."""
+    from mireg.estimators import stage_layer
+    from mireg.models import create_model
+
+    assert stage_layer(create_model("resnet18"), k) == f"model.layer{k}"
+    small = create_model("small_cnn", in_channels=1, width=8, hidden=16)
+    assert stage_layer(small, k) == f"model.{small.model.stages[k - 1]}"
+    assert stage_layer(small.model, k) == small.model.stages[k - 1]
+
+
+def test_stage_layer_bad_numbers_are_clear():
+    from mireg.estimators import stage_layer
+    from mireg.models import create_model
+
+    small = create_model("small_cnn", in_channels=1, width=8, hidden=16)
+    with pytest.raises(ValueError, match="declares no `stages` with a #5"):
+        stage_layer(small, 5)
+    with pytest.raises(ValueError, match="pass layer=<submodule name>"):
+        stage_layer(_Net(), 1)
+    for bad in (0, True, "2"):
+        with pytest.raises(ValueError, match="index must be a layer number"):
+            stage_layer(small, bad)
+
 # ----------------------------------------------------------------------------- MINE
 def test_mine_recovers_gaussian_mi():
     """Correlated Gaussians, I = -d/2 log(1 - rho^2); MINE's DV bound should come close from below."""

@@ -89,4 +89,5 @@ def test_method_builders_pass_only_what_the_config_sets():
 
 
 def test_needs_estimators_is_declared_by_the_method():
-    assert {m for m in METHODS.names() if needs_estimators(m)} == {"namid", "namid_t", "namid_m"}
+    namid_ablations = {"namid-no-adv-mi", "namid-no-nat-mi", "namid-lam0", "namid-mim-estimators"}  # Fig. 5, Fig. 7
+    assert {m for m in METHODS.names() if needs_estimators(m)} == {"namid", "namid_t", "namid_m", *namid_ablations}

@@ -3,6 +3,8 @@ loss term that co-trains MINE on a tapped layer (updates, gradients, composition
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -218,3 +220,23 @@ def test_tap_features_of_matches_each_input_whatever_the_order():
     assert not model._forward_pre_hooks and not model.body._forward_hooks
     with pytest.raises(ValueError, match="by_input=True"):
         FeatureTap(model, "body").features_of(x)
+
+
+def test_a_tapped_model_stays_deep_copyable_and_its_copy_taps_itself():
+    """The training engine keeps the MINE ablation's tap on the model; a deep copy of that model (as the
+    analyses make) must neither fail on stored graph tensors nor write into the original's tap."""
+    model = _Net()
+    tap = FeatureTap(model, "body", by_input=True)
+    x = torch.rand(4, 1, 4, 4, requires_grad=True)
+    model(x * 2)  # non-leaf input and features with a graph are stored
+    twin = copy.deepcopy(model)
+    twin_tap = twin._forward_pre_hooks[next(iter(twin._forward_pre_hooks))].__self__
+    assert twin_tap is not tap and twin_tap.model is twin and twin_tap._recent == []
+    x2 = torch.rand(4, 1, 4, 4)
+    twin(x2)
+    torch.testing.assert_close(twin_tap.features_of(x2), twin.body(x2))
+    with pytest.raises(ValueError, match="has not been run"):
+        tap.features_of(x2)
+    tap.clear()
+    assert tap._recent == [] and tap.features is None
+    tap.remove()
