@@ -150,8 +150,8 @@ CONSTRUCTORS = [
          "lam must be finite"),
     Case("WMIM-estimator-type", lambda: mireg.WMIM(nn.Linear(2, 2)), TypeError, "estimator"),
     Case("WMIM-alpha-negative", lambda: mireg.WMIM(est(), alpha=-1), ValueError, "alpha"),
-    Case("ScaledLoss-weight", lambda: "2" * mireg.ATLoss(), TypeError, ""),
-    Case("SumLoss-non-term", lambda: mireg.ATLoss() + 3, TypeError, ""),
+    Case("ScaledLoss-weight", lambda: "2" * mireg.ATLoss(), TypeError, "ATLoss"),
+    Case("SumLoss-non-term", lambda: mireg.ATLoss() + 3, TypeError, "ATLoss"),
 ]
 
 IMAGE_TERMS = [
@@ -394,8 +394,10 @@ def run_train(**changes):
     """``train`` of a one-epoch digits run into a fresh temporary folder (each case fails before it trains)."""
     import tempfile
 
-    out = Path(tempfile.mkdtemp()) / "run"
-    return train(build_config("digits-at", overrides={"epochs": 1, "progress": False, "out_dir": str(out), **changes}))
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "run"
+        return train(build_config("digits-at", overrides={"epochs": 1, "progress": False, "out_dir": str(out),
+                                                          **changes}))
 
 
 def _digits() -> ImageTensors:
