@@ -11,10 +11,14 @@ in the standard version) are pyautoattack's, unchanged.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
+import os
 import weakref
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -25,9 +29,47 @@ require("pyautoattack", "AutoAttack (robustbench.eval.benchmark, mireg's autoatt
 from pyautoattack import AutoAttack as _PyAutoAttack  # noqa: E402
 from pyautoattack import state  # noqa: E402,F401  (``autoattack.state`` is imported by robustbench)
 
-__all__ = ["AutoAttack", "state"]
+__all__ = ["AutoAttack", "file_log", "state"]
 
 _RUNS = itertools.count(1)
+
+
+def _file_logger(log_path: str | os.PathLike) -> tuple[logging.Logger, logging.Handler]:
+    """A logger of its own that appends to ``log_path``: not registered with ``logging`` (freed with its
+    owner), a child of ``"auto-attack"`` so that handlers the user put there still see the messages."""
+    logger = logging.Logger(f"auto-attack.run{next(_RUNS)}", logging.DEBUG)
+    logger.parent = logging.getLogger("auto-attack")
+    handler = logging.FileHandler(log_path)
+    logger.addHandler(handler)
+    return logger, handler
+
+
+def _use_logger(adversary: Any, logger: logging.Logger) -> None:
+    adversary.logger = logger
+    for attack in (adversary.apgd, adversary.apgd_targeted, adversary.fab, adversary.square):
+        if hasattr(attack, "logger"):
+            attack.logger = logger
+
+
+@contextlib.contextmanager
+def file_log(adversary: Any, log_path: str | os.PathLike) -> Iterator[None]:
+    """Within the block, a pyautoattack adversary logs verbosely (its official log lines) to the end of
+    ``log_path``, and only there; the file is closed afterwards.
+
+    Example:
+        >>> with file_log(adversary, "autoattack.log"):
+        ...     adversary.run_standard_evaluation(x, y, batch_size=500)
+    """
+    logger, handler = _file_logger(log_path)
+    verbose, previous = adversary.verbose, adversary.logger
+    adversary.verbose = True
+    _use_logger(adversary, logger)
+    try:
+        yield
+    finally:
+        adversary.verbose = verbose
+        _use_logger(adversary, previous)
+        handler.close()
 
 
 class AutoAttack(_PyAutoAttack):
@@ -73,15 +115,9 @@ class AutoAttack(_PyAutoAttack):
         (so it is freed with the adversary), a child of ``"auto-attack"`` so that handlers the user put
         there still see the messages; the file is closed when the adversary is garbage-collected.
         """
-        logger = logging.Logger(f"auto-attack.run{next(_RUNS)}", logging.DEBUG)
-        logger.parent = logging.getLogger("auto-attack")
-        handler = logging.FileHandler(log_path)
-        logger.addHandler(handler)
+        logger, handler = _file_logger(log_path)
         weakref.finalize(self, handler.close)
-        self.logger = logger
-        for attack in (self.apgd, self.apgd_targeted, self.fab, self.square):
-            if hasattr(attack, "logger"):
-                attack.logger = logger
+        _use_logger(self, logger)
 
     def run_standard_evaluation(  # type: ignore[override]
         self,

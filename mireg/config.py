@@ -79,7 +79,8 @@ class TrainConfig:
         (drop the last short batch of each epoch so that shapes stay static; "auto": on when compiling
         on CUDA), out_dir, resume (continue the run in ``out_dir``; see :data:`RESUME_MAY_CHANGE`),
         overwrite (start a new run in an ``out_dir`` that holds one, deleting its checkpoints and
-        records first), progress,
+        records first), progress (progress bars; the per-epoch log lines stay without them), quiet
+        (neither bars nor per-epoch lines),
         log_every (steps between loss checks / progress updates), save_every (keep a copy of the
         checkpoint every n epochs; 0: only last and best).
     """
@@ -138,6 +139,7 @@ class TrainConfig:
     resume: bool = False
     overwrite: bool = False
     progress: bool = True
+    quiet: bool = False
     log_every: int = 10
     save_every: int = 0
     recipe: str | None = None
@@ -154,7 +156,8 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None:
                 _check_str(name, value)
-        for name in ("download", "normalize", "nesterov", "amp", "channels_last", "resume", "overwrite", "progress"):
+        for name in ("download", "normalize", "nesterov", "amp", "channels_last", "resume", "overwrite", "progress",
+                     "quiet"):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name} must be true or false, got {getattr(self, name)!r}")
         for name in ("augment", "compile", "fused", "drop_last"):
@@ -242,8 +245,8 @@ FIELD_NAMES = tuple(f.name for f in fields(TrainConfig))
 #: attack and eps, batch, seed, selection, ...) and must equal the run's (see ``docs/training.md``).
 RESUME_MAY_CHANGE = ("epochs", "lr", "momentum", "nesterov", "weight_decay", "lr_schedule", "lr_milestones",
                      "lr_gamma", "lr_warmup_epochs", "lr_peak", "eval_every", "log_every", "save_every", "progress",
-                     "device", "amp", "channels_last", "compile", "compile_mode", "fused", "drop_last", "data_root",
-                     "download", "out_dir", "resume", "overwrite", "recipe")
+                     "quiet", "device", "amp", "channels_last", "compile", "compile_mode", "fused", "drop_last",
+                     "data_root", "download", "out_dir", "resume", "overwrite", "recipe")
 #: the fields a resumed run must keep (every field not in :data:`RESUME_MAY_CHANGE`)
 RESUME_FIXED = tuple(name for name in FIELD_NAMES if name not in RESUME_MAY_CHANGE)
 

@@ -7,7 +7,8 @@ the evaluation CLI, the estimators CLI and the demo:
   dataset (crop+flip for CIFAR, SVHN, Tiny-ImageNet; 1,000 validation images for CIFAR);
 - :func:`load_split`: a split of the run's dataset with its image size and channels;
 - :func:`train_val_split`: the training split and the held-out validation split (``val_size`` images,
-  seeded with ``config.seed``; never the test set);
+  seeded with ``config.seed``; never the test set), of the run's dataset or of data the caller gives
+  (:class:`~mireg.data.ImageTensors`, a torch ``Dataset``, materialised, or a ``DataLoader``, streamed);
 - :func:`build_model`: the architecture with the dataset's normalisation inside (when ``normalize``),
   sized for the data (classes, channels);
 - :func:`read_run_file`: the weights and the config dict of a ``mireg train`` checkpoint, or the weights
@@ -24,18 +25,24 @@ Example::
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from typing import Any
 
 import torch
 from torch import nn
+from torch.utils.data import DataLoader
 
 from mireg.checkpoints import load_checkpoint, load_file
 from mireg.config import AUTO, TrainConfig
 from mireg.data import ImageTensors, dataset_info, load_dataset, split_validation
+from mireg.data.torch_data import is_torch_data, materialize
 from mireg.models import create_model
 
-__all__ = ["build_model", "data_options", "load_split", "load_trained_model", "read_run_file", "train_val_split",
-           "with_data_defaults"]
+__all__ = ["CUSTOM_DATASET", "build_model", "data_options", "load_split", "load_trained_model", "read_run_file",
+           "train_val_split", "with_data_defaults"]
+
+#: the ``dataset`` a run records when its data was given to ``train(train_data=...)``, not named
+CUSTOM_DATASET = "custom"
 
 
 def data_options(config: TrainConfig) -> dict[str, int]:
@@ -43,22 +50,26 @@ def data_options(config: TrainConfig) -> dict[str, int]:
     return {k: getattr(config, k) for k in ("image_size", "channels") if getattr(config, k) is not None}
 
 
-def with_data_defaults(config: TrainConfig) -> TrainConfig:
+def with_data_defaults(config: TrainConfig, train_data: Any = None) -> TrainConfig:
     """``config`` with ``augment`` and ``val_size`` set to the dataset's defaults where they are "auto"
     (:class:`~mireg.data.DatasetInfo`'s ``augment`` and ``val_size``); ``config`` itself when neither is.
+
+    For data given to ``train(train_data=...)``: no augmentation (the data's own transforms apply) and a
+    tenth of the training images held out, at most 1,000 (none of a streamed ``DataLoader``).
 
     Example::
 
         with_data_defaults(TrainConfig(dataset="cifar10")).augment    # True (crop + flip)
     """
-    changes: dict[str, Any] = {}
-    if config.augment == AUTO or config.val_size == AUTO:
+    if config.augment != AUTO and config.val_size != AUTO:
+        return config
+    if train_data is not None:
+        augment, val_size = False, 0 if isinstance(train_data, DataLoader) else min(1000, len(train_data) // 10)
+    else:
         info = dataset_info(config.dataset, **data_options(config))
-        if config.augment == AUTO:
-            changes["augment"] = info.augment
-        if config.val_size == AUTO:
-            changes["val_size"] = info.val_size
-    return config.replace(**changes) if changes else config
+        augment, val_size = info.augment, info.val_size
+    return config.replace(**{name: value for name, value in (("augment", augment), ("val_size", val_size))
+                             if getattr(config, name) == AUTO})
 
 
 def load_split(config: TrainConfig, split: str = "train", *, dataset: str | None = None,
@@ -70,11 +81,24 @@ def load_split(config: TrainConfig, split: str = "train", *, dataset: str | None
                         **data_options(config))
 
 
-def train_val_split(config: TrainConfig) -> tuple[ImageTensors, ImageTensors | None]:
-    """The run's training split and its held-out validation split (None when ``val_size`` is 0)."""
-    data = load_split(config, "train", download=config.download)
-    val_size = with_data_defaults(config).val_size
-    if not val_size:
+def train_val_split(config: TrainConfig, train_data: Any = None, val_data: Any = None, *,
+                    progress: bool = False) -> tuple[ImageTensors | DataLoader, ImageTensors | None]:
+    """The run's training data and its held-out validation split (None when ``val_size`` is 0).
+
+    ``train_data`` (default: the config's dataset) may be an :class:`~mireg.data.ImageTensors`, a torch
+    ``Dataset`` (materialised as uint8 ImageTensors, :func:`mireg.data.materialize`) or a ``DataLoader``
+    (returned as is: the engine streams it). ``val_data`` (ImageTensors, Dataset or DataLoader,
+    materialised) replaces the split of ``val_size`` training images; a streamed ``train_data`` is not
+    split, so it has a validation set only when ``val_data`` is given.
+    """
+    if train_data is None:
+        data = load_split(config, "train", download=config.download)
+    else:
+        data = _given(train_data, "train_data", progress, stream=True)
+    if val_data is not None:
+        return data, _given(val_data, "val_data", progress, stream=False)
+    val_size = with_data_defaults(config, train_data).val_size
+    if not val_size or isinstance(data, DataLoader):
         return data, None
     if val_size >= len(data):
         default = f" (the default of {config.dataset!r})" if config.val_size == AUTO else ""
@@ -83,10 +107,25 @@ def train_val_split(config: TrainConfig) -> tuple[ImageTensors, ImageTensors | N
     return split_validation(data, val_size, seed=config.seed)
 
 
-def build_model(config: TrainConfig, data: ImageTensors) -> nn.Module:
-    """``MODELS[config.model]`` for ``data``'s classes and channels, normalised inside when asked."""
-    info = dataset_info(config.dataset, **data_options(config))
-    mean, std = (info.mean, info.std) if config.normalize else (None, None)
+def _given(data: Any, name: str, progress: bool, *, stream: bool) -> ImageTensors | DataLoader:
+    if isinstance(data, ImageTensors) or (stream and isinstance(data, DataLoader)):
+        return data
+    if is_torch_data(data):
+        return materialize(data, name=name, progress=progress)
+    raise TypeError(f"{name} must be a mireg.data.ImageTensors, a torch.utils.data.Dataset of (image in [0, 1], "
+                    f"label) or a DataLoader, got {type(data).__name__}")
+
+
+def build_model(config: TrainConfig, data: Any, *,
+                stats: tuple[Sequence[float], Sequence[float]] | None = None) -> nn.Module:
+    """``MODELS[config.model]`` for ``data``'s classes and channels (anything with ``num_classes`` and
+    ``image_shape``), normalised inside when asked: with ``stats`` = (mean, std), else the dataset's."""
+    mean = std = None
+    if config.normalize:
+        if stats is None:
+            info = dataset_info(config.dataset, **data_options(config))
+            stats = info.mean, info.std
+        mean, std = stats
     return create_model(config.model, num_classes=data.num_classes, in_channels=data.image_shape[0], mean=mean,
                         std=std, **config.model_kwargs)
 
@@ -117,7 +156,14 @@ def load_trained_model(path: str | os.PathLike, dataset: str | None = None, data
     if "config" not in state:
         raise ValueError(f"{str(path)!r} has no training config: it was not written by 'mireg train'")
     config = TrainConfig(**state["config"])
+    if config.dataset == CUSTOM_DATASET and dataset is None:
+        raise ValueError(f"{str(path)!r} was trained on data given to mireg.train.train(train_data=...), not on a "
+                         "named dataset: name the evaluation data (mireg eval --dataset NAME), or evaluate in "
+                         "Python with mireg.evaluate(model, data=your_test_set)")
     data = load_split(config, split, dataset=dataset, data_root=data_root)
-    model = build_model(config, data)
-    model.load_state_dict(state["model"])
+    weights = state["model"]
+    stats = (weights["mean"].flatten().tolist(), weights["std"].flatten().tolist()) \
+        if config.normalize and "mean" in weights and "std" in weights else None
+    model = build_model(config, data, stats=stats)  # (the stats the model was trained with)
+    model.load_state_dict(weights)
     return model.eval(), data, config.to_dict()

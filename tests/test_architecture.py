@@ -3,7 +3,9 @@
 The layer order below is also drawn in ``docs/design.md`` (a test checks that the two agree). A module
 may import a module of a LOWER floor, or of its own package; two packages on the same floor never
 import each other. Imports inside functions count too; imports under ``if TYPE_CHECKING:`` (annotations
-only, never executed) do not.
+only, never executed) do not. Lazy imports count: the module names in a module-level literal whose name
+ends in ``_IMPORTS`` (``mireg/__init__.py``'s ``_LAZY_IMPORTS``, ``_SUBMODULE_IMPORTS`` and
+``_REGISTRY_IMPORTS``, imported by name on first use) are edges like any ``import`` statement.
 """
 
 from __future__ import annotations
@@ -71,7 +73,20 @@ def _imports(module: str) -> set[str]:
                 base = ".".join(anchor + ([node.module] if node.module else []))
             for alias in node.names:  # ``from pkg import submodule`` imports the submodule
                 found.add(f"{base}.{alias.name}" if f"{base}.{alias.name}" in MODULES else base)
+    found |= _lazy_imports(tree)
     return {name for name in found if name in MODULES and name != module}
+
+
+def _lazy_imports(tree: ast.Module) -> set[str]:
+    """The ``"mireg...."`` strings of module-level ``NAME_IMPORTS = ...`` literals (imported by name on first use)."""
+    found = set()
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) \
+            else []
+        if any(isinstance(t, ast.Name) and t.id.endswith("_IMPORTS") for t in targets) and node.value is not None:
+            found.update(c.value for c in ast.walk(node.value)
+                         if isinstance(c, ast.Constant) and isinstance(c.value, str) and c.value.startswith("mireg."))
+    return found
 
 
 GRAPH = {module: _imports(module) for module in MODULES}

@@ -109,6 +109,33 @@ def test_each_adversary_logs_only_its_own_run(tmp_path):
     assert shared.handlers == handlers_before and first.logger is not second.logger
 
 
+def test_file_log_writes_one_block_and_leaves_the_adversary_as_it_was(tmp_path):
+    from pyautoattack import AutoAttack as PyAutoAttack
+
+    from mireg._autoattack_api import file_log
+    from mireg.attacks import AutoAttack
+
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 3)).eval()
+    x, y = torch.rand(4, 3, 2, 2), torch.tensor([0, 1, 2, 0])
+    adversary = PyAutoAttack(model, attacks=["apgd-ce"], device="cpu", eps=0.05, seed=0, version="custom")
+    adversary.apgd.n_iter, adversary.verbose = 2, False
+    logger_before = adversary.logger
+    with file_log(adversary, tmp_path / "aa.log"):
+        adversary.run_standard_evaluation(x, y, batch_size=4)
+    written = (tmp_path / "aa.log").read_text()
+    assert "initial accuracy" in written and "robust accuracy" in written
+    assert adversary.verbose is False and adversary.logger is logger_before and adversary.apgd.logger is logger_before
+    adversary.run_standard_evaluation(x, y, batch_size=4)  # after the block: nothing more in the file
+    assert (tmp_path / "aa.log").read_text() == written
+    # mireg's attack appends one block per call, and only with log_path
+    attack = AutoAttack(model, eps=0.05, version="custom", attacks=["apgd-ce"], n_iter=2, log_path=tmp_path / "m.log")
+    attack(x, y)
+    attack(x, y)
+    assert (tmp_path / "m.log").read_text().count("initial accuracy") == 2
+    with pytest.raises(TypeError, match="log_path"):
+        AutoAttack(model, log_path=3)
+
+
 def test_compat_is_idempotent():
     import _mireg_robustbench_hook as hook
 

@@ -6,6 +6,7 @@ an attack runs (:meth:`AutoAttack.build`), so ``import mireg.attacks`` does not 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -51,6 +52,8 @@ class AutoAttack(Attack):
             only for smoke tests).
         n_queries (int): Square's query budget. Default 5000.
         seed (int): seed for every sub-attack. Default 0.
+        log_path (str or path): append pyautoattack's own verbose log of every call to this file (the
+            "AutoAttack log" a RobustBench submission carries). Default None: no log.
 
     Shape:
         images (N, C, H, W) in [0, 1], labels (N,) -> adversarial images (N, C, H, W) in the ball.
@@ -63,7 +66,7 @@ class AutoAttack(Attack):
 
     def __init__(self, model: nn.Module, norm: str = "Linf", eps: float = 8 / 255, version: str = "standard",
                  attacks: Sequence[str] | None = None, n_iter: int = 100, n_queries: int = 5000,
-                 seed: int = 0) -> None:
+                 seed: int = 0, log_path: str | os.PathLike | None = None) -> None:
         super().__init__("AutoAttack", model)
         self.norm = check_choice("norm", norm, ("Linf", "L2"))
         self.eps = check_eps("eps", eps, self.norm)
@@ -79,6 +82,9 @@ class AutoAttack(Attack):
         self.n_iter = int(check_number("n_iter", n_iter, low=1, integer=True))
         self.n_queries = int(check_number("n_queries", n_queries, low=1, integer=True))
         self.seed = int(check_number("seed", seed, integer=True))
+        if log_path is not None and not isinstance(log_path, (str, os.PathLike)):
+            raise TypeError(f"log_path must be a path (str or os.PathLike) or None, got {type(log_path).__name__}")
+        self.log_path = log_path
 
     def build(self) -> Any:
         """The configured ``pyautoattack.AutoAttack`` adversary."""
@@ -103,7 +109,14 @@ class AutoAttack(Attack):
         with torch.no_grad():  # once per call: the labels must index the model's classes
             classes = self.get_logits(images).shape[1]
         check_labels("labels", labels, batch=images.shape[0], num_classes=classes)
-        x_adv, _ = self.build().run_standard_evaluation(images, labels, batch_size=images.shape[0])
+        adversary = self.build()
+        if self.log_path is None:
+            x_adv, _ = adversary.run_standard_evaluation(images, labels, batch_size=images.shape[0])
+        else:
+            from mireg._autoattack_api import file_log
+
+            with file_log(adversary, self.log_path):
+                x_adv, _ = adversary.run_standard_evaluation(images, labels, batch_size=images.shape[0])
         return x_adv.detach()
 
 

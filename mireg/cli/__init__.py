@@ -1,8 +1,9 @@
 """The ``mireg`` command: argument parsing and wiring only, one module per subcommand.
 
 ``mireg train`` (:mod:`mireg.cli.train`), ``mireg demo`` (:mod:`mireg.cli.demo`), ``mireg estimators``
-(:mod:`mireg.cli.estimators`), ``mireg eval`` (:mod:`mireg.cli.eval`), ``mireg figures``
-(:mod:`mireg.cli.figures`) and ``mireg reproduce`` (:mod:`mireg.cli.reproduce`). Every module exposes
+(:mod:`mireg.cli.estimators`), ``mireg eval`` (:mod:`mireg.cli.eval`), ``mireg export``
+(:mod:`mireg.cli.export`), ``mireg figures`` (:mod:`mireg.cli.figures`) and ``mireg reproduce``
+(:mod:`mireg.cli.reproduce`). Every module exposes
 ``add_parser(subparsers)``, registering its subcommand with ``set_defaults(func=run)`` where
 ``run(args) -> int`` is the exit status; the modules import no torch at module level (the work is
 imported inside ``run``). Nothing in mireg imports this package.
@@ -18,6 +19,7 @@ from mireg import __version__
 from mireg.cli import demo as demo_command
 from mireg.cli import estimators as estimators_command
 from mireg.cli import eval as eval_command
+from mireg.cli import export as export_command
 from mireg.cli import figures as figures_command
 from mireg.cli import reproduce as reproduce_command
 from mireg.cli import train as train_command
@@ -29,6 +31,7 @@ examples:
   mireg train --recipe mart-resnet18 --data-root data --out runs/mart   # the MART paper's recipe
   mireg estimators --help                      # NAMID's MI estimators on a pre-trained model
   mireg eval --help                            # clean, PGD, AutoAttack, ... on a checkpoint
+  mireg export runs/infoat/best.pt --name Doe2026Mutual --out submission   # a RobustBench submission
   mireg reproduce infoat-table2 --budget smoke --seeds 5   # a paper's table on CPU, with error bars
   mireg reproduce infoat-fig3 --budget smoke --seeds 3     # a paper's ablation study, the same way
   mireg figures --help                         # the papers' analysis figures (InfoAT Fig. 1/4/5, NAMID Fig. 2/4)
@@ -59,12 +62,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="mireg", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
         description="Mutual-information adversarial training (InfoAT, NAMID) for PyTorch, torchattacks "
-                    "and RobustBench: train, estimate MI, evaluate.")
+                    "and RobustBench: train, estimate MI, evaluate, export.")
     parser.add_argument("--version", action="version", version=f"mireg {__version__}")
     parser.add_argument("--traceback", action="store_true",
                         help="show the full Python traceback of an error instead of a one-line message")
     subparsers = parser.add_subparsers(title="commands", metavar="<command>")
-    for module in (train_command, demo_command, estimators_command, eval_command, figures_command, reproduce_command):
+    for module in (train_command, demo_command, estimators_command, eval_command, export_command, figures_command,
+                   reproduce_command):
         module.add_parser(subparsers)
     parser.commands = subparsers.choices
     return parser
@@ -91,7 +95,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except (ValueError, TypeError, OSError, RuntimeError) as err:
+    except (ValueError, TypeError, OSError, RuntimeError, ModuleNotFoundError) as err:  # (a missing
+        # extra: require()'s message names the pip command)
         if args.traceback:
             raise
         command = getattr(args, "command", "")

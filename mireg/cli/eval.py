@@ -10,7 +10,7 @@ from typing import Any
 from mireg.cli import _args
 from mireg.utils.parsing import parse_fraction
 
-__all__ = ["add_parser", "run", "parse_eps"]
+__all__ = ["add_parser", "choose_eps", "run", "parse_eps"]
 
 EXAMPLES = """\
 examples:
@@ -40,23 +40,36 @@ def parse_eps(text: str) -> float:
     return parse_fraction(text, name="eps", positive=True)
 
 
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Lists the suites in ``--suite``'s help only when ``mireg eval --help`` is shown: building the
+    parser (``mireg --help``) imports no torch."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = super()._get_help_string(action) or ""
+        if action.dest != "suite":
+            return text
+        from mireg.evaluation.suites import get_suite
+        from mireg.registry import SUITES
+
+        suites = "; ".join(f"{n}: {get_suite(n).description}" for n in SUITES.names())
+        return f"{text} " + suites.replace("%", "%%")
+
+
 def add_parser(subparsers: Any) -> None:
     """Register ``mireg eval``."""
-    from mireg.evaluation.suites import get_suite
-    from mireg.registry import SUITES
-
-    suites = "; ".join(f"{n}: {get_suite(n).description}" for n in SUITES.names())
     p = subparsers.add_parser(
         "eval", help="clean, PGD, CW, AutoAttack, ... accuracy of a checkpoint, with gradient-masking checks",
         description="Evaluate a model trained by 'mireg train' (or a RobustBench Model-Zoo model) with a named "
                     "attack suite: clean accuracy, robust accuracy per attack, the per-sample worst case and "
                     "gradient-masking sanity checks. Writes report.json, outcomes.npz and plots to --out.",
-        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog=EXAMPLES, formatter_class=_HelpFormatter)
     p.add_argument("checkpoint", nargs="?", type=_args.checkpoint,
                    help="a 'mireg train' checkpoint (last.pt / best.pt)")
-    p.add_argument("--suite", default="quick", help=f"attack suite (default quick). {suites}")
+    p.add_argument("--suite", default="quick", help="attack suite (default quick).")
     p.add_argument("--eps", type=parse_eps, default=None,
-                   help="radius, e.g. 8/255 or 0.5 (default: the suite's); L-inf in (0, 1], L2 up to sqrt(C*H*W)")
+                   help="radius, e.g. 8/255 or 0.5 (default: the radius the checkpoint was trained at, for the "
+                        "L-inf suites but the RobustBench one; else the suite's; the table says which); L-inf in "
+                        "(0, 1], L2 up to sqrt(C*H*W)")
     p.add_argument("--n", type=_args.integer(1), default=None, help="evaluate the first n test points (default: all)")
     p.add_argument("--attacks", default=None, help="comma-separated labels of the suite to run (default: all)")
     p.add_argument("--dataset", default=None, help="dataset name (default: the checkpoint's; cifar10 for "
@@ -87,6 +100,26 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--list-suites", action="store_true", help="print every suite with its attacks and exit")
     p.set_defaults(func=run, command="eval")
+
+
+def choose_eps(given: float | None, suite: Any, config: dict[str, Any] | None) -> tuple[float | None, str]:
+    """``(eps for evaluate, where it comes from)``: ``--eps`` when given; else, for an L-inf suite other
+    than RobustBench's fixed threat model, the radius the checkpoint was trained at; else the suite's."""
+    from mireg.evaluation.suites import format_eps
+
+    if given is not None:
+        return given, "given by --eps"
+    trained = (config or {}).get("eps")
+    if not trained:
+        reason = "a RobustBench model" if config is None else "the checkpoint was trained without attacks (eps 0)"
+        return None, f"the suite's ({reason}; --eps to change)"
+    trained_text = format_eps(trained, "Linf")
+    if suite.norm != "Linf":
+        return None, f"the suite's {suite.norm} radius (the checkpoint was trained at L-inf eps {trained_text})"
+    if suite.name.startswith("robustbench"):
+        return None, (f"RobustBench's threat model (the checkpoint was trained at eps {trained_text}; "
+                      "--eps to change, but then it is no RobustBench claim)")
+    return float(trained), "the radius the checkpoint was trained at (its config; --eps to change)"
 
 
 def _list_suites() -> str:
@@ -155,7 +188,7 @@ def run(args: argparse.Namespace) -> int:
         model = load_robustbench_model(args.robustbench, model_dir=args.model_dir, dataset=rb_dataset,
                                        threat_model=args.threat_model, download=args.download)
         data = load_dataset(args.dataset or "cifar10", root=args.data_root, split="test")
-        dataset = args.dataset or "cifar10"
+        dataset, cfg = args.dataset or "cifar10", None
     else:
         from mireg.runs import load_trained_model
 
@@ -168,9 +201,11 @@ def run(args: argparse.Namespace) -> int:
         surrogate, _, _ = load_trained_model(args.surrogate, dataset=dataset, data_root=args.data_root)
         surrogate = surrogate.to(device)
     model = model.to(device)
-    report = evaluate(model, data, suite=suite, eps=args.eps, n=args.n, batch_size=args.batch_size, device=device,
+    eps, eps_source = choose_eps(args.eps, suite, cfg)
+    report = evaluate(model, data, suite=suite, eps=eps, n=args.n, batch_size=args.batch_size, device=device,
                       seed=args.seed, progress=not args.no_progress, attacks=attacks, max_steps=args.max_steps,
                       surrogate=surrogate, sanity=not args.no_sanity, dataset=dataset)
+    report.meta.update(eps_source=eps_source, checkpoint=args.checkpoint or f"--robustbench {args.robustbench}")
     print(report.table())
     if args.out:
         out = Path(args.out)

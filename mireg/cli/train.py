@@ -45,6 +45,9 @@ examples:
   # 4 GPUs on one node (DDP; --batch-size is the global batch)
   torchrun --nproc_per_node 4 -m mireg train --recipe trades-wrn34 --data-root data --out runs/t
 
+  # progress bars off for a log file (the per-epoch lines stay), metrics to TensorBoard as well
+  mireg train --recipe digits-infoat --no-progress --tensorboard runs/tb/infoat --out runs/infoat
+
   mireg train --list-recipes                    # the presets and their sources
   mireg train --recipe at-preact18 --print-config   # the resolved settings, without training
 
@@ -106,7 +109,12 @@ def add_parser(subparsers) -> None:
     p.add_argument("--no-compile", dest="compile", action="store_false",
                    help="never compile (the eager path, also on CUDA)")
     p.add_argument("--no-progress", dest="progress", action="store_false", default=None,
-                   help="no progress bars or per-epoch lines")
+                   help="no progress bars (the per-epoch lines stay: right for log files)")
+    p.add_argument("--quiet", action="store_true", default=None,
+                   help="neither progress bars nor per-epoch lines (errors and the final summary still print)")
+    p.add_argument("--tensorboard", metavar="DIR", default=None,
+                   help="also log every epoch's metrics to TensorBoard in DIR (needs pip install "
+                        "\"mireg[tensorboard]\"; then: tensorboard --logdir DIR)")
     p.add_argument("--list-recipes", action="store_true", help="list the recipes and exit")
     p.add_argument("--print-config", action="store_true", help="print the resolved settings and exit")
     p.set_defaults(func=run, command="train")
@@ -134,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"{name:18s} {recipe.description}\n{'':18s} source: {recipe.source}")
         return 0
     overrides = {name: getattr(args, name) for _, name, _, _ in _FLAGS if getattr(args, name) is not None}
-    for name in ("resume", "overwrite", "compile", "progress"):
+    for name in ("resume", "overwrite", "compile", "progress", "quiet"):
         if getattr(args, name) is not None:
             overrides[name] = getattr(args, name)
     overrides.update(parse_overrides(args.overrides))
@@ -145,7 +153,13 @@ def run(args: argparse.Namespace) -> int:
 
         print(json.dumps(config.to_dict(), indent=2))
         return 0
-    result = train(config)
+    if args.tensorboard:
+        from mireg.train.loggers import TensorBoardLogger
+
+        with TensorBoardLogger(args.tensorboard) as logger:
+            result = train(config, callbacks=[logger])
+    else:
+        result = train(config)
     if os.environ.get("RANK", "0") != "0":  # under torchrun only rank 0 reports
         return 0
     if result.best_epoch is not None:

@@ -17,6 +17,10 @@ Files live under ``root`` (default ``$MIREG_DATA`` or ``./data``); ``download=Tr
 official files. A missing or unreadable file raises :class:`DatasetNotFoundError` or
 :class:`CorruptDatasetError` naming the file and how to get it.
 
+PyTorch's own data (:mod:`mireg.data.torch_data`): :func:`materialize` turns any ``Dataset`` of
+``(image in [0, 1], label)`` into ``ImageTensors``; :class:`StreamLoader` serves a ``DataLoader`` the way
+the training engine reads batches; :func:`collect` gives the first n points as float tensors.
+
 Example::
 
     from mireg.data import load_dataset, split_validation, TensorLoader
@@ -34,20 +38,26 @@ from mireg.data.base import (
     ImageTensors,
     dataset_info,
     load_dataset,
+    register_dataset,
 )
 from mireg.data.loader import TensorLoader
 from mireg.data.split import split_validation
+from mireg.data.torch_data import StreamLoader, collect, materialize
 
 __all__ = [
     "CorruptDatasetError",
     "DatasetInfo",
     "DatasetNotFoundError",
     "ImageTensors",
+    "StreamLoader",
     "TensorLoader",
+    "collect",
     "crop_flip",
     "dataset_info",
     "load_dataset",
+    "materialize",
     "random_crop_flip",
+    "register_dataset",
     "sample_crop_flip",
     "split_validation",
 ]

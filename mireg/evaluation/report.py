@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from mireg.evaluation.advice import next_steps
 from mireg.evaluation.plots import plot_report
 from mireg.evaluation.suites import format_eps, threat_note
 from mireg.utils.atomic import atomic_write_text, atomic_writer
@@ -168,6 +169,13 @@ class EvaluationReport:
         """True when any gradient-masking sanity check failed (the numbers are then not reliable)."""
         return bool(self.failed_checks)
 
+    @property
+    def next_steps(self) -> list[dict[str, str]]:
+        """Per failed check: what it means and the command to run next (:mod:`mireg.evaluation.advice`);
+        the command names ``meta["checkpoint"]`` when the report has one."""
+        return next_steps(self.failed_checks, norm=self.norm, eps=format_eps(self.eps, self.norm),
+                          checkpoint=self.meta.get("checkpoint"))
+
     # -- presentation ------------------------------------------------------------------------
     def table(self) -> str:
         """A plain-text table for the terminal."""
@@ -175,6 +183,8 @@ class EvaluationReport:
         head = (f"mireg evaluation | suite {self.suite} | {self.norm} eps={eps_text} | n={self.n} | "
                 f"seed {self.meta.get('seed', '?')} | {self.meta.get('device', '?')}")
         lines = [head]
+        if self.meta.get("eps_source"):
+            lines.append(f"eps {eps_text}: {self.meta['eps_source']}")
         if self.meta.get("reduced_budget"):
             lines.append(f"!! REDUCED BUDGET (max_steps={self.meta.get('max_steps')}): a smoke test, not a claim")
         width = max([len("worst case")] + [len(k) for k in self.results]) + 2
@@ -198,7 +208,10 @@ class EvaluationReport:
             for c in self.checks:
                 lines.append(f"  [{'ok' if c.passed else 'FAIL'}] {c.name}: {c.message}")
             if self.masking_suspected:
-                lines.append("  => gradient masking suspected: these robust accuracies overestimate robustness")
+                lines.append("  => gradient masking suspected: these robust accuracies may overestimate robustness. "
+                             "What failed, and what to run next:")
+                for step in self.next_steps:
+                    lines += [f"  - {step['check']}: {step['meaning']}.", f"      next: {step['run']}"]
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -211,7 +224,7 @@ class EvaluationReport:
             "n": self.n, "clean_accuracy": self.clean_accuracy, "robust_accuracy": self.robust_accuracy,
             "worst_case_accuracy": self.worst_case_accuracy, "masking_suspected": self.masking_suspected,
             "attacks": {label: r.summary() for label, r in self.results.items()},
-            "checks": [c.to_dict() for c in self.checks], "eps_curve": self.eps_curve,
+            "checks": [c.to_dict() for c in self.checks], "next_steps": self.next_steps, "eps_curve": self.eps_curve,
             "skipped": dict(self.skipped), "meta": dict(self.meta),
         }
 

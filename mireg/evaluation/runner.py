@@ -22,6 +22,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from mireg._validation import check_eps, check_images, check_labels, check_model_output, check_number
+from mireg.data.torch_data import collect, is_torch_data
 from mireg.evaluation import sanity as _sanity
 from mireg.evaluation.report import AttackResult, EvaluationReport
 from mireg.evaluation.suites import ResolvedAttack, Suite, get_suite
@@ -36,22 +37,27 @@ SANITY_PROBES = ("gradients", "eps", "blackbox")
 
 
 def load_data(data: Any, n: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(x float32 in [0, 1], y long)`` from a tuple, an ``ImageTensors``-like object or a dataset name.
+    """``(x float32 in [0, 1], y long)`` from a tuple, an ``ImageTensors``-like object, a torch ``Dataset``
+    or ``DataLoader``, or a dataset name.
 
     A name loads the dataset's test split through :func:`mireg.data.load_dataset`. uint8 images
-    are divided by 255. ``n`` keeps the FIRST n points (the RobustBench convention).
+    are divided by 255. ``n`` keeps the FIRST n points (the RobustBench convention); of a Dataset or
+    DataLoader only those are read (:func:`mireg.data.collect`, values unchanged; a shuffling
+    DataLoader is refused).
     """
     if isinstance(data, str):
         from mireg.data import load_dataset
 
         data = load_dataset(data, split="test")
+    if is_torch_data(data):
+        return collect(data, n)
     if isinstance(data, (tuple, list)) and len(data) == 2:
         x, y = data
     elif hasattr(data, "x") and hasattr(data, "y"):
         x, y = data.x, data.y
     else:
-        raise TypeError("data must be (images, labels), an object with .x and .y (mireg.data.ImageTensors) "
-                        f"or a dataset name, got {type(data).__name__}")
+        raise TypeError("data must be (images, labels), an object with .x and .y (mireg.data.ImageTensors), a "
+                        f"torch Dataset or DataLoader, or a dataset name, got {type(data).__name__}")
     if isinstance(x, torch.Tensor) and x.dtype == torch.uint8:
         x = x.float().div_(255)
     check_images("data images", x)
@@ -218,7 +224,9 @@ def evaluate(model: nn.Module, data: Any, suite: str | Suite = "quick", eps: flo
 
     Args:
         model: maps images in [0, 1] (N, C, H, W) to logits (N, K); normalization inside the model.
-        data: ``(x, y)`` tensors, a :class:`mireg.data.ImageTensors` or a dataset name (its test split).
+        data: ``(x, y)`` tensors, a :class:`mireg.data.ImageTensors`, a torch ``Dataset`` of (image in
+            [0, 1], label) or an unshuffled ``DataLoader`` (its first ``n`` points are read), or a
+            dataset name (its test split).
         suite: a name in ``SUITES`` ("infoat", "namid-linf", "namid-l2", "quick", "blackbox",
             "robustbench-linf", "robustbench-l2") or a :class:`Suite`.
         eps: radius (default: the suite's, 8/255 or 0.5); step sizes scale with it.

@@ -33,8 +33,8 @@ STUDY_FILE = "study.json"
 CELL_KEYS = ("format", "study", "budget", "arm", "method", "seed", "status", "error", "train", "evaluation",
              "selected_epoch", "accuracy", "n", "failed_checks", "cost")
 #: TrainConfig fields that change where or how visibly a run happens, not its numbers
-OPERATIONAL = ("device", "progress", "out_dir", "resume", "estimators", "data_root", "download", "log_every",
-               "save_every")
+OPERATIONAL = ("device", "progress", "quiet", "out_dir", "resume", "estimators", "data_root", "download",
+               "log_every", "save_every")
 
 
 def cell_dir(out: str | os.PathLike, arm_key: str, seed: int) -> Path:

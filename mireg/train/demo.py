@@ -231,28 +231,36 @@ def plot_demo(rows: list[dict[str, Any]], histories: dict[str, list[dict[str, An
               steps: int, offsets: dict[str, int] | None = None) -> Path:
     """Bars of test clean / PGD accuracy per method and the validation PGD curves (a run that
     fine-tunes from epoch k of another is drawn from epoch k + 1, ``offsets``)."""
+    return save_figure(demo_figure(rows, histories, steps, offsets), path, dpi=110)
+
+
+def demo_figure(rows: list[dict[str, Any]], histories: dict[str, list[dict[str, Any]]], steps: int,
+                offsets: dict[str, int] | None = None) -> Any:
+    """The ``matplotlib.figure.Figure`` of :func:`plot_demo`; its legends sit outside the data."""
     require("matplotlib", "the demo's plot")
     from matplotlib.figure import Figure  # no pyplot: no global state, the backend is left alone
 
-    fig = Figure(figsize=(11, 4))
+    fig = Figure(figsize=(11, 4.2))
     ax_bar, ax_curve = fig.subplots(1, 2)
     names = [r["method"] for r in rows]
     pos = torch.arange(len(rows)).tolist()
-    ax_bar.bar([p - 0.2 for p in pos], [r["test_clean_acc"] for r in rows], width=0.4, label="clean")
-    ax_bar.bar([p + 0.2 for p in pos], [r["test_pgd_acc"] for r in rows], width=0.4, label=f"PGD-{steps}")
+    for shift, key, label in ((-0.2, "test_clean_acc", "clean"), (0.2, "test_pgd_acc", f"PGD-{steps}")):
+        bars = ax_bar.bar([p + shift for p in pos], [r[key] for r in rows], width=0.4, label=label)
+        ax_bar.bar_label(bars, fmt="%.2f", fontsize=7, padding=1)
     ax_bar.set_xticks(pos, names)
-    ax_bar.set_ylim(0, 1)
+    ax_bar.set_ylim(0, 1.08)  # room for the value labels; the legend sits above the axes, off the bars
+    ax_bar.set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
     ax_bar.set_ylabel("test accuracy (digits, n=500)")
-    ax_bar.legend(loc="lower left")
+    ax_bar.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)
     for name, history in histories.items():
         shift = (offsets or {}).get(name, 0)
         ax_curve.plot([h["epoch"] + shift for h in history], [h.get("val_robust_acc") for h in history],
                       marker=".", label=name)
     ax_curve.set_xlabel("epoch")
     ax_curve.set_ylabel("validation PGD accuracy")
-    ax_curve.legend(fontsize=8)
+    ax_curve.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     fig.tight_layout()
-    return save_figure(fig, path, dpi=110)
+    return fig
 
 
 def _say(enabled: bool, message: str) -> None:

@@ -21,6 +21,13 @@ the run early by raising :class:`StopTraining`), and :func:`_finish` (metrics fi
 file that cannot be written stops the run with a one-line :class:`~mireg.utils.atomic.WriteError`
 that says what ``last.pt`` holds.
 
+Data: the config's dataset by name (the fast path: the whole split in memory as uint8, batches cut,
+shuffled and augmented on the device by :class:`~mireg.data.TensorLoader`), or ``train_data=``: an
+:class:`~mireg.data.ImageTensors`, a torch ``Dataset`` (materialised once into the fast path; lossless
+for 8-bit images; a random transform of the Dataset is then drawn once) or a ``DataLoader`` (streamed
+every epoch: its own batch size, sampler, workers and transforms; no validation split unless
+``val_data=`` is given); :mod:`mireg.train.loading`. Such a run records ``dataset = "custom"``.
+
 Example::
 
     from mireg.train import build_config, train
@@ -44,16 +51,18 @@ from torch import nn
 from mireg.checkpoints import load_checkpoint, save_checkpoint
 from mireg.config import TrainConfig
 from mireg.data import ImageTensors, TensorLoader
+from mireg.data.torch_data import StreamLoader
 from mireg.estimators import load_estimators
-from mireg.registry import ATTACKS, DATASETS, METHODS, MODELS
-from mireg.runs import build_model, train_val_split, with_data_defaults
+from mireg.registry import METHODS
+from mireg.runs import CUSTOM_DATASET, build_model, train_val_split, with_data_defaults
 from mireg.train import distributed as D
 from mireg.train.callbacks import EpochCallback, StopTraining, call_back
 from mireg.train.epoch import NonFiniteLossError, run_epoch
+from mireg.train.loading import given_stats, make_loader
 from mireg.train.methods import MethodSpec, needs_estimators
 from mireg.train.metrics import format_row, plot_history, run_summary, write_history
 from mireg.train.optim import build_optimizer, build_scheduler
-from mireg.train.rundir import RunFolder, open_run_folder
+from mireg.train.rundir import RunFolder, check_names, open_run_folder
 from mireg.train.schedules import PerIterationLR
 from mireg.train.speed import Speed, resolve_speed
 from mireg.train.state import Progress, best_state, checkpoint_state, gather_rng, initialise, resume
@@ -100,7 +109,7 @@ class _Run:
     step: TrainingStep
     optimizer: torch.optim.Optimizer
     scheduler: PerIterationLR
-    loader: TensorLoader
+    loader: TensorLoader | StreamLoader
     val_data: ImageTensors | None
     out_dir: Path
     log: Callable[[str], None]
@@ -115,15 +124,20 @@ class _Run:
         return self.out_dir / "best.pt"
 
 
-def train(config: TrainConfig, *, model: nn.Module | None = None,
-          callbacks: list[EpochCallback] | None = None) -> TrainResult:
+def train(config: TrainConfig, *, model: nn.Module | None = None, callbacks: list[EpochCallback] | None = None,
+          train_data: Any = None, val_data: Any = None) -> TrainResult:
     """Train one model as ``config`` says; see the module docstring and ``docs/training.md``.
 
     Args:
         config: the run (build it with :func:`mireg.train.build_config`).
         model: use this model instead of ``MODELS[config.model]`` (inputs in [0, 1], logits out).
         callbacks: functions ``fn(epoch, metrics_row)`` called after each epoch's checkpoint is
-            written (1-based epoch); one may raise :class:`StopTraining` to end the run there.
+            written (1-based epoch), e.g. :class:`mireg.train.loggers.TensorBoardLogger`; one may raise
+            :class:`StopTraining` to end the run there.
+        train_data: train on this instead of ``config.dataset``: an ``ImageTensors``, a torch ``Dataset``
+            of (image (C, H, W) in [0, 1], label) (materialised) or a ``DataLoader`` (streamed).
+        val_data: the validation set (ImageTensors, Dataset or DataLoader) instead of ``val_size``
+            held-out training images.
 
     Raises:
         NonFiniteLossError: the loss became NaN/inf; ``last.pt`` holds the last good epoch.
@@ -131,38 +145,34 @@ def train(config: TrainConfig, *, model: nn.Module | None = None,
             or holds a run that ``config`` would mix with another experiment (``resume``).
         mireg.utils.lock.FolderInUseError: another live run works in ``out_dir``.
         mireg.utils.atomic.WriteError: a file could not be written (disk full, read-only, ...).
+
+    Example::
+
+        >>> from torchvision import datasets, transforms
+        >>> train_set = datasets.MNIST("data", train=True, transform=transforms.ToTensor())
+        >>> result = train(build_config("trades-mnist"), train_data=train_set)
     """
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
     config.validate()
-    _check_names(config, model)
-    config = with_data_defaults(config)
+    if train_data is not None:
+        config = config.replace(dataset=CUSTOM_DATASET)
+    check_names(config, model)
+    config = with_data_defaults(config, train_data)
     ctx = D.setup(config.device)
     try:
-        folder = open_run_folder(config, ctx, _logger(ctx.is_main and config.progress))
+        folder = open_run_folder(config, ctx, _logger(ctx.is_main and not config.quiet))
         try:
-            return _train(config, ctx, model, callbacks or [], folder)
+            return _train(config, ctx, model, callbacks or [], folder, (train_data, val_data))
         finally:
             folder.release()
     finally:
         D.cleanup(ctx)
 
 
-def _check_names(config: TrainConfig, model: nn.Module | None) -> None:
-    """The model's type and every registered name, before the folder, the data or the model is touched."""
-    if model is not None and not isinstance(model, nn.Module):
-        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
-    METHODS.get(config.method)
-    DATASETS.get(config.dataset)
-    if model is None:
-        MODELS.get(config.model)
-    if config.attack is not None:
-        ATTACKS.get(config.attack)
-
-
 def _train(config: TrainConfig, ctx: D.DistContext, model: nn.Module | None, callbacks: list[EpochCallback],
-           folder: RunFolder) -> TrainResult:
-    run = _set_up(config, ctx, model)
+           folder: RunFolder, data: tuple[Any, Any]) -> TrainResult:
+    run = _set_up(config, ctx, model, *data)
     progress = _start(run, config, ctx, folder.state)
     try:
         stop = _epochs(run, config, ctx, progress, callbacks)
@@ -198,44 +208,37 @@ def _epochs(run: _Run, config: TrainConfig, ctx: D.DistContext, progress: Progre
     return ""
 
 
-def _set_up(config: TrainConfig, ctx: D.DistContext, model: nn.Module | None) -> _Run:
+def _set_up(config: TrainConfig, ctx: D.DistContext, model: nn.Module | None, train_data: Any,
+            val_data: Any) -> _Run:
     """Data split, model (seeded with ``config.seed``), method, optimizer, loader, lr schedule and step, with
     the speed settings of the device."""
     device, speed = ctx.device, resolve_speed(config, ctx.device)
     if config.batch_size % ctx.world_size:
         raise ValueError(f"batch_size={config.batch_size} (the global batch) must be divisible by the "
                          f"number of processes ({ctx.world_size})")
-    torch.manual_seed(config.seed)
-    train_data, val_data = train_val_split(config)
+    log, given = _logger(ctx.is_main and not config.quiet), train_data is not None
+    train_data, val_data = train_val_split(config, train_data, val_data,
+                                           progress=ctx.is_main and config.progress and not config.quiet)
+    loader = make_loader(config, ctx, train_data, speed, log)
+    if isinstance(loader, StreamLoader) and val_data is None and config.val_size:
+        log("no validation split of a streamed DataLoader: pass val_data= to select the best epoch")
+    shape = loader if isinstance(loader, StreamLoader) else train_data  # num_classes, image_shape
+    torch.manual_seed(config.seed)  # after the data: iterating a DataLoader draws from the global generator
     if model is None:
-        model = build_model(config, train_data)
+        model = build_model(config, shape, stats=given_stats(config, train_data) if given else None)
     model = model.to(device)
     if speed.channels_last:
         model = model.to(memory_format=torch.channels_last)
         torch.backends.cudnn.benchmark = True
-    spec = _method(config, device, train_data, model)
+    spec = _method(config, device, shape, model)
     optimizer = build_optimizer(config, model, fused=speed.fused)
-    loader = _loader(config, ctx, train_data, speed)
     scheduler = build_scheduler(config, optimizer, len(loader))
     step = TrainingStep(config, model, spec, optimizer, ctx, speed=speed, scheduler=scheduler)
-    log = _logger(ctx.is_main and config.progress)
     log(f"{config.method} on {device}: {speed.describe()}")
     return _Run(model, step, optimizer, scheduler, loader, val_data, Path(config.out_dir), log, speed)
 
 
-def _loader(config: TrainConfig, ctx: D.DistContext, train_data: ImageTensors, speed: Speed) -> TensorLoader:
-    """This process's shard of the training split, in batches of ``batch_size / world_size``."""
-    loader = TensorLoader(train_data, batch_size=config.batch_size // ctx.world_size, shuffle=True,
-                          augment=config.augment, drop_last=speed.drop_last, device=ctx.device, seed=config.seed,
-                          rank=ctx.rank, world_size=ctx.world_size, channels_last=speed.channels_last)
-    if not len(loader):
-        raise ValueError(f"batch_size={config.batch_size} is larger than the {loader.num_samples} training images "
-                         "per process, and drop_last drops that short batch: lower batch_size or set "
-                         "drop_last=false")
-    return loader
-
-
-def _method(config: TrainConfig, device: torch.device, train_data: ImageTensors, model: nn.Module) -> MethodSpec:
+def _method(config: TrainConfig, device: torch.device, train_data: Any, model: nn.Module) -> MethodSpec:
     """The method's :class:`MethodSpec`, with the NAMID estimators of ``config.estimators`` when it
     needs them (or when given) and the build context of :mod:`mireg.train.methods`."""
     estimators = metadata = None

@@ -123,7 +123,8 @@ def run_epoch(step_fn: TrainingStep, loader: TensorLoader, config: TrainConfig, 
     totals = _RunningTotals(ctx.device)
     start = time.perf_counter()
     bar = tqdm(loader, total=len(loader), desc=f"{config.method} {epoch + 1}/{config.epochs}", leave=False,
-               disable=not (config.progress and ctx.is_main), dynamic_ncols=True, file=sys.stderr)
+               disable=not (config.progress and not config.quiet and ctx.is_main), dynamic_ncols=True,
+               file=sys.stderr)
     for step, (x, y) in enumerate(bar, 1):
         loss, logits_nat, logits_adv = step_fn(x, y)
         totals.add(step, loss, logits_nat, logits_adv, y, step_fn.criterion)

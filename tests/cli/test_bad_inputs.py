@@ -158,6 +158,37 @@ def eval_cases(files: dict[str, Path]) -> list[Case]:
     ])
 
 
+def export_cases(files: dict[str, Path]) -> list[Case]:
+    ckpt = [str(files["checkpoint"]), "--no-progress", "--device", "cpu"]
+    out = ["--name", "Doe2026Mutual", "--out", "bundle"]
+    return _cases("export", [
+        ("name-absent", [*ckpt, "--out", "bundle"], "the following arguments are required: --name"),
+        ("checkpoint-missing", [str(files["folder"] / "missing.pt"), *out], "missing.pt"),
+        ("checkpoint-garbage", [str(files["garbage"]), *out], "garbage.pt"),
+        ("eps-pixels", [*ckpt, *out, "--eps", "8"], "did you mean 8/255"),
+        ("n-zero", [*ckpt, *out, "--n", "0"], r"\bn\b"),
+        ("threat-model-unknown", [*ckpt, *out, "--threat-model", "L1"], "argument --threat-model"),
+        ("info-no-value", [*ckpt, *out, "--info", "venue"], "venue"),
+        ("out-not-writable", [*ckpt, "--name", "Doe2026Mutual", "--out", NOT_WRITABLE], "'/dev/null' is not a folder"),
+        ("device-unknown", [*ckpt[:-2], *out, "--device", "gpu"], "device"),
+    ])
+
+
+def figures_cases(files: dict[str, Path]) -> list[Case]:
+    ckpt = [str(files["checkpoint"]), "--n", "8", "--no-progress", "--device", "cpu"]
+    return _cases("figures", [
+        ("figure-unknown", ["infoat-fig9", *ckpt], "infoat-fig9"),
+        ("checkpoint-missing", ["infoat-fig1b", str(files["folder"] / "missing.pt")], "missing.pt"),
+        ("checkpoint-garbage", ["infoat-fig1b", str(files["garbage"])], "garbage.pt"),
+        ("eps-pixels", ["infoat-fig1b", *ckpt, "--eps", "8"], "did you mean 8/255"),
+        ("steps-zero", ["infoat-fig1b", *ckpt, "--steps", "0"], "steps"),
+        ("n-zero", ["infoat-fig1b", *ckpt, "--n", "0"], r"\bn\b"),
+        ("n-too-many", ["infoat-fig1b", str(files["checkpoint"]), "--n", "1000"], "n=1000 exceeds the 500"),
+        ("out-not-writable", ["infoat-fig1b", *ckpt, "--out", NOT_WRITABLE], "'/dev/null' is not a folder"),
+        ("device-unknown", ["infoat-fig1b", *ckpt[:-2], "--device", "gpu"], "device"),
+    ])
+
+
 REPRODUCE_CASES = _cases("reproduce", [
     ("study-absent", ["--no-progress"], "study"),
     ("study-unknown", ["infoat-table3"], "infoat-table3"),
@@ -214,10 +245,11 @@ def _check(case: Case, capsys) -> None:
     assert "Traceback" not in err
 
 
-ALL_COMMANDS = ("train", "demo", "estimators", "eval", "reproduce")
+ALL_COMMANDS = ("train", "demo", "estimators", "eval", "export", "figures", "reproduce")
+FILE_CASES = (estimators_cases, eval_cases, export_cases, figures_cases)
 STATIC = TRAIN_CASES + DEMO_CASES + REPRODUCE_CASES + TOP_CASES
-WITH_FILES = [case.id for case in estimators_cases({k: Path(k) for k in ("checkpoint", "garbage", "folder")})] + \
-    [case.id for case in eval_cases({k: Path(k) for k in ("checkpoint", "garbage", "folder")})]
+WITH_FILES = [case.id for cases in FILE_CASES
+              for case in cases({k: Path(k) for k in ("checkpoint", "garbage", "folder")})]
 
 
 @pytest.mark.parametrize("case", STATIC, ids=[case.id for case in STATIC])
@@ -227,7 +259,7 @@ def test_bad_command_line_is_one_line_before_the_work(case, capsys):
 
 @pytest.mark.parametrize("case_id", WITH_FILES)
 def test_bad_command_line_with_files_is_one_line_before_the_work(case_id, files, capsys):
-    cases = {case.id: case for case in estimators_cases(files) + eval_cases(files)}
+    cases = {case.id: case for make in FILE_CASES for case in make(files)}
     _check(cases[case_id], capsys)
 
 

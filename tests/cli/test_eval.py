@@ -9,12 +9,11 @@ import pytest
 
 import mireg  # noqa: F401
 from mireg.cli import build_parser, main
-from mireg.cli.eval import parse_eps
+from mireg.cli.eval import choose_eps, parse_eps
 from mireg.evaluation.suites import get_suite
 
 INFOAT_FILES = {"report.json", "outcomes.npz", "robust_accuracy.png", "accuracy_vs_eps.png", "infoat-fig1b.json",
                 "infoat-fig1b.png", "infoat-fig4.json", "infoat-fig4.png", "infoat-fig5.json", "infoat-fig5.png"}
-
 
 
 @pytest.fixture(scope="module")
@@ -81,3 +80,29 @@ def test_mireg_eval_errors(tmp_path, digits_checkpoint, capsys, argv, message):
     assert main(["eval", *argv]) == 2
     err = capsys.readouterr().err
     assert err.startswith("mireg eval: error:") and message in err
+
+
+def test_eval_takes_eps_from_the_checkpoint_unless_given_and_says_so(tmp_path, digits_checkpoint, capsys):
+    trained = json.loads((digits_checkpoint.parent / "config.json").read_text())["eps"]
+    out = tmp_path / "eval"
+    assert main(["eval", str(digits_checkpoint), "--suite", "quick", "--n", "8", "--max-steps", "1", "--no-sanity",
+                 "--no-progress", "--out", str(out)]) == 0
+    table = capsys.readouterr().out
+    report = json.loads((out / "report.json").read_text())
+    assert report["eps"] == pytest.approx(trained) != pytest.approx(get_suite("quick").eps)
+    assert "the radius the checkpoint was trained at" in table.splitlines()[1]
+    assert main(["eval", str(digits_checkpoint), "--suite", "quick", "--n", "8", "--max-steps", "1", "--no-sanity",
+                 "--no-progress", "--eps", "0.3"]) == 0
+    table = capsys.readouterr().out
+    assert "eps=0.3" in table and "given by --eps" in table
+
+
+def test_choose_eps_keeps_the_suites_radius_where_the_training_radius_does_not_apply():
+    linf, l2, rb = get_suite("quick"), get_suite("namid-l2"), get_suite("robustbench-linf")
+    assert choose_eps(None, linf, {"eps": 0.1})[0] == 0.1
+    assert choose_eps(0.3, linf, {"eps": 0.1}) == (0.3, "given by --eps")
+    eps, why = choose_eps(None, l2, {"eps": 0.1})
+    assert eps is None and "L2" in why and "0.1" in why
+    eps, why = choose_eps(None, rb, {"eps": 0.1})
+    assert eps is None and "RobustBench" in why
+    assert choose_eps(None, linf, {"eps": 0.0})[0] is None and choose_eps(None, linf, None)[0] is None

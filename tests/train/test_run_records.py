@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[2]
 #: epoch; PGD's random start draws from the RNG that resuming must restore): under a second per epoch
 SETTINGS = {"image_size": 8, "channels": 1, "model_kwargs": {"width": 8, "hidden": 32}, "val_size": 97,
             "epochs": 3, "batch_size": 100, "steps": 1, "val_steps": 1, "eps": 0.05, "alpha": 0.05, "lr": 0.1,
-            "lr_milestones": [], "augment": False, "progress": False, "device": "cpu", "amp": False}
+            "lr_milestones": [], "augment": False, "progress": False, "quiet": True, "device": "cpu", "amp": False}
 
 
 def config(out: Path, **changes):
@@ -183,7 +183,7 @@ def test_a_finished_run_is_never_overwritten_silently(tmp_path, capsys):
     train(config(out, epochs=1))
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     args = ["train", "--recipe", "digits-at", "--set", "image_size=8", "--set", "channels=1", "--epochs", "1",
-            "--device", "cpu", "--no-progress", "--out", str(out)]
+            "--device", "cpu", "--quiet", "--out", str(out)]
     assert main(args) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "already holds a finished run (at, epoch 1 of 1)" in err and "--overwrite" in err
