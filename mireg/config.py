@@ -64,8 +64,8 @@ class TrainConfig:
         "train": batch stats, Madry/Rice style), attack_kwargs (extra keyword arguments of the attack).
         eps, alpha and val_alpha are L-inf sizes for images in [0, 1]: in (0, 1] (8/255, not 8); an L2
         training attack takes its radius in attack_kwargs (the validation PGD is L-inf at ``eps``).
-        beta, lam, mi_weight: the method's weights (None: the method's default), estimators: the path
-        of a ``mireg estimators`` checkpoint (namid methods; optional for wmim).
+        beta, lam, mi_weight: the method's weights (None: its default); estimators: a ``mireg estimators``
+        file (namid; optional for wmim); mi_warmup_epochs, mi_ramp_epochs: MI term off, then ramped in.
         init_from: start from the model weights of this mireg checkpoint (fine-tuning; the optimizer and
         lr schedule start fresh). Ignored when resuming.
     Selection and evaluation:
@@ -121,6 +121,8 @@ class TrainConfig:
     lam: float | None = None
     mi_weight: float | None = None
     estimators: str | None = None
+    mi_warmup_epochs: float = 0.0
+    mi_ramp_epochs: float = 0.0
     init_from: str | None = None
     # selection
     val_steps: int = 10
@@ -183,7 +185,7 @@ class TrainConfig:
         for name in ("eps", "alpha", "val_alpha"):
             if getattr(self, name) is not None:
                 _check_linf(name, getattr(self, name), self.attack)
-        for name in ("beta", "lam", "mi_weight"):
+        for name in ("beta", "lam", "mi_weight", "mi_warmup_epochs", "mi_ramp_epochs"):
             if getattr(self, name) is not None:
                 check_number(name, getattr(self, name), low=0)
         check_choice("optimizer", self.optimizer, OPTIMIZERS)

@@ -149,7 +149,7 @@ _DIGITS = {"dataset": "digits", "image_size": 16, "channels": 1, "model": "small
 _DIGITS_SOURCE = "mireg demo budget (not a paper recipe); the method's weights are the papers' defaults"
 for _method, _extra in (("clean", {}), ("at", {}), ("trades", {"beta": 6.0}), ("mart", {"beta": 5.0}),
                         ("mart+", {"beta": 5.0}), ("infoat", {"lam": 2.5, "beta": 0.2}),
-                        ("namid", {"mi_weight": 5.0, "lam": 0.1})):
+                        ("namid", {"mi_weight": 5.0, "lam": 0.1, "mi_ramp_epochs": 3.0})):  # docs/namid.md
     add_recipe(Recipe(f"digits-{_method}", f"{_method} on 16x16 digits with the small CNN (demo / tests)",
                       _DIGITS_SOURCE, {**_DIGITS, "method": _method, **_extra}))
 

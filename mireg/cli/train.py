@@ -76,6 +76,8 @@ _FLAGS: tuple[tuple[str, str, Any, str], ...] = (
     ("--beta", "beta", float, "TRADES / MART / InfoAT beta"),
     ("--lam", "lam", float, "InfoAT / NAMID lambda"),
     ("--mi-weight", "mi_weight", float, "NAMID alpha (weight of L_mi)"),
+    ("--mi-warmup-epochs", "mi_warmup_epochs", float, "NAMID / WMIM: epochs without the MI term at the start"),
+    ("--mi-ramp-epochs", "mi_ramp_epochs", float, "NAMID / WMIM: then raise its weight linearly over these epochs"),
     ("--estimators", "estimators", str, "NAMID estimators checkpoint (from 'mireg estimators')"),
     ("--out", "out_dir", str, "output folder"),
     ("--device", "device", _args.device, "auto, cpu, cuda or cuda:N"),

@@ -157,7 +157,9 @@ _NAMID_L2_NOTE = (f"{_NAMID_PAPER}. NOT COMPARABLE: the paper's L2 columns are m
                   "PGD-10\"); every arm here is trained against L-inf attacks and evaluated in L2 (mireg has no "
                   "L2 inner maximiser for TRADES, MART and their NAMID variants), so this table measures the "
                   "L-inf-trained models' L2 robustness; the paper's numbers are shown for reference only")
-_MI = {"mi_weight": 5.0, "lam": 0.1}        # NAMID Eq. 9: alpha = 5, lam = 0.1
+# NAMID Eq. 9: alpha = 5, lam = 0.1; the MI weight ramped in over the first 3 epochs (from scratch it
+# collapses the model otherwise: docs/namid.md, "Training from scratch")
+_MI = {"mi_weight": 5.0, "lam": 0.1, "mi_ramp_epochs": 3.0}
 _NO_MI = {"mi_weight": None, "lam": None}   # namid-resnet18 sets them: baselines leave them; WMIM its own 0.1
 
 register_study(Study(
@@ -167,7 +169,7 @@ register_study(Study(
     paper="Zhou, Wang, Gao, Han, Wang, Zhan, Liu, 'Improving Adversarial Robustness via Mutual Information "
           "Estimation', ICML 2022, arXiv:2207.12203",
     reproduces="Table 1",
-    arms=(Arm("AT", "at"), Arm("WMIM", "wmim"),
+    arms=(Arm("AT", "at"), Arm("WMIM", "wmim", {"mi_ramp_epochs": 3.0}),
           # NAMID's training settings are data: the lead adjusts them (e.g. a clean warm-up) here.
           Arm("NAMID", "namid", _MI, needs_estimators=True),
           Arm("TRADES", "trades", {"beta": 6.0}), Arm("NAMID_T", "namid_t", {"beta": 6.0, **_MI}, True),

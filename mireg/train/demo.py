@@ -159,10 +159,12 @@ def _train_methods(methods: list[str], out: Path, budget: _Budget, estimator_epo
 
 
 def _fine_tuning(budget: _Budget, snapshot: Path, estimators_path: Path) -> dict[str, Any]:
-    """Fine-tune from the AT model of epoch ``pretrain`` for the rest of the budget, with the lr AT had there."""
+    """Fine-tune from the AT model of epoch ``pretrain`` for the rest of the budget, with the lr AT had there
+    and the MI term at full weight from the first step (the AT epochs are its warm-up)."""
     base, pretrain = budget.base, budget.pretrain
     passed = sum(m <= pretrain for m in base.lr_milestones)
     return {"estimators": str(estimators_path), "init_from": str(snapshot), "epochs": budget.namid_epochs,
+            "mi_warmup_epochs": 0.0, "mi_ramp_epochs": 0.0,
             "lr": base.lr * base.lr_gamma ** passed,
             "lr_milestones": [m - pretrain for m in base.lr_milestones if m > pretrain]}
 

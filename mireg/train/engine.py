@@ -233,7 +233,8 @@ def _set_up(config: TrainConfig, ctx: D.DistContext, model: nn.Module | None, tr
     spec = _method(config, device, shape, model)
     optimizer = build_optimizer(config, model, fused=speed.fused)
     scheduler = build_scheduler(config, optimizer, len(loader))
-    step = TrainingStep(config, model, spec, optimizer, ctx, speed=speed, scheduler=scheduler)
+    step = TrainingStep(config, model, spec, optimizer, ctx, speed=speed, scheduler=scheduler,
+                        iterations_per_epoch=len(loader))
     log(f"{config.method} on {device}: {speed.describe()}")
     return _Run(model, step, optimizer, scheduler, loader, val_data, Path(config.out_dir), log, speed)
 

@@ -126,7 +126,7 @@ def run_epoch(step_fn: TrainingStep, loader: TensorLoader, config: TrainConfig, 
                disable=not (config.progress and not config.quiet and ctx.is_main), dynamic_ncols=True,
                file=sys.stderr)
     for step, (x, y) in enumerate(bar, 1):
-        loss, logits_nat, logits_adv = step_fn(x, y)
+        loss, logits_nat, logits_adv = step_fn(x, y, epoch * len(loader) + step - 1)
         totals.add(step, loss, logits_nat, logits_adv, y, step_fn.criterion)
         if step % config.log_every == 0 or step == len(loader):
             _stop_if_not_finite(totals, ctx, describe_stop, step)

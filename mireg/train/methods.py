@@ -50,6 +50,7 @@ from typing import Any
 from mireg.estimators import LocalDIMEstimator
 from mireg.losses import NAMID, NAMID_M, NAMID_T, WMIM, ATLoss, InfoAT, LossTerm, MARTLoss, MARTPlus, TRADESLoss
 from mireg.losses.ablations import ABLATIONS, Ablation
+from mireg.losses.base import ScaledLoss, SumLoss
 from mireg.registry import METHODS
 
 __all__ = ["MethodSpec", "needs_estimators", "register_method"]
@@ -65,11 +66,15 @@ class MethodSpec:
         attack: name in ``mireg.registry.ATTACKS`` of the default inner maximiser, or None for clean
             training. ``TrainConfig.attack`` overrides it.
         attack_kwargs: extra keyword arguments for that attack (``TrainConfig.attack_kwargs`` win).
+        mi_term: the ``weight * term`` inside ``loss`` that holds the method's MI term (NAMID's
+            ``alpha * L_mi``, WMIM's ``w * I``), whose weight ``TrainConfig.mi_warmup_epochs`` /
+            ``mi_ramp_epochs`` schedule; None for methods without one.
     """
 
     loss: LossTerm
     attack: str | None = "pgd"
     attack_kwargs: dict[str, Any] = field(default_factory=dict)
+    mi_term: ScaledLoss | None = None
 
 
 Builder = Callable[..., MethodSpec]
@@ -90,6 +95,11 @@ def register_method(name: str, *, needs_estimators: bool = False) -> Callable[[B
 def needs_estimators(method: str) -> bool:
     """Whether the method registered as ``method`` requires a NAMID estimators checkpoint."""
     return bool(getattr(METHODS.get(method), "needs_estimators", False))
+
+
+def _with_mi_term(loss: SumLoss, attack: str) -> MethodSpec:
+    """The spec of ``base + weight * mi`` (NAMID's and WMIM's compositions): ``mi_term`` is its last term."""
+    return MethodSpec(loss, attack=attack, mi_term=loss.terms[-1])
 
 
 def _given(**weights: float | None) -> dict[str, float]:
@@ -138,21 +148,21 @@ def infoat(config, *, estimators=None, **context) -> MethodSpec:
 @register_method("namid", needs_estimators=True)
 def namid(config, *, estimators=None, **context) -> MethodSpec:
     """NAMID (Zhou et al., ICML 2022), Eq. 9: CE on x' + mi_weight (alpha = 5) * L_mi (lam = 0.1)."""
-    return MethodSpec(NAMID(*estimators, **_given(alpha=config.mi_weight, lam=config.lam)), attack="mart-pgd")
+    return _with_mi_term(NAMID(*estimators, **_given(alpha=config.mi_weight, lam=config.lam)), "mart-pgd")
 
 
 @register_method("namid_t", needs_estimators=True)
 def namid_t(config, *, estimators=None, **context) -> MethodSpec:
     """NAMID_T (Zhou et al. 2022, §4.3): TRADES (beta 6) + mi_weight * L_mi."""
     weights = _given(alpha=config.mi_weight, lam=config.lam, beta=config.beta)
-    return MethodSpec(NAMID_T(*estimators, **weights), attack="tpgd")
+    return _with_mi_term(NAMID_T(*estimators, **weights), "tpgd")
 
 
 @register_method("namid_m", needs_estimators=True)
 def namid_m(config, *, estimators=None, **context) -> MethodSpec:
     """NAMID_M (Zhou et al. 2022, §4.3): MART (beta 6) + mi_weight * L_mi."""
     weights = _given(alpha=config.mi_weight, lam=config.lam, beta=config.beta)
-    return MethodSpec(NAMID_M(*estimators, **weights), attack="mart-pgd")
+    return _with_mi_term(NAMID_M(*estimators, **weights), "mart-pgd")
 
 
 @register_method("wmim")
@@ -162,7 +172,7 @@ def wmim(config, *, estimators=None, num_classes: int = 10, in_channels: int = 3
     ``mi_weight`` (WMIM's 0.1, untuned: the paper gives none). The estimator starts from the adversarial
     one of ``estimators`` when given, else fresh (width 512)."""
     estimator = estimators[1] if estimators is not None else LocalDIMEstimator(num_classes, in_channels, 512)
-    return MethodSpec(WMIM(estimator, **_given(alpha=config.mi_weight)), attack="mart-pgd")
+    return _with_mi_term(WMIM(estimator, **_given(alpha=config.mi_weight)), "mart-pgd")
 
 
 def _ablation_doc(row: Ablation, attack: str) -> str:
@@ -192,7 +202,7 @@ def _register_namid_ablation(row: Ablation) -> None:
                              f"{config.estimators!r} was trained with objective={objective!r}: train them with "
                              "`mireg estimators --objective mim`")
         weights = _given(alpha=config.mi_weight, lam=None if fixed_lam else config.lam)
-        return MethodSpec(row.loss(estimators=estimators, **weights), attack="mart-pgd")
+        return _with_mi_term(row.loss(estimators=estimators, **weights), "mart-pgd")
 
     build.__doc__ = _ablation_doc(row, "mart-pgd (NAMID's)")
     register_method(row.name, needs_estimators=True)(build)

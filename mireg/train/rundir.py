@@ -142,11 +142,26 @@ def _remove_run_files(out: Path) -> list[str]:
     return removed
 
 
+#: the settings that name a file the run starts from
+FILE_FIELDS = ("estimators", "init_from")
+
+
+def _same_file(old: object, new: object) -> bool:
+    if not isinstance(old, str) or not isinstance(new, str) or not Path(new).is_file():
+        return False
+    if not Path(old).is_file():
+        return True  # moved with the run folder: the run's own checkpoint holds what it loaded from it
+    return Path(old).read_bytes() == Path(new).read_bytes()
+
+
 def check_resumable(state: dict[str, Any], config: TrainConfig, out: Path | str = "") -> None:
     """Raise a one-line ``ValueError`` when ``config`` would mix another experiment into the run of
-    ``state`` (a field of :data:`~mireg.config.RESUME_FIXED` differs) or end before what it has done."""
+    ``state`` (a field of :data:`~mireg.config.RESUME_FIXED` differs) or end before what it has done.
+    The files a run starts from (``estimators``, ``init_from``) count as the same when their contents
+    are, or when the saved path is gone and the new one exists (a run folder moved with its files)."""
     saved, new = state.get("config") or {}, config.to_dict()
-    diffs = [f"{k} was {saved[k]!r}, now {new[k]!r}" for k in RESUME_FIXED if k in saved and saved[k] != new[k]]
+    diffs = [f"{k} was {saved[k]!r}, now {new[k]!r}" for k in RESUME_FIXED
+             if k in saved and saved[k] != new[k] and not (k in FILE_FIELDS and _same_file(saved[k], new[k]))]
     where = f"the run in {str(out)!r}" if out else "the run"
     if diffs:
         raise ValueError(f"cannot resume {where}: {'; '.join(diffs)}. These settings define the experiment, "

@@ -71,7 +71,7 @@ import torch
 from mireg._validation import check_choice, check_number
 
 __all__ = ["SCHEDULES", "IterationSchedule", "PerIterationLR", "constant", "cosine", "cyclic", "linear_warmup",
-           "multistep", "one_cycle", "scale_lr"]
+           "mi_weight_factor", "multistep", "one_cycle", "scale_lr"]
 
 
 def _check_run(iteration: int, iterations_per_epoch: int, epochs: int) -> None:
@@ -105,6 +105,28 @@ def linear_warmup(iteration: int, iterations_per_epoch: int, warmup_epochs: floa
     if warmup_epochs == 0:
         return 1.0
     return min(1.0, (iteration + 1) / iterations_per_epoch / warmup_epochs)
+
+
+def mi_weight_factor(iteration: int, iterations_per_epoch: int, *, warmup_epochs: float = 0.0,
+                     ramp_epochs: float = 0.0) -> float:
+    """The multiplier of a method's MI weight (NAMID's alpha, WMIM's w) for step ``iteration``:
+    0 while ``s <= warmup_epochs``, then ``min(1, (s - warmup_epochs) / ramp_epochs)`` (1 without a
+    ramp), at ``s = (iteration + 1) / iterations_per_epoch`` as for the learning rate.
+
+    ``TrainConfig.mi_warmup_epochs`` / ``mi_ramp_epochs``: the first epochs train the method without
+    its MI term, then the term comes in linearly (``docs/namid.md``, "Training from scratch")::
+
+        >>> [mi_weight_factor(t, 10, warmup_epochs=1, ramp_epochs=2) for t in (9, 14, 19, 29, 40)]
+        [0.0, 0.25, 0.5, 1.0, 1.0]
+    """
+    check_number("iteration", iteration, low=0, integer=True)
+    check_number("iterations_per_epoch", iterations_per_epoch, low=1, integer=True)
+    check_number("warmup_epochs", warmup_epochs, low=0)
+    check_number("ramp_epochs", ramp_epochs, low=0)
+    s = (iteration + 1) / iterations_per_epoch
+    if s <= warmup_epochs:
+        return 0.0
+    return 1.0 if ramp_epochs == 0 else min(1.0, (s - warmup_epochs) / ramp_epochs)
 
 
 def constant(iteration: int, iterations_per_epoch: int, epochs: int, *, warmup_epochs: float = 0.0) -> float:

@@ -12,6 +12,7 @@ from mireg.attacks import TrainingAttack, create_attack
 from mireg.config import TrainConfig
 from mireg.train import distributed as D
 from mireg.train.methods import MethodSpec
+from mireg.train.schedules import mi_weight_factor
 from mireg.train.speed import CompileFallback, Speed
 
 __all__ = ["TrainingStep", "autocast"]
@@ -32,8 +33,11 @@ class TrainingStep:
     the run's :class:`~mireg.train.speed.Speed`; wraps the model in DDP when ``ctx`` is distributed
     and in ``torch.compile`` when ``speed.compile`` (falling back to eager with one warning when
     compiling fails: :mod:`mireg.train.speed`). The attack always runs on the unwrapped (possibly
-    compiled) module, never on the DDP wrapper. ``step(x, y) -> (loss, logits_nat or None,
-    logits_adv)``, all still on the device.
+    compiled) module, never on the DDP wrapper. ``step(x, y, iteration=0) -> (loss, logits_nat or
+    None, logits_adv)``, all still on the device; ``iteration`` (0-based, over the whole run) sets the
+    weight of the method's MI term (``spec.mi_term``) to its value times
+    :func:`~mireg.train.schedules.mi_weight_factor` of ``config.mi_warmup_epochs`` / ``mi_ramp_epochs``
+    at ``iterations_per_epoch``.
 
     No host-device synchronisation: the value checks of the attacks and loss terms (which read
     tensors) are off inside the step (the engine's loader only makes images in [0, 1]); the caller
@@ -42,9 +46,15 @@ class TrainingStep:
     """
 
     def __init__(self, config: TrainConfig, model: nn.Module, spec: MethodSpec, optimizer: torch.optim.Optimizer,
-                 ctx: D.DistContext, *, speed: Speed, scheduler: torch.optim.lr_scheduler.LRScheduler | None = None
-                 ) -> None:
+                 ctx: D.DistContext, *, speed: Speed, scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
+                 iterations_per_epoch: int = 1) -> None:
         device = ctx.device
+        self.mi_term, self.mi_weight = spec.mi_term, None if spec.mi_term is None else spec.mi_term.weight
+        self.mi_schedule = {"iterations_per_epoch": iterations_per_epoch, "warmup_epochs": config.mi_warmup_epochs,
+                            "ramp_epochs": config.mi_ramp_epochs}
+        if self.mi_term is None and (config.mi_warmup_epochs or config.mi_ramp_epochs):
+            raise ValueError(f"mi_warmup_epochs / mi_ramp_epochs schedule the MI term of namid, namid_t, namid_m "
+                             f"or wmim; method {config.method!r} has none: leave them at 0")
         self.device, self.optimizer, self.scheduler, self.amp = device, optimizer, scheduler, speed.amp
         self.criterion = spec.loss.to(device)
         self.compiler = CompileFallback(speed.compile_mode) if speed.compile else None
@@ -65,7 +75,9 @@ class TrainingStep:
             attack = create_attack(attack_name, fast, budget=budget, **{**own, **config.attack_kwargs})
             self.hook = TrainingAttack(attack, mode=config.attack_mode)
 
-    def __call__(self, x: torch.Tensor, y: torch.Tensor):
+    def __call__(self, x: torch.Tensor, y: torch.Tensor, iteration: int = 0):
+        if self.mi_term is not None:
+            self.mi_term.weight = self.mi_weight * mi_weight_factor(iteration, **self.mi_schedule)
         with value_checks(False):
             try:
                 out = self._step(x, y)

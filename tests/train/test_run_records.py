@@ -447,3 +447,19 @@ def test_a_killed_holder_leaves_a_stale_lock_that_the_next_run_takes_over(tmp_pa
     with pytest.raises(Started):  # the lock was taken over and the run went on
         train(config(out, resume=True, epochs=50), callbacks=[stop])
     assert not (out / ".mireg.lock").exists()
+
+
+def test_a_moved_run_resumes_with_its_start_files_at_their_new_place(tmp_path):
+    from mireg.config import TrainConfig
+    from mireg.train.rundir import check_resumable
+
+    old, new, other = tmp_path / "old.pt", tmp_path / "new.pt", tmp_path / "other.pt"
+    new.write_bytes(b"estimators")
+    other.write_bytes(b"other estimators")
+    config = TrainConfig(dataset="digits", method="namid", estimators=str(new))
+    state = {"epoch": 1, "config": {**config.to_dict(), "estimators": str(old)}}
+    check_resumable(state, config)  # the saved file is gone: moved with the folder
+    old.write_bytes(b"estimators")
+    check_resumable(state, config)  # the same contents at both places
+    with pytest.raises(ValueError, match="estimators was .*old.pt', now .*other.pt'"):
+        check_resumable(state, TrainConfig(dataset="digits", method="namid", estimators=str(other)))
