@@ -175,3 +175,14 @@ def check_choice(name: str, value: object, choices: Iterable[str]) -> str:
     if value not in choices:
         raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
     return value  # type: ignore[return-value]
+
+
+def check_fractions(name: str, values: object) -> tuple[float, ...]:
+    """A list or tuple of numbers in (0, 1), e.g. milestones as fractions of the epochs ``(0.4, 0.8)``."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, (list, tuple)):
+        raise TypeError(f"{name} must be a list or tuple of fractions in (0, 1), e.g. (0.4, 0.8), got {values!r}")
+    for value in values:
+        check_number(f"{name}[]", value)
+        if not 0 < value < 1:
+            raise ValueError(f"{name} must hold fractions in (0, 1) (of the epochs), e.g. (0.4, 0.8), got {values!r}")
+    return tuple(float(v) for v in values)

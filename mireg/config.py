@@ -138,7 +138,7 @@ class TrainConfig:
         check_number("batch_size", self.batch_size, low=1, integer=True)
         if self.val_size != AUTO:
             check_number("val_size", self.val_size, low=0, integer=True)
-        check_number("steps", self.steps, low=0, integer=True)
+        check_number("steps", self.steps, low=0 if self.method == "clean" else 1, integer=True)
         check_number("val_steps", self.val_steps, low=0, integer=True)
         check_number("eval_every", self.eval_every, low=1, integer=True)
         check_number("seed", self.seed, low=0, integer=True)

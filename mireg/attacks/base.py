@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from torch import nn
 from torchattacks.attack import Attack as _TorchattacksAttack
 
 from mireg._validation import check_model_output
@@ -24,8 +25,9 @@ class Attack(_TorchattacksAttack):
     that the model returned a logits tensor (N, K) (no value read, no sync): a model returning
     ``(logits, features)`` gets one clear error naming :class:`mireg.models.LogitsOnly`.
 
-    The constructor is torchattacks': ``Attack(name, model)``, the attack's name and the model attacked
-    (mapping [0, 1] images to logits (N, K)).
+    Args:
+        name: the attack's name (torchattacks' ``attack.attack``).
+        model: the model attacked, mapping [0, 1] images to logits (N, K).
 
     Examples:
         >>> import torch, mireg
@@ -36,6 +38,11 @@ class Attack(_TorchattacksAttack):
         >>> model.training, model[1].training  # both flags as they were
         (True, False)
     """
+
+    def __init__(self, name: str, model: nn.Module) -> None:
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be a torch.nn.Module (images in [0, 1] -> logits), got {type(model).__name__}")
+        super().__init__(name, model)
 
     def __call__(self, *args, **kwargs):
         with preserved_modes(self.model):

@@ -20,6 +20,7 @@ from typing import Any
 
 from torch import nn
 
+from mireg._validation import check_eps, check_number
 from mireg.registry import ATTACKS
 
 __all__ = ["attack_norm", "create_attack"]
@@ -75,6 +76,16 @@ def attack_norm(attack: str | Callable[..., Any], kwargs: Mapping[str, Any] | No
     return _NORMS.get(attack.lower())
 
 
+def _check_budget(attack: str | Callable[..., Any], arguments: Mapping[str, Any]) -> None:
+    """eps and alpha within their norm's range (``check_eps``: 8 for 8/255 is refused), steps >= 1."""
+    norm = attack_norm(attack, arguments)
+    for key in ("eps", "alpha"):
+        if arguments.get(key) is not None and (norm is not None or isinstance(attack, str)):
+            check_eps(key, arguments[key], norm or "any")
+    if arguments.get("steps") is not None:
+        check_number("steps", arguments["steps"], low=1, integer=True)
+
+
 def create_attack(attack: str | Callable[..., Any], model: nn.Module, /, *,
                   budget: Mapping[str, Any] | None = None, **kwargs: Any) -> Any:
     """``ATTACKS[attack](model, **kwargs)`` (or ``attack(model, **kwargs)`` for a factory).
@@ -103,11 +114,19 @@ def create_attack(attack: str | Callable[..., Any], model: nn.Module, /, *,
     Raises:
         ValueError: unknown name (with suggestions), or arguments the attack does not take.
     """
+    if not callable(attack) and not isinstance(attack, str):
+        raise TypeError(f"attack must be a name in mireg.registry.ATTACKS or a factory fn(model, **kwargs), "
+                        f"got {type(attack).__name__}")
     factory = attack if callable(attack) else ATTACKS.get(attack)
     name = attack if isinstance(attack, str) else getattr(attack, "__name__", repr(attack))
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module (images in [0, 1] -> logits), got {type(model).__name__}")
+    if budget is not None and not isinstance(budget, Mapping):
+        raise TypeError(f"budget must be a mapping such as {{'eps': 8/255, 'steps': 10}}, got {type(budget).__name__}")
     signature = _signature(factory)
     arguments = {k: v for k, v in (budget or {}).items() if _takes(signature, k)}
     arguments.update(kwargs)
+    _check_budget(attack, arguments)
     if signature is not None:
         try:
             signature.bind(model, **arguments)

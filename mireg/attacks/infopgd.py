@@ -54,8 +54,8 @@ class InfoPGD(Attack):
                  lam: float = 2.5, random_start: bool | str = True, normalize_entropy: bool = False) -> None:
         super().__init__("InfoPGD", model)
         self.eps = check_eps("eps", eps)
-        self.alpha = check_number("alpha", alpha, low=0)
-        self.steps = check_number("steps", steps, low=0, integer=True)
+        self.alpha = check_eps("alpha", alpha)
+        self.steps = check_number("steps", steps, low=1, integer=True)
         self.lam = check_number("lam", lam, low=0)
         if random_start not in _STARTS:
             raise ValueError(f"random_start must be True, False, 'uniform' or 'normal', got {random_start!r}")

@@ -43,7 +43,10 @@ Run 'mireg <command> --help' for each command's options and examples.
 
 class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors: ``mireg train: error: argument --epochs: ... (see 'mireg train
-    --help')``, exit status 2 (argparse's own usage block is left to --help)."""
+    --help')``, exit status 2 (argparse's own usage block is left to --help). ``commands``: the
+    subcommands' parsers by name (on the top-level parser)."""
+
+    commands: dict[str, argparse.ArgumentParser] = {}
 
     def error(self, message: str):  # noqa: D102 - argparse's hook
         self.exit(2, f"{self.prog}: error: {_one_line(message)} (see '{self.prog} --help')\n")
@@ -67,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     for module in (train_command, demo_command, estimators_command, eval_command, export_command, figures_command,
                    reproduce_command):
         module.add_parser(subparsers)
+    parser.commands = subparsers.choices
     return parser
 
 
@@ -75,7 +79,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     one-line message on stderr; ``--help`` and ``--version`` exit through argparse)."""
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args, extras = parser.parse_known_args(argv)
+        if extras:  # reported by the subcommand's parser: 'mireg train: error: unrecognized arguments: ...'
+            parser.commands.get(getattr(args, "command", None), parser).error(
+                f"unrecognized arguments: {' '.join(extras)}")
     except SystemExit as stop:
         if stop.code in (0, None):  # --help, --version
             raise

@@ -136,12 +136,17 @@ def _run_figure(args: argparse.Namespace, model: Any, x: Any, y: Any, cfg: dict[
 
 def run(args: argparse.Namespace) -> int:
     """Execute ``mireg figures``; returns the exit status."""
+    from mireg._validation import check_eps, check_number
     from mireg.evaluation import load_data
     from mireg.runs import load_trained_model
     from mireg.utils.device import resolve_device
+    from mireg.utils.paths import check_output_dir
 
     if args.estimators and args.figure != "namid-fig4":
         raise ValueError("--estimators is for namid-fig4 only")
+    check_eps("--eps", args.eps)  # before the work: 8 (for 8/255) is refused with the hint
+    check_number("--steps", args.steps, low=1, integer=True)
+    check_output_dir(args.out, "--out")
     device = resolve_device(args.device)
     model, test, cfg = load_trained_model(args.checkpoint, dataset=args.dataset, data_root=args.data_root)
     model = model.to(device)

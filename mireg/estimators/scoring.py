@@ -23,7 +23,14 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from mireg._validation import check_model_output
+from mireg._validation import (
+    check_images,
+    check_labels,
+    check_model_output,
+    check_number,
+    check_same_shape,
+    check_tensor,
+)
 from mireg.estimators.local_dim import LocalDIMEstimator
 from mireg.estimators.tap import FeatureTap
 from mireg.functional.mi import namid_selection
@@ -63,6 +70,7 @@ def global_inputs(model: nn.Module, x: torch.Tensor, *, batch_size: int = 256, l
         >>> torch.equal(logits, features)  # layer=None: the logits
         True
     """
+    check_number("batch_size", batch_size, low=1, integer=True)
     device = device or model_device(model)
     logits, feats = [], []
     tap = FeatureTap(model, layer, detach=True) if layer is not None else None
@@ -81,6 +89,20 @@ def global_inputs(model: nn.Module, x: torch.Tensor, *, batch_size: int = 256, l
         if tap is not None:
             tap.remove()
     return torch.cat(logits), torch.cat(feats)
+
+
+def _check_scoring_inputs(natural, adversarial, x, x_adv, g_nat, g_adv, batch_size) -> None:
+    for name, estimator in (("natural", natural), ("adversarial", adversarial)):
+        if not isinstance(estimator, LocalDIMEstimator):
+            raise TypeError(f"{name} must be a mireg.estimators.LocalDIMEstimator, got {type(estimator).__name__}")
+    check_tensor("x", x, ndim=4)
+    check_tensor("x_adv", x_adv, ndim=4)
+    check_same_shape("x", x, "x_adv", x_adv)
+    for name, g in (("g_nat", g_nat), ("g_adv", g_adv)):
+        check_tensor(name, g, ndim=2)
+        if g.shape[0] != x.shape[0]:
+            raise ValueError(f"{name} has {g.shape[0]} rows for {x.shape[0]} images")
+    check_number("batch_size", batch_size, low=1, integer=True)
 
 
 @torch.no_grad()
@@ -110,6 +132,7 @@ def mi_scores(natural: LocalDIMEstimator, adversarial: LocalDIMEstimator, x: tor
         >>> sorted(scores), scores["en_nat"].shape
         (['ea_adv', 'ea_nat', 'en_adv', 'en_nat'], torch.Size([4]))
     """
+    _check_scoring_inputs(natural, adversarial, x, x_adv, g_nat, g_adv, batch_size)
     device = g_nat.device
     out: dict[str, list[torch.Tensor]] = {"en_nat": [], "en_adv": [], "ea_adv": [], "ea_nat": []}
     with preserved_modes(natural, adversarial, training=False):
@@ -230,8 +253,12 @@ def check_estimators(model: nn.Module, natural: LocalDIMEstimator, adversarial: 
         >>> check.n_samples
         16
     """
+    check_images("x", x)
+    check_images("x_adv", x_adv)
+    check_same_shape("x", x, "x_adv", x_adv)
     device = model_device(model)
     logits_nat, g_nat = global_inputs(model, x, batch_size=batch_size, layer=layer, device=device)
+    y = check_labels("y", y, batch=x.shape[0], num_classes=logits_nat.shape[1])
     logits_adv, g_adv = global_inputs(model, x_adv, batch_size=batch_size, layer=layer, device=device)
     selected = namid_selection(logits_nat, logits_adv, y.to(device))
     scores = mi_scores(natural, adversarial, x, x_adv, g_nat, g_adv, batch_size=batch_size)

@@ -28,7 +28,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from mireg._optional import require
-from mireg._validation import check_images, check_labels, check_number
+from mireg._validation import check_fractions, check_images, check_labels, check_number
 from mireg.estimators.local_dim import LocalDIMEstimator
 from mireg.estimators.scoring import Attack, global_inputs, mi_scores, run_attack
 from mireg.functional.mi_summary import worst_case_offset_means
@@ -86,6 +86,7 @@ def train_standard_estimator(model: nn.Module, x: torch.Tensor, *, epochs: int =
     check_number("epochs", epochs, low=1, integer=True)
     check_number("batch_size", batch_size, low=2, integer=True)
     check_number("lr", lr, low=0.0, low_open=True)
+    milestones = check_fractions("milestones", milestones)
     device = model_device(model)
     with preserved_modes(model, training=False), seeded(seed, device):
         _, g = global_inputs(model, x, batch_size=batch_size, layer=layer, device=device)

@@ -13,7 +13,23 @@ import difflib
 import torch
 from torch import nn
 
-__all__ = ["FeatureTap", "stage_layer"]
+__all__ = ["FeatureTap", "check_layer", "stage_layer"]
+
+
+def check_layer(model: nn.Module, layer: object) -> str:
+    """``layer`` names a submodule of ``model`` (e.g. ``"model.layer3"``); else an error with the close names."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if not isinstance(layer, str):
+        raise TypeError(f"layer must be a submodule name (str), got {type(layer).__name__}")
+    names = [name for name, _ in model.named_modules() if name]
+    if layer not in names:
+        close = difflib.get_close_matches(layer, names, n=3)
+        hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+        top = sorted({name.split(".")[0] for name in names})
+        raise ValueError(f"layer {layer!r} is not a submodule of {type(model).__name__}.{hint} "
+                         f"Top-level submodules: {', '.join(top)}")
+    return layer
 
 
 def stage_layer(model: nn.Module, index: int) -> str:
@@ -82,17 +98,7 @@ class FeatureTap:
     """
 
     def __init__(self, model: nn.Module, layer: str, *, detach: bool = False, by_input: bool = False) -> None:
-        if not isinstance(model, nn.Module):
-            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-        if not isinstance(layer, str):
-            raise TypeError(f"layer must be a submodule name (str), got {type(layer).__name__}")
-        names = [name for name, _ in model.named_modules() if name]
-        if layer not in names:
-            close = difflib.get_close_matches(layer, names, n=3)
-            hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
-            top = sorted({name.split(".")[0] for name in names})
-            raise ValueError(f"layer {layer!r} is not a submodule of {type(model).__name__}.{hint} "
-                             f"Top-level submodules: {', '.join(top)}")
+        check_layer(model, layer)
         self.model = model
         self.layer = layer
         self.detach = detach

@@ -28,9 +28,10 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from mireg._validation import check_choice, check_eps, check_images, check_labels, check_number
+from mireg._validation import check_choice, check_eps, check_fractions, check_images, check_labels, check_number
 from mireg.estimators.local_dim import LocalDIMEstimator
 from mireg.estimators.scoring import EstimatorCheck, check_estimators, global_inputs, run_attack
+from mireg.estimators.tap import check_layer
 from mireg.functional.mi import namid_selection
 from mireg.utils.device import model_device
 from mireg.utils.modes import preserved_modes
@@ -176,6 +177,10 @@ def train_estimators(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, atta
     check_number("batch_size", batch_size, low=2, integer=True)
     check_number("lr", lr, low=0.0, low_open=True)
     check_choice("objective", objective, ("eq5", "eq5-literal", "mim"))
+    check_number("width", width, low=1, integer=True)
+    milestones = check_fractions("milestones", milestones)
+    if layer is not None:
+        check_layer(model, layer)
     if attack is not None and not callable(attack):
         raise TypeError(f"attack must be a callable (x, y) -> x_adv, got {type(attack).__name__}")
     if (x_val is None) != (y_val is None):

@@ -33,7 +33,7 @@ import torchattacks
 from torch import nn
 from torch.nn import functional as F
 
-from mireg._validation import check_choice, check_images, check_labels, check_number
+from mireg._validation import check_choice, check_eps, check_images, check_labels, check_number
 from mireg.utils.device import model_device
 from mireg.utils.modes import preserved_modes
 from mireg.utils.seeding import seeded
@@ -103,6 +103,8 @@ def weight_loss_surface(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
     check_images("x", x)
     check_labels("y", y, batch=x.shape[0])
     check_choice("norm", norm, ("Linf", "L2"))
+    check_eps("eps", eps, norm)
+    check_number("steps", steps, low=1, integer=True)
     alphas = [float(a) for a in alphas]
     if not alphas:
         raise ValueError("alphas must not be empty")
@@ -149,7 +151,8 @@ def input_loss_surface(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: 
     if x.shape[0] != 1:
         raise ValueError(f"x must hold exactly one sample (shape (1, C, H, W)), got {tuple(x.shape)}")
     check_labels("y", y, batch=1)
-    check_number("eps", eps, low=0.0, low_open=True)
+    check_eps("eps", eps)
+    check_number("steps", steps, low=1, integer=True)
     check_number("points", points, low=2, integer=True)
     span = eps if span is None else float(check_number("span", span, low=0.0, low_open=True))
     with preserved_modes(model, training=False):

@@ -43,6 +43,7 @@ from mireg.models import Normalized, create_model
 from mireg.utils.atomic import atomic_write_text
 from mireg.utils.device import model_device
 from mireg.utils.modes import preserved_modes
+from mireg.utils.paths import check_output_dir
 from mireg.utils.seeding import seeded
 
 __all__ = ["bare_state_dict", "export_robustbench", "export_submission", "load_submission"]
@@ -142,8 +143,7 @@ def export_robustbench(model: nn.Module, data: Any, out_dir: str | os.PathLike, 
         >>> report, paths = export_robustbench(model, test_set, "submission", "Doe2026Mutual", n=10_000,
         ...                                    dataset="cifar10", name="Mutual information AT", venue="ICML 2026")
     """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = check_output_dir(out_dir, "out_dir", create=True)  # before the evaluation, not after it
     batch_log = out / ".autoattack-batches.log"
     batch_log.unlink(missing_ok=True)  # (a log of an earlier attempt)
     report = robustbench_evaluate(model, data, n=n, threat_model=threat_model, eps=eps, batch_size=batch_size,

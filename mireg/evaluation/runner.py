@@ -266,7 +266,7 @@ def evaluate(model: nn.Module, data: Any, suite: str | Suite = "quick", eps: flo
     suite_obj = get_suite(suite)
     if eps is not None:
         check_eps("eps", eps, suite_obj.norm)
-    if attacks is not None and (isinstance(attacks, str) or not list(attacks)):
+    if attacks is not None and (not isinstance(attacks, (list, tuple)) or not attacks):
         raise ValueError(f"attacks must be a non-empty list of labels of suite {suite_obj.name!r} "
                          f"({', '.join(suite_obj.labels)}), got {attacks!r}")
     entries = suite_obj.resolve(eps, max_steps=max_steps, only=attacks)

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from mireg._validation import check_choice
-from mireg.functional._common import check_pair, reduce
+from mireg.functional._common import check_pair, check_single, reduce
 from mireg.functional.entropy import _entropy
 
 DIVERGENCES = ("mse", "js", "kl", "ce")
@@ -87,14 +87,19 @@ def sample_weight(logits_nat: torch.Tensor, y: torch.Tensor | None = None, *, ki
         >>> sample_weight(torch.zeros(2, 10), torch.tensor([0, 1]), kind="1-p_y")
         tensor([0.9000, 0.9000])
     """
-    check_choice("weight", kind, WEIGHTS)
+    check_choice("kind", kind, WEIGHTS)
+    y = check_single("logits_nat", logits_nat, y)
+    if kind == "1-p_y" and y is None:
+        raise ValueError("kind='1-p_y' needs the labels y")
+    return _sample_weight(logits_nat, y, kind, detach, normalize_entropy)
+
+
+def _sample_weight(logits_nat, y, kind, detach, normalize_entropy):
     if kind == "entropy":
         weight = _entropy(logits_nat, normalize_entropy)
     elif kind == "none":
         weight = torch.ones(logits_nat.shape[0], dtype=logits_nat.dtype, device=logits_nat.device)
     else:
-        if y is None:
-            raise ValueError("weight='1-p_y' needs the labels y")
         weight = 1.0 - F.softmax(logits_nat, dim=1).gather(1, y.unsqueeze(1)).squeeze(1)
     return weight.detach() if detach else weight
 
@@ -128,12 +133,13 @@ def weighted_divergence(logits_nat: torch.Tensor, logits_adv: torch.Tensor, y: t
     """
     y = check_pair(logits_nat, logits_adv, y, needs_labels=weight == "1-p_y", reduction=reduction)
     check_choice("divergence", divergence, DIVERGENCES)
+    check_choice("weight", weight, WEIGHTS)
     values = _weighted_divergence(logits_nat, logits_adv, y, divergence, weight, detach_weight, normalize_entropy)
     return reduce(values, reduction)
 
 
 def _weighted_divergence(logits_nat, logits_adv, y, divergence, weight, detach_weight, normalize_entropy):
-    w = sample_weight(logits_nat, y, kind=weight, detach=detach_weight, normalize_entropy=normalize_entropy)
+    w = _sample_weight(logits_nat, y, weight, detach_weight, normalize_entropy)
     return w * _divergence(logits_nat, logits_adv, divergence)
 
 

@@ -103,6 +103,7 @@ class WMIMLoss(LossTerm):
         if x_adv.dim() != 4 or x_adv.shape[0] != logits_adv.shape[0]:
             raise ValueError(f"x_adv must be (B, C, H, W) with B = {logits_adv.shape[0]}, got {tuple(x_adv.shape)}")
         if x is not None:
+            check_images("x", x)
             check_same_shape("x", x, "x_adv", x_adv)
         est = self.estimator
         if est.global_dim != logits_adv.shape[1]:

@@ -53,8 +53,8 @@ class LogitsOnly(nn.Module):
         try:
             return out[self.index]
         except (IndexError, KeyError, TypeError):
-            raise ValueError(f"LogitsOnly: the model's output ({type(out).__name__}) has no item "
-                             f"{self.index!r}") from None
+            raise ValueError(f"LogitsOnly: index={self.index!r}, but the model's output ({type(out).__name__}) has "
+                             f"no item {self.index!r}; give the index of the logits") from None
 
     def extra_repr(self) -> str:
         return f"index={self.index!r}"

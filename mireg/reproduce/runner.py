@@ -37,6 +37,7 @@ from mireg.reproduce.cells import (
 )
 from mireg.reproduce.evaluate import evaluate_cell, selected_model
 from mireg.reproduce.studies import Arm, Budget, Study, get_study
+from mireg.utils.device import resolve_device
 
 __all__ = ["reproduce", "default_out_dir", "check_available", "seed_list", "ensure_estimators", "run_cell"]
 
@@ -170,6 +171,7 @@ def reproduce(study: str | Study, budget: str = "smoke", seeds: int | Sequence[i
     the_budget = study.budget(budget)
     arms = study.select(methods)
     seeds = seed_list(seeds)
+    resolve_device(device)  # a bad device string is refused before any cell runs
     check_available(study, the_budget, arms)
     out = Path(out_dir) if out_dir is not None else default_out_dir(study.name, budget)
     prepare_out(out, study.describe(the_budget))

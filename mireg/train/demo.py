@@ -46,6 +46,7 @@ from mireg.train.methods import needs_estimators
 from mireg.train.validation import evaluate_accuracy
 from mireg.utils.atomic import atomic_write_text, save_figure
 from mireg.utils.device import resolve_device
+from mireg.utils.paths import check_output_dir
 
 
 def _recipe_for(method: str) -> str:
@@ -185,8 +186,7 @@ def run_demo(out_dir: str = "runs/demo", methods: Sequence[str] = ("at", "trades
     require("sklearn", "mireg demo", extra="demo")  # before minutes of training, not after
     require("matplotlib", "mireg demo", extra="demo")
     methods, estimator_epochs = _check_arguments(methods, epochs, estimator_epochs, test_steps, eps)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = check_output_dir(out_dir, "out_dir", create=True)
     budget = _budget(epochs, eps, seed, device, progress)
     results, seconds, offsets = _train_methods(methods, out, budget, estimator_epochs, seed, device, progress)
     rows = []

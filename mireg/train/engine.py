@@ -62,7 +62,7 @@ from mireg.train.loading import given_stats, make_loader
 from mireg.train.methods import MethodSpec, needs_estimators
 from mireg.train.metrics import format_row, plot_history, run_summary, write_history
 from mireg.train.optim import build_optimizer, build_scheduler
-from mireg.train.rundir import RunFolder, open_run_folder
+from mireg.train.rundir import RunFolder, check_names, open_run_folder
 from mireg.train.schedules import PerIterationLR
 from mireg.train.speed import Speed, resolve_speed
 from mireg.train.state import Progress, best_state, checkpoint_state, gather_rng, initialise, resume
@@ -165,6 +165,7 @@ def train(config: TrainConfig, *, model: nn.Module | None = None, callbacks: lis
     config.validate()
     if train_data is not None:
         config = config.replace(dataset=CUSTOM_DATASET)
+    check_names(config, model)
     config = with_data_defaults(config, train_data)
     ctx = D.setup(config.device)
     try:
@@ -233,8 +234,6 @@ def _set_up(config: TrainConfig, ctx: D.DistContext, model: nn.Module | None, tr
     torch.manual_seed(config.seed)  # after the data: iterating a DataLoader draws from the global generator
     if model is None:
         model = build_model(config, shape, stats=given_stats(config, train_data) if given else None)
-    elif not isinstance(model, nn.Module):
-        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
     model = model.to(device)
     if speed.channels_last:
         model = model.to(memory_format=torch.channels_last)

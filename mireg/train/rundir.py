@@ -23,15 +23,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from torch import nn
+
 from mireg.checkpoints import load_checkpoint, load_file, save_checkpoint
 from mireg.config import RESUME_FIXED, TrainConfig
+from mireg.registry import ATTACKS, DATASETS, METHODS, MODELS
+from mireg.runs import CUSTOM_DATASET
 from mireg.train import distributed as D
 from mireg.train.state import best_state
 from mireg.utils.atomic import WriteError, remove_leftovers
 from mireg.utils.lock import FolderInUseError, FolderLock
 from mireg.utils.paths import check_output_dir
 
-__all__ = ["RUN_FILES", "RunFolder", "check_resumable", "open_run_folder", "reconcile"]
+__all__ = ["RUN_FILES", "RunFolder", "check_names", "check_resumable", "open_run_folder", "reconcile"]
 
 #: the files a run writes (besides ``epoch_NNNN.pt`` copies); ``overwrite`` deletes exactly these
 RUN_FILES = ("last.pt", "best.pt", "metrics.csv", "metrics.json", "curves.png", "config.json")
@@ -48,6 +52,19 @@ class RunFolder:
     def release(self) -> None:
         if self.lock is not None:
             self.lock.release()
+
+
+def check_names(config: TrainConfig, model: nn.Module | None) -> None:
+    """The model's type and every registered name, before the folder, the data or the model is touched."""
+    if model is not None and not isinstance(model, nn.Module):
+        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+    METHODS.get(config.method)
+    if config.dataset != CUSTOM_DATASET:
+        DATASETS.get(config.dataset)
+    if model is None:
+        MODELS.get(config.model)
+    if config.attack is not None:
+        ATTACKS.get(config.attack)
 
 
 def open_run_folder(config: TrainConfig, ctx: D.DistContext, log: Callable[[str], None]) -> RunFolder:

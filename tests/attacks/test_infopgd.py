@@ -44,7 +44,7 @@ def test_lam_zero_with_uniform_start_equals_pgd_under_the_same_seed(digits_model
 
 
 @settings(max_examples=15, deadline=None)
-@given(eps=st.floats(1e-4, 0.5), alpha=st.floats(0.0, 0.3), steps=st.integers(0, 4), lam=st.floats(0.0, 10.0),
+@given(eps=st.floats(1e-4, 0.5), alpha=st.floats(1e-4, 0.3), steps=st.integers(1, 4), lam=st.floats(0.0, 10.0),
        start=st.sampled_from([True, False, "normal"]))
 def test_never_leaves_the_eps_ball_or_the_unit_box(digits_model, digits_split, eps, alpha, steps, lam, start):
     x, y = digits_split["x_test"][:16], digits_split["y_test"][:16]

@@ -285,6 +285,35 @@ def test_a_full_disk_is_one_line_and_loses_nothing(tmp_path, capsys, monkeypatch
     assert_records_consistent(out, reference)
 
 
+@pytest.mark.parametrize("name, nth", [("best.pt", 2), ("metrics.json", 3), ("metrics.csv", 1), ("config.json", 1)])
+def test_a_disk_that_fills_at_any_record_then_resume(tmp_path, monkeypatch, reference, name, nth):
+    """The crash tests: the disk fills while the ``nth`` write of ``name`` (not only last.pt) is under way;
+    the error is one line naming that file, and the resume gives the uninterrupted run's weights and
+    records that agree (no half-written file, no temporary left)."""
+    out = tmp_path / "run"
+    real_open = open
+    calls = {name: 0}
+
+    def open_on_a_filling_disk(path, mode="r", *args, **kwargs):
+        fh = real_open(path, mode, *args, **kwargs)
+        if f".{name}." in os.fspath(path):
+            calls[name] += 1
+            if calls[name] == nth:
+                return _FullDisk(fh, room=10)
+        return fh
+
+    monkeypatch.setattr(atomic_module, "open", open_on_a_filling_disk, raising=False)
+    with pytest.raises(OSError) as err:
+        train(config(out))
+    message = str(err.value)
+    assert "\n" not in message and f"could not write {str(out / name)!r}" in message, message
+    assert "no space left on the device" in message
+    monkeypatch.undo()
+    train(config(out, resume=True))
+    assert_records_consistent(out, reference)
+    assert json.loads((out / "config.json").read_text())["epochs"] == 3
+
+
 def test_a_file_size_limit_in_a_child_process_is_one_line(tmp_path, reference):
     """Problem 5 with the kernel's own failure: RLIMIT_FSIZE below the size of last.pt (writes fail with
     EFBIG inside torch.save, as on a full disk)."""
