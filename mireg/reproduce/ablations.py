@@ -30,7 +30,7 @@ _INFOAT_PAPER = ("Xu, Zhang, Li, Zhang, 'InfoAT: Improving Adversarial Training 
 _NAMID_PAPER = ("Zhou, Wang, Gao, Han, Wang, Zhan, Liu, 'Improving Adversarial Robustness via Mutual Information "
                 "Estimation', ICML 2022, arXiv:2207.12203")
 _INFOAT_WEIGHTS = {"lam": 2.5, "beta": 0.2}
-_MI = {"mi_weight": 5.0, "lam": 0.1}        # NAMID Eq. 9: alpha = 5, lam = 0.1
+_MI = {"mi_weight": 5.0, "lam": 0.1, "mi_ramp_epochs": 3.0}  # NAMID Eq. 9 (alpha 5, lam 0.1); ramp as namid-table1
 _NO_MI = {"mi_weight": None, "lam": None}
 
 #: InfoAT Fig. 3(b) weight, 3(c) divergence, 3(d) regulariser
