@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 from torchattacks.attack import Attack as _TorchattacksAttack
 
-from mireg._validation import check_model_output
+from mireg._validation import check_images, check_labels, check_model_output
 from mireg.utils.modes import preserved_modes
 
 __all__ = ["Attack"]
@@ -51,3 +52,18 @@ class Attack(_TorchattacksAttack):
     def get_logits(self, inputs, labels=None, *args, **kwargs):
         logits = super().get_logits(inputs, labels, *args, **kwargs)
         return check_model_output(logits, batch=inputs.shape[0])
+
+    def _prepared(self, images: torch.Tensor, labels: torch.Tensor,
+                  image_batch: bool = False) -> tuple[torch.Tensor, torch.Tensor, float]:
+        """The checked inputs of ``forward`` on the attack's device (float32 images, int64 labels; the
+        target labels in targeted mode) and the sign of the ascent (-1 when targeted). ``image_batch``:
+        the attack needs (N, C, H, W) images."""
+        check_images("images", images)
+        if image_batch and images.dim() != 4:
+            raise ValueError(f"images must have shape (N, C, H, W), got {tuple(images.shape)}")
+        labels = check_labels("labels", labels, batch=images.shape[0])
+        images = images.clone().detach().to(self.device, torch.float32)
+        labels = labels.clone().detach().to(self.device)
+        if self.targeted:
+            labels = self.get_target_label(images, labels)
+        return images, labels, -1.0 if self.targeted else 1.0

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from mireg._validation import check_images, check_labels, check_number
+from mireg._validation import check_labels, check_number
 from mireg.attacks.base import Attack
 from mireg.attacks.bpda import bpda
 from mireg.registry import ATTACKS
@@ -107,13 +107,7 @@ class BPDAPGD(Attack):
 
     def forward(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         r"""Overridden: returns the quantised last iterate (N, C, H, W)."""
-        check_images("images", images)
-        check_labels("labels", labels, batch=images.shape[0])
-        images = images.clone().detach().to(self.device, torch.float32)
-        labels = labels.clone().detach().to(self.device)
-        if self.targeted:
-            labels = self.get_target_label(images, labels)
-        sign = -1.0 if self.targeted else 1.0
+        images, labels, sign = self._prepared(images, labels)
         transform = functools.partial(quantize, levels=self.levels)
         adv = images.clone()
         if self.random_start:

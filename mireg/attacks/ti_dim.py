@@ -23,7 +23,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from mireg._validation import check_choice, check_eps, check_images, check_labels, check_number
+from mireg._validation import check_choice, check_eps, check_labels, check_number
 from mireg.attacks.base import Attack
 from mireg.registry import ATTACKS
 
@@ -126,15 +126,7 @@ class TIDIM(Attack):
 
     def forward(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         r"""Overridden: returns :math:`\mathrm{clip}_{[0,1]}(x + \delta_T)` (N, C, H, W)."""
-        check_images("images", images)
-        if images.dim() != 4:
-            raise ValueError(f"images must have shape (N, C, H, W), got {tuple(images.shape)}")
-        labels = check_labels("labels", labels, batch=images.shape[0])
-        images = images.clone().detach().to(self.device, torch.float32)
-        labels = labels.clone().detach().to(self.device)
-        if self.targeted:
-            labels = self.get_target_label(images, labels)
-        sign = -1.0 if self.targeted else 1.0
+        images, labels, sign = self._prepared(images, labels, image_batch=True)
         n, c = images.shape[:2]
         kernel = ti_kernel(self.kernel_name, self.len_kernel, self.nsig).to(self.device, torch.float32)
         weight = kernel.expand(c, 1, -1, -1)

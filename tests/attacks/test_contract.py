@@ -182,3 +182,10 @@ def test_the_contract_covers_every_registered_attack():
                           "pgd", "fgsm", "square"}
     assert set(CHEAP) <= set(NAMES) and set(THREAT) <= set(NAMES)
     assert not set(REPAIRED_BY_THE_HOOK) & set(OWN)  # mireg's own attacks keep the whole contract themselves
+
+
+@pytest.mark.parametrize("name", OWN)
+def test_mireg_attacks_take_labels_of_any_integer_dtype(name):
+    x, y = torch.rand(2, 3, 8, 8), torch.tensor([1, 2])
+    adv = _make(name, _model())(x, y.to(torch.int32))
+    assert adv.shape == x.shape
