@@ -81,10 +81,19 @@ def test_each_optional_package_comes_with_the_extra_the_error_names():
 
 def test_all_is_every_runtime_extra_and_test_brings_it_too():
     extras = _extras()
-    runtime = {name for name in extras if name not in ("all", "test", "docs")}
+    runtime = {name for name in extras if name not in ("all", "test")}
     union = {req for name in runtime for req in extras[name]}
     assert set(extras["all"]) == union
     assert union <= set(extras["test"])
+
+
+def test_the_docs_tools_are_no_extra_because_pip_cannot_install_them_beside_torchattacks():
+    # torchattacks 3.5.1 pins requests~=2.25.1; mkdocs-material >= 9.5 needs requests >= 2.26.
+    extras = _extras()
+    docs_tools = [req for reqs in extras.values() for req in reqs if req.lower().startswith("mkdocs")]
+    assert not docs_tools, "keep the docs tools in docs/requirements.txt: " + ", ".join(docs_tools)
+    requirements = (ROOT / "docs" / "requirements.txt").read_text()
+    assert "mkdocs-material" in requirements and "mkdocstrings" in requirements
 
 
 @pytest.mark.parametrize("module, extra", [(m, e) for m, (_, e) in EXTRAS.items()])
