@@ -37,6 +37,7 @@ from mireg.config import AUTO, TrainConfig
 from mireg.data import ImageTensors, dataset_info, load_dataset, split_validation
 from mireg.data.torch_data import is_torch_data, materialize
 from mireg.models import create_model
+from mireg.utils.modes import preserved_modes
 
 __all__ = ["CUSTOM_DATASET", "build_model", "data_options", "load_split", "load_trained_model", "read_run_file",
            "train_val_split", "with_data_defaults"]
@@ -189,6 +190,9 @@ def build_model(config: TrainConfig, data: Any, *,
     Returns:
         The model (images in [0, 1] -> logits).
 
+    Raises:
+        ValueError: the model cannot take the data's images (e.g. an ``image_size`` too small for its layers).
+
     Examples:
         >>> import torch
         >>> from mireg.config import TrainConfig
@@ -205,8 +209,22 @@ def build_model(config: TrainConfig, data: Any, *,
             info = dataset_info(config.dataset, **data_options(config))
             stats = info.mean, info.std
         mean, std = stats
-    return create_model(config.model, num_classes=data.num_classes, in_channels=data.image_shape[0], mean=mean,
-                        std=std, **config.model_kwargs)
+    model = create_model(config.model, num_classes=data.num_classes, in_channels=data.image_shape[0], mean=mean,
+                         std=std, **config.model_kwargs)
+    _check_fits(model, config, tuple(data.image_shape))
+    return model
+
+
+def _check_fits(model: nn.Module, config: TrainConfig, image_shape: tuple[int, ...]) -> None:
+    """Refuse, before any work, a model whose layers cannot take the data's images (e.g. too small)."""
+    try:
+        with torch.no_grad(), preserved_modes(model, training=False):
+            model(torch.zeros(2, *image_shape))
+    except RuntimeError as error:
+        size = "x".join(map(str, image_shape))
+        given = f"image_size={config.image_size}" if config.image_size else f"dataset {config.dataset!r}"
+        raise ValueError(f"model {config.model!r} cannot take the data's {size} images ({given}): "
+                         f"{str(error).splitlines()[0]}; choose a larger image_size or another model") from None
 
 
 def read_run_file(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

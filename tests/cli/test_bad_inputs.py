@@ -70,6 +70,7 @@ TRAIN_CASES = _cases("train", [
     ("set-no-value", [*TRAIN, "--set", "lr"], "override 'lr' must look like key=value"),
     ("set-milestones-decreasing", [*TRAIN, "--set", "lr_milestones=[5,3]"], "lr_milestones"),
     ("set-bool-word", [*TRAIN, "--set", "augment=maybe"], "augment"),
+    ("set-image-too-small", [*TRAIN, "--set", "image_size=3"], "image_size=3"),
     ("recipe-unknown", ["--recipe", "digits-att", "--no-progress"], "digits-att"),
     ("resume-and-overwrite", [*TRAIN, "--resume", "--overwrite"], "choose one"),
     ("out-not-writable", [*TRAIN, "--out", NOT_WRITABLE], "'/dev/null' is not a folder"),
